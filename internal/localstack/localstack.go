@@ -1,0 +1,131 @@
+// Package localstack runs the emulated Google Cloud that `make run` and the
+// end-to-end tests use: the Pub/Sub fake (pstest) and the Bigtable emulator
+// (bttest), both real gRPC servers, with every topic, subscription and table
+// of gcpnames and btschema created idempotently.
+package localstack
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"cloud.google.com/go/bigtable"
+	"cloud.google.com/go/bigtable/bttest"
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/adclick/adclick/internal/btschema"
+	"github.com/adclick/adclick/internal/gcpnames"
+)
+
+// Default addresses, the same ones the README documents.
+const (
+	DefaultPubSubAddr   = "127.0.0.1:8085"
+	DefaultBigtableAddr = "127.0.0.1:8086"
+)
+
+// Stack is a running pair of emulators.
+type Stack struct {
+	PubSub       *pstest.Server
+	Bigtable     *bttest.Server
+	PubSubAddr   string
+	BigtableAddr string
+}
+
+// Start runs both emulators. An address ending in ":0" picks a free port.
+func Start(pubsubAddr, bigtableAddr string) (*Stack, error) {
+	// pstest panics when its port is taken; probe first for a clear error.
+	if ln, err := net.Listen("tcp", pubsubAddr); err != nil {
+		return nil, fmt.Errorf("pubsub emulator on %s: %w", pubsubAddr, err)
+	} else {
+		pubsubAddr = ln.Addr().String()
+		ln.Close()
+	}
+	ps := pstest.NewServerWithAddress(pubsubAddr)
+	bt, err := bttest.NewServer(bigtableAddr, grpc.MaxRecvMsgSize(256<<20))
+	if err != nil {
+		ps.Close()
+		return nil, fmt.Errorf("bigtable emulator on %s: %w", bigtableAddr, err)
+	}
+	return &Stack{PubSub: ps, Bigtable: bt, PubSubAddr: ps.Addr, BigtableAddr: bt.Addr}, nil
+}
+
+// Close stops both emulators; their data is gone.
+func (s *Stack) Close() {
+	s.PubSub.Close()
+	s.Bigtable.Close()
+}
+
+// Subscriptions lists the subscriptions on the clicks topic with their ack
+// deadlines.
+var Subscriptions = []string{gcpnames.StreamingSubscription, gcpnames.ArchiveSubscription, gcpnames.TailSubscription}
+
+// EnsurePubSub creates the topics and subscriptions on the emulator at addr.
+func EnsurePubSub(ctx context.Context, addr, project string) error {
+	c, err := pubsub.NewClient(ctx, project, EmulatorOptions(addr)...)
+	if err != nil {
+		return fmt.Errorf("pubsub client for %s: %w", addr, err)
+	}
+	defer c.Close()
+	for _, t := range []string{gcpnames.ClicksTopic, gcpnames.DeadLetterTopic} {
+		_, err := c.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{
+			Name:                     TopicName(project, t),
+			MessageRetentionDuration: durationpb.New(7 * 24 * time.Hour),
+		})
+		if err != nil && status.Code(err) != codes.AlreadyExists {
+			return fmt.Errorf("create topic %s: %w", t, err)
+		}
+	}
+	subs := map[string]string{gcpnames.DeadLetterSubscription: gcpnames.DeadLetterTopic}
+	for _, s := range Subscriptions {
+		subs[s] = gcpnames.ClicksTopic
+	}
+	for sub, topic := range subs {
+		_, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
+			Name:                     SubscriptionName(project, sub),
+			Topic:                    TopicName(project, topic),
+			AckDeadlineSeconds:       60,
+			MessageRetentionDuration: durationpb.New(7 * 24 * time.Hour),
+		})
+		if err != nil && status.Code(err) != codes.AlreadyExists {
+			return fmt.Errorf("create subscription %s: %w", sub, err)
+		}
+	}
+	return nil
+}
+
+// EnsureBigtable creates the serving tables on the emulator at addr.
+func EnsureBigtable(ctx context.Context, addr, project string) error {
+	admin, err := bigtable.NewAdminClient(ctx, project, gcpnames.BigtableInstance, EmulatorOptions(addr)...)
+	if err != nil {
+		return fmt.Errorf("bigtable admin for %s: %w", addr, err)
+	}
+	defer admin.Close()
+	return btschema.EnsureTables(ctx, admin)
+}
+
+// EmulatorOptions are client options for an emulator at addr, for code that
+// does not go through the *_EMULATOR_HOST variables (tests, mainly).
+func EmulatorOptions(addr string) []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(addr),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	}
+}
+
+// TopicName is projects/<p>/topics/<t>.
+func TopicName(project, topic string) string { return "projects/" + project + "/topics/" + topic }
+
+// SubscriptionName is projects/<p>/subscriptions/<s>.
+func SubscriptionName(project, sub string) string {
+	return "projects/" + project + "/subscriptions/" + sub
+}

@@ -1,0 +1,195 @@
+// Package obs is the observability kit every adclick service shares:
+// structured JSON logs, a Prometheus registry, request metrics for Gin,
+// health and readiness endpoints, and an HTTP server that shuts down
+// gracefully.
+package obs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// NewLogger returns a JSON slog logger at level ("debug", "info", "warn", "error").
+func NewLogger(w io.Writer, level, service string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})
+	return slog.New(h).With("service", service), nil
+}
+
+// NewRegistry returns a registry with the Go runtime and process collectors.
+func NewRegistry() *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
+}
+
+// MetricsHandler serves reg in the Prometheus text format.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}
+
+// RequestMetrics counts and times requests by route template and status, so
+// label cardinality stays bounded whatever paths clients send.
+func RequestMetrics(reg prometheus.Registerer, namespace string) gin.HandlerFunc {
+	total := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "http_requests_total", Help: "HTTP requests by route and status code.",
+	}, []string{"route", "code"})
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Name: "http_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"route"})
+	reg.MustRegister(total, dur)
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		total.WithLabelValues(route, strconv.Itoa(c.Writer.Status())).Inc()
+		dur.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	}
+}
+
+// RequestLog logs failed requests and, at debug level, every request. It
+// logs the route template, never the raw path: click paths carry tokens.
+func RequestLog(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		status := c.Writer.Status()
+		level := slog.LevelDebug
+		switch {
+		case status >= 500:
+			level = slog.LevelError
+		case status >= 400 && status != http.StatusTooManyRequests:
+			level = slog.LevelInfo
+		}
+		if !log.Enabled(c, level) {
+			return
+		}
+		attrs := []any{"method", c.Request.Method, "route", c.FullPath(), "status", status,
+			"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "client", c.ClientIP()}
+		if reason, ok := c.Get("reason"); ok {
+			attrs = append(attrs, "reason", reason)
+		}
+		log.Log(c, level, "request", attrs...)
+	}
+}
+
+// Check is one readiness condition.
+type Check func(ctx context.Context) error
+
+// Health serves /healthz (the process is alive) and /readyz (it should get
+// traffic: every check passes and it is not draining).
+type Health struct {
+	mu       sync.Mutex
+	names    []string
+	checks   map[string]Check
+	draining atomic.Bool
+}
+
+// NewHealth returns a Health with no checks.
+func NewHealth() *Health { return &Health{checks: map[string]Check{}} }
+
+// Add registers a readiness check.
+func (h *Health) Add(name string, c Check) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.names = append(h.names, name)
+	h.checks[name] = c
+}
+
+// Drain makes /readyz fail from now on, so load balancers stop sending
+// traffic before the server stops.
+func (h *Health) Drain() { h.draining.Store(true) }
+
+// Register mounts the endpoints on r.
+func (h *Health) Register(r gin.IRoutes) {
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", h.ready)
+}
+
+func (h *Health) ready(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c, 2*time.Second)
+	defer cancel()
+	h.mu.Lock()
+	names := append([]string(nil), h.names...)
+	h.mu.Unlock()
+	res := gin.H{}
+	ok := !h.draining.Load()
+	if !ok {
+		res["draining"] = "shutting down"
+	}
+	for _, n := range names {
+		if err := h.checks[n](ctx); err != nil {
+			ok = false
+			res[n] = err.Error()
+		} else {
+			res[n] = "ok"
+		}
+	}
+	code := http.StatusOK
+	if !ok {
+		code = http.StatusServiceUnavailable
+	}
+	c.JSON(code, res)
+}
+
+// Serve runs srv on ln until ctx is done, then stops accepting, waits up
+// to drain for in-flight requests, and returns. health, if not nil, is
+// switched to draining first.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, drain time.Duration, health *Health, log *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	if health != nil {
+		health.Drain()
+	}
+	log.Info("shutting down: draining requests", "addr", ln.Addr().String(), "timeout", drain.String())
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("drain %s: %w", ln.Addr(), err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// RedactArgs returns a copy of os.Args-like flags with values of secret
+// flags replaced, for the start-up log line.
+func RedactArgs(args []string, secret func(name string) bool) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		name, _, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if hasVal && strings.HasPrefix(a, "-") && secret(name) {
+			a = a[:strings.Index(a, "=")+1] + "REDACTED"
+		}
+		out[i] = a
+	}
+	return out
+}

@@ -1,0 +1,236 @@
+// Package server is the click service's HTTP surface, built on Gin:
+//
+//	GET  /c/:token        verify, record, 302 to the ad's landing URL
+//	POST /v1/impressions  mint signed click URLs (ad servers, bearer auth)
+//	GET  /healthz, /readyz, /metrics
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/adclick/adclick/internal/catalog"
+	"github.com/adclick/adclick/internal/clickevent"
+	"github.com/adclick/adclick/internal/obs"
+	"github.com/adclick/adclick/internal/ratelimit"
+	"github.com/adclick/adclick/internal/token"
+	"github.com/adclick/adclick/redirect/publish"
+)
+
+// Publisher is what the click handler needs from the publish package.
+type Publisher interface {
+	Publish(ctx context.Context, msg publish.Message) (publish.Route, error)
+}
+
+// CookieName is our first-party cookie; its value is random and only ever
+// stored hashed (clickevent.UserKeyer).
+const CookieName = "adclick_uid"
+
+// Config is everything the handlers depend on.
+type Config struct {
+	Keys       *token.Keyring
+	Catalog    func() *catalog.Catalog
+	Publisher  Publisher
+	UserKeys   *clickevent.UserKeyer
+	Limiter    *ratelimit.Limiter // nil: no rate limit
+	Log        *slog.Logger
+	Registry   *prometheus.Registry
+	Metrics    *Metrics
+	Health     *obs.Health
+	Now        func() time.Time
+	PublicBase string // scheme://host[:port] of click URLs, no trailing slash
+	// AdServerSecrets are the accepted bearer secrets of POST /v1/impressions;
+	// several allow rotation. Only their SHA-256 is kept.
+	AdServerSecrets []string
+	DefaultTTL      time.Duration
+	MaxTTL          time.Duration
+	// TrustedProxies are CIDRs whose X-Forwarded-For is believed; empty
+	// means the peer address is the client.
+	TrustedProxies []string
+}
+
+// Server holds the Gin engine and its dependencies.
+type Server struct {
+	cfg         Config
+	engine      *gin.Engine
+	bearerHashs [][32]byte
+}
+
+// Limits on what a client may send.
+const (
+	maxBodyBytes  = 8 << 10
+	maxMintCount  = 100
+	maxHeaderSize = 16 << 10
+)
+
+// MaxHeaderBytes is the value for http.Server.MaxHeaderBytes.
+const MaxHeaderBytes = maxHeaderSize
+
+// New builds the server and its routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.DefaultTTL <= 0 || cfg.MaxTTL < cfg.DefaultTTL {
+		return nil, fmt.Errorf("token ttl: default %v must be positive and at most max %v", cfg.DefaultTTL, cfg.MaxTTL)
+	}
+	if err := catalog.ValidateLandingURL(cfg.PublicBase); err != nil {
+		return nil, fmt.Errorf("public base url: %w", err)
+	}
+	cfg.PublicBase = strings.TrimRight(cfg.PublicBase, "/")
+	s := &Server{cfg: cfg}
+	for _, sec := range cfg.AdServerSecrets {
+		if len(sec) < 16 {
+			return nil, errors.New("ad server secret shorter than 16 characters")
+		}
+		s.bearerHashs = append(s.bearerHashs, sha256.Sum256([]byte(sec)))
+	}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	if err := e.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	e.Use(gin.CustomRecoveryWithWriter(nil, s.recovered), obs.RequestMetrics(cfg.Registry, "adclick_redirect"), obs.RequestLog(cfg.Log))
+	e.NoRoute(func(c *gin.Context) { plain(c, http.StatusNotFound, "not found") })
+	e.NoMethod(func(c *gin.Context) { plain(c, http.StatusMethodNotAllowed, "method not allowed") })
+	cfg.Health.Register(e)
+	e.GET("/metrics", gin.WrapH(obs.MetricsHandler(cfg.Registry)))
+	e.GET("/c/:token", s.rateLimit, s.click)
+	e.POST("/v1/impressions", s.rateLimit, s.mint)
+	s.engine = e
+	return s, nil
+}
+
+// Handler is the HTTP handler to serve.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+func (s *Server) recovered(c *gin.Context, err any) {
+	s.cfg.Log.Error("panic in handler", "route", c.FullPath(), "panic", fmt.Sprint(err))
+	plain(c, http.StatusInternalServerError, "internal error")
+}
+
+// plain answers with a short text page: no redirect, no markup to inject into.
+func plain(c *gin.Context, code int, msg string) {
+	c.Header("Cache-Control", "no-store")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Data(code, "text/plain; charset=utf-8", []byte(msg+"\n"))
+	c.Abort()
+}
+
+func (s *Server) rateLimit(c *gin.Context) {
+	if s.cfg.Limiter == nil {
+		return
+	}
+	if ok, wait := s.cfg.Limiter.Allow(c.ClientIP(), s.cfg.Now()); !ok {
+		s.cfg.Metrics.RateLimited.Inc()
+		c.Header("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		c.Set("reason", "rate_limited")
+		plain(c, http.StatusTooManyRequests, "too many requests")
+	}
+}
+
+// click is GET /c/:token.
+func (s *Server) click(c *gin.Context) {
+	now := s.cfg.Now().UTC()
+	claims, err := s.cfg.Keys.Verify(c.Param("token"), now)
+	expired := errors.Is(err, token.ErrExpired)
+	if err != nil && !expired {
+		s.refuse(c, http.StatusBadRequest, token.Reason(err), "invalid click link ("+token.Reason(err)+")")
+		return
+	}
+	ad, ok := s.cfg.Catalog().Ad(claims.AdID)
+	if !ok {
+		s.refuse(c, http.StatusNotFound, "unknown_ad", "this ad does not exist")
+		return
+	}
+	if ad.Status != catalog.StatusActive {
+		s.refuse(c, http.StatusGone, "ad_"+ad.Status, "this ad is no longer running")
+		return
+	}
+	ev := s.event(c, claims, ad, now)
+	data, err := clickevent.Marshal(ev)
+	if err != nil {
+		s.refuse(c, http.StatusInternalServerError, "encode", "internal error")
+		return
+	}
+	route, err := s.cfg.Publisher.Publish(c.Request.Context(), publish.Message{Data: data, Attributes: clickevent.Attributes(ev)})
+	if err != nil {
+		// Neither Pub/Sub nor the spool holds the click: do not pretend it counted.
+		s.cfg.Log.Error("click not recorded", "click_id", ev.ClickID, "ad_id", ev.AdID, "err", err)
+		s.refuse(c, http.StatusServiceUnavailable, "unrecorded", "temporarily unavailable, please retry")
+		return
+	}
+	outcome := "redirected"
+	if expired {
+		// An authentic but expired link still takes the user to the ad; the
+		// click is archived and never counted.
+		outcome = "expired"
+	}
+	s.cfg.Metrics.Clicks.WithLabelValues(outcome).Inc()
+	c.Set("reason", string(route))
+	c.Header("Cache-Control", "no-store")
+	c.Header("Referrer-Policy", "no-referrer-when-downgrade")
+	c.Redirect(http.StatusFound, ad.LandingURL)
+}
+
+func (s *Server) refuse(c *gin.Context, code int, reason, msg string) {
+	s.cfg.Metrics.Clicks.WithLabelValues(reason).Inc()
+	c.Set("reason", reason)
+	plain(c, code, msg)
+}
+
+func (s *Server) event(c *gin.Context, claims token.Claims, ad catalog.Ad, now time.Time) *clickevent.Event {
+	ua := c.Request.UserAgent()
+	return &clickevent.Event{
+		SchemaVersion:  clickevent.SchemaVersion,
+		ClickID:        randomHex(16),
+		ImpressionID:   claims.ImpressionID.String(),
+		AdID:           ad.ID,
+		AdvertiserID:   ad.AdvertiserID,
+		CampaignID:     ad.CampaignID,
+		PlacementID:    claims.PlacementID,
+		ImpressionTime: claims.IssuedAt,
+		ExpiresAt:      claims.ExpiresAt,
+		ClickTime:      now,
+		UserKey:        s.userKey(c, ua),
+		UAClass:        clickevent.ClassifyUserAgent(ua),
+	}
+}
+
+// userKey keys the user by our cookie, setting one if absent, so repeat
+// visitors keep one key even when their address changes.
+func (s *Server) userKey(c *gin.Context, ua string) string {
+	if v, err := c.Cookie(CookieName); err == nil && len(v) == 32 {
+		return s.cfg.UserKeys.FromCookie(v)
+	}
+	if ua == "" || clickevent.ClassifyUserAgent(ua) == clickevent.UABot {
+		return s.cfg.UserKeys.FromClient(c.ClientIP(), ua)
+	}
+	v := randomHex(16)
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: CookieName, Value: v, Path: "/c/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: strings.HasPrefix(s.cfg.PublicBase, "https://"), SameSite: http.SameSiteLaxMode,
+	})
+	return s.cfg.UserKeys.FromCookie(v)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never fails on supported platforms
+	return hex.EncodeToString(b)
+}
