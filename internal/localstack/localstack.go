@@ -129,3 +129,29 @@ func TopicName(project, topic string) string { return "projects/" + project + "/
 func SubscriptionName(project, sub string) string {
 	return "projects/" + project + "/subscriptions/" + sub
 }
+
+// Pull synchronously pulls up to max messages from sub and acknowledges
+// them. Synchronous Pull, not Receive: the fake's StreamingPull delivers
+// only tens of messages a second.
+func Pull(ctx context.Context, c *pubsub.Client, project, sub string, max int) ([]*pubsubpb.PubsubMessage, error) {
+	resp, err := c.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{
+		Subscription: SubscriptionName(project, sub), MaxMessages: int32(max),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", sub, err)
+	}
+	if len(resp.ReceivedMessages) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(resp.ReceivedMessages))
+	msgs := make([]*pubsubpb.PubsubMessage, len(resp.ReceivedMessages))
+	for i, m := range resp.ReceivedMessages {
+		ids[i], msgs[i] = m.AckId, m.Message
+	}
+	if err := c.SubscriptionAdminClient.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{
+		Subscription: SubscriptionName(project, sub), AckIds: ids,
+	}); err != nil {
+		return nil, fmt.Errorf("ack %s: %w", sub, err)
+	}
+	return msgs, nil
+}

@@ -19,6 +19,9 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"github.com/adclick/adclick/internal/catalog"
 	"github.com/adclick/adclick/internal/clickevent"
@@ -137,7 +140,11 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return nil
 	})
 
-	ps, err := pubsub.NewClient(ctx, f.Project)
+	// Cap gRPC's reconnect backoff (default up to 2 minutes) so the spool
+	// drains soon after Pub/Sub comes back.
+	ps, err := pubsub.NewClient(ctx, f.Project, option.WithGRPCDialOption(grpc.WithConnectParams(grpc.ConnectParams{
+		Backoff: backoff.Config{BaseDelay: 200 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+	})))
 	if err != nil {
 		sp.Close()
 		return fmt.Errorf("pubsub client for project %s: %w", f.Project, err)
