@@ -21,7 +21,7 @@ func TestParseSampleCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	ad, ok := c.Ad("acme-trail-1")
-	if !ok || ad.AdvertiserID != "acme" || ad.Status != StatusActive || !strings.HasPrefix(ad.LandingURL, "https://") {
+	if !ok || ad.AdvertiserID != "acme" || ad.Status != StatusActive || !strings.HasPrefix(ad.LandingURL, "http://localhost:8090/") {
 		t.Errorf("acme-trail-1 = %+v, %v", ad, ok)
 	}
 	if _, ok := c.Ad("nope"); ok {

@@ -1,0 +1,246 @@
+// Command local runs the whole adclick system on this machine, with no
+// cloud account: the Pub/Sub fake and the Bigtable emulator in-process, the
+// services as child processes pointed at them through the standard
+// PUBSUB_EMULATOR_HOST / BIGTABLE_EMULATOR_HOST variables, and a small
+// stand-in advertiser site for the landing pages. `make run` starts it;
+// Ctrl-C stops everything cleanly.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/adclick/adclick/internal/clickevent"
+	"github.com/adclick/adclick/internal/envflag"
+	"github.com/adclick/adclick/internal/gcpnames"
+	"github.com/adclick/adclick/internal/localstack"
+)
+
+type config struct {
+	pubsubAddr   string
+	bigtableAddr string
+	redirectAddr string
+	siteAddr     string
+	stateDir     string
+	binDir       string
+	catalog      string
+	tail         bool
+}
+
+func main() {
+	var c config
+	fs := flag.NewFlagSet("local", flag.ContinueOnError)
+	fs.StringVar(&c.pubsubAddr, "pubsub-addr", localstack.DefaultPubSubAddr, "address of the Pub/Sub fake")
+	fs.StringVar(&c.bigtableAddr, "bigtable-addr", localstack.DefaultBigtableAddr, "address of the Bigtable emulator")
+	fs.StringVar(&c.redirectAddr, "redirect-addr", "127.0.0.1:8080", "address of the click service")
+	fs.StringVar(&c.siteAddr, "site-addr", "127.0.0.1:8090", "address of the stand-in advertiser site the sample catalog links to")
+	fs.StringVar(&c.stateDir, "state-dir", ".run", "folder for generated secrets and the spool (git-ignored)")
+	fs.StringVar(&c.binDir, "bin-dir", "", "folder of the service binaries (default: this binary's folder)")
+	fs.StringVar(&c.catalog, "catalog", "config/catalog.json", "ad catalog for the click service")
+	fs.BoolVar(&c.tail, "tail", true, "print each click event as it arrives on Pub/Sub")
+	envflag.DocumentEnv(fs, "ADCLICK_LOCAL")
+	if err := envflag.Parse(fs, "ADCLICK_LOCAL", os.Args[1:], os.LookupEnv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "local:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, c, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "local:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, c config, out io.Writer) error {
+	if c.binDir == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		c.binDir = filepath.Dir(exe)
+	}
+	secrets, err := localstack.EnsureSecrets(c.stateDir)
+	if err != nil {
+		return err
+	}
+	stack, err := localstack.Start(c.pubsubAddr, c.bigtableAddr)
+	if err != nil {
+		return err
+	}
+	defer stack.Close()
+	if err := localstack.EnsurePubSub(ctx, stack.PubSubAddr, gcpnames.LocalProject); err != nil {
+		return err
+	}
+	if err := localstack.EnsureBigtable(ctx, stack.BigtableAddr, gcpnames.LocalProject); err != nil {
+		return err
+	}
+	site, err := startSite(c.siteAddr)
+	if err != nil {
+		return err
+	}
+	defer site.Close()
+
+	emu := []string{"PUBSUB_EMULATOR_HOST=" + stack.PubSubAddr, "BIGTABLE_EMULATOR_HOST=" + stack.BigtableAddr}
+	redirect := &proc{
+		name: "redirect", path: filepath.Join(c.binDir, "redirect"), out: out, env: emu,
+		args: []string{
+			"-listen=" + c.redirectAddr, "-public-base-url=http://" + hostPort(c.redirectAddr),
+			"-project=" + gcpnames.LocalProject, "-catalog=" + c.catalog,
+			"-token-keys-file=" + secrets.TokenKeys, "-user-key-pepper-file=" + secrets.Pepper,
+			"-ad-server-secrets-file=" + secrets.AdServerSecrets, "-spool-dir=" + filepath.Join(c.stateDir, "spool"),
+		},
+	}
+	procs := []*proc{redirect}
+	for _, p := range procs {
+		if err := p.start(); err != nil {
+			return err
+		}
+	}
+	defer func() {
+		for i := len(procs) - 1; i >= 0; i-- {
+			procs[i].stop(15 * time.Second)
+		}
+		fmt.Fprintln(out, "local stack stopped")
+	}()
+
+	base := "http://" + hostPort(c.redirectAddr)
+	if err := waitReady(ctx, base+"/readyz", 30*time.Second, redirect.exited()); err != nil {
+		return err
+	}
+	clickURL, err := mintOne(ctx, base, secrets.AdServerSecret, "acme-trail-1")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, `
+adclick is running locally. Ctrl-C stops everything.
+
+  click service     %[1]s   (/healthz /readyz /metrics)
+  Pub/Sub fake      %[2]s   export PUBSUB_EMULATOR_HOST=%[2]s
+  Bigtable emulator %[3]s   export BIGTABLE_EMULATOR_HOST=%[3]s
+  advertiser site   http://%[4]s   (stand-in landing pages of the sample catalog)
+  state             %[5]s/   (generated secrets, click spool)
+
+Open this click URL in a browser (valid for 1 hour); you land on the ad's page
+and the click appears below as it arrives on Pub/Sub:
+
+  %[6]s
+
+Mint more (ad ids are in %[7]s):
+
+  curl -s -X POST %[1]s/v1/impressions -H "Authorization: Bearer $(head -1 %[8]s)" \
+       -H 'Content-Type: application/json' -d '{"ad_id":"globex-lisbon","count":3}'
+
+`, base, stack.PubSubAddr, stack.BigtableAddr, hostPort(c.siteAddr), c.stateDir, clickURL, c.catalog, secrets.AdServerSecrets)
+
+	var wg sync.WaitGroup
+	if c.tail {
+		wg.Add(1)
+		go func() { defer wg.Done(); tail(ctx, stack.PubSubAddr, out) }()
+	}
+	select {
+	case <-ctx.Done():
+	case <-redirect.exited():
+		err = errors.New("the click service exited; see its log above")
+	}
+	wg.Wait()
+	return err
+}
+
+func hostPort(addr string) string {
+	if strings.HasPrefix(addr, ":") {
+		return "localhost" + addr
+	}
+	return strings.Replace(addr, "127.0.0.1", "localhost", 1)
+}
+
+func waitReady(ctx context.Context, url string, within time.Duration, exited <-chan struct{}) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-exited:
+			return fmt.Errorf("service behind %s exited during start-up", url)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s not ready after %v", url, within)
+}
+
+// mintOne asks the click service for a click URL the way an ad server does.
+func mintOne(ctx context.Context, base, secret, ad string) (string, error) {
+	body, _ := json.Marshal(map[string]any{"ad_id": ad, "placement_id": "local-demo"})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/impressions", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("mint a demo click URL: %w", err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Impressions []struct {
+			ClickURL string `json:"click_url"`
+		} `json:"impressions"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != http.StatusCreated || len(r.Impressions) == 0 {
+		return "", fmt.Errorf("mint a demo click URL: status %d, %v", resp.StatusCode, err)
+	}
+	return r.Impressions[0].ClickURL, nil
+}
+
+// tail prints every click that reaches the local-only tail subscription.
+func tail(ctx context.Context, addr string, out io.Writer) {
+	c, err := pubsub.NewClient(ctx, gcpnames.LocalProject, localstack.EmulatorOptions(addr)...)
+	if err != nil {
+		fmt.Fprintln(out, "tail:", err)
+		return
+	}
+	defer c.Close()
+	for ctx.Err() == nil {
+		msgs, err := localstack.Pull(ctx, c, gcpnames.LocalProject, gcpnames.TailSubscription, 500)
+		if err != nil && ctx.Err() == nil {
+			fmt.Fprintln(out, "tail:", err)
+		}
+		for _, m := range msgs {
+			ev, err := clickevent.Unmarshal(m.Data)
+			if err != nil {
+				fmt.Fprintf(out, "pubsub   | undecodable click message %s: %v\n", m.MessageId, err)
+				continue
+			}
+			fmt.Fprintf(out, "pubsub   | click %s ad=%s advertiser=%s impression=%s… ua=%s at %s\n",
+				m.MessageId, ev.AdID, ev.AdvertiserID, ev.ImpressionID[:8], ev.UAClass, ev.ClickTime.Format(time.TimeOnly))
+		}
+		if len(msgs) == 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+}
