@@ -174,13 +174,13 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		DefaultTTL: f.TokenTTL, MaxTTL: f.TokenMaxTTL, TrustedProxies: splitList(f.TrustedProxies),
 	})
 	if err != nil {
-		pub.Close()
+		pub.Close(5 * time.Second)
 		return err
 	}
 
 	ln, err := net.Listen("tcp", f.Listen)
 	if err != nil {
-		pub.Close()
+		pub.Close(5 * time.Second)
 		return fmt.Errorf("listen %s: %w", f.Listen, err)
 	}
 	log.Info("click service starting", "addr", ln.Addr().String(), "project", f.Project, "topic", f.Topic,
@@ -210,7 +210,7 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	stopBG()
 	wg.Wait()
 	// Requests are drained: flush what Pub/Sub still holds, then the spool.
-	if err := pub.Close(); err != nil {
+	if err := pub.Close(5 * time.Second); err != nil {
 		log.Error("closing publisher", "err", err)
 		return errors.Join(serveErr, err)
 	}

@@ -134,7 +134,7 @@ func TestOutageSpoolsAndReplaysEverything(t *testing.T) {
 	}
 	t.Logf("routes %v, %d distinct of %d published", routes, len(seen), n)
 	cancel()
-	p.Close()
+	p.Close(2 * time.Second)
 }
 
 func TestRestartReplaysSpool(t *testing.T) {
@@ -153,7 +153,7 @@ func TestRestartReplaysSpool(t *testing.T) {
 	}
 	// Stop without Pub/Sub: the spool keeps everything on disk.
 	spDone := make(chan struct{})
-	go func() { p.Close(); close(spDone) }()
+	go func() { p.Close(2 * time.Second); close(spDone) }()
 	select {
 	case <-spDone:
 	case <-time.After(10 * time.Second):
@@ -173,5 +173,5 @@ func TestRestartReplaysSpool(t *testing.T) {
 		t.Errorf("replayed %d distinct clicks after restart, want 20", len(seen))
 	}
 	cancel()
-	p2.Close()
+	p2.Close(2 * time.Second)
 }
