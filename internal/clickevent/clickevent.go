@@ -79,7 +79,7 @@ const (
 
 // Marshal encodes e as JSON, the Pub/Sub message body.
 func Marshal(e *Event) ([]byte, error) {
-	return json.Marshal(e)
+	return AppendJSON(make([]byte, 0, 512), e), nil
 }
 
 // Attributes returns the Pub/Sub attributes that travel with e.

@@ -2,6 +2,7 @@ package clickevent
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -93,5 +94,29 @@ func TestUserKey(t *testing.T) {
 	}
 	if strings.Contains(a, "203") || len(a) != 32 {
 		t.Errorf("user key %q leaks input or has wrong length", a)
+	}
+}
+
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	odd := sample()
+	odd.PlacementID = ""
+	odd.CampaignID = "a\"b\\c\n\t<script>&\u2028\x01é\xff"
+	odd.ClickTime = time.Date(2026, 3, 29, 1, 59, 59, 123456789, time.FixedZone("X", 3600))
+	for _, e := range []*Event{sample(), odd, {}} {
+		want, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendJSON(nil, e); !bytes.Equal(got, want) {
+			t.Errorf("AppendJSON =\n%s\nencoding/json =\n%s", got, want)
+		}
+	}
+}
+
+func BenchmarkMarshal(b *testing.B) {
+	e := sample()
+	b.ReportAllocs()
+	for b.Loop() {
+		Marshal(e)
 	}
 }

@@ -9,8 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"sync"
@@ -60,6 +62,7 @@ type Flags struct {
 	TrustedProxies  string
 	DrainTimeout    time.Duration
 	LogLevel        string
+	PprofAddr       string
 }
 
 // NewFlagSet declares the flags with their documented defaults.
@@ -85,6 +88,7 @@ func NewFlagSet(f *Flags) *flag.FlagSet {
 	fs.StringVar(&f.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
 	fs.DurationVar(&f.DrainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for in-flight requests")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this address (keep it private); empty disables")
 	envflag.DocumentEnv(fs, EnvPrefix)
 	return fs
 }
@@ -199,6 +203,9 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(bg) }()
 	}
+	if f.PprofAddr != "" {
+		go servePprof(f.PprofAddr, log)
+	}
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -308,3 +315,16 @@ func (r *reachability) Run(ctx context.Context, every time.Duration) {
 }
 
 func (r *reachability) Check(context.Context) error { return *r.lastErr.Load() }
+
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	log.Info("pprof listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("pprof server", "err", err)
+	}
+}
