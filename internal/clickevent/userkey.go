@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
+	"sync"
 )
 
 // UserKeyer derives the privacy-safe user key. The pepper is a secret: with
 // it an attacker could test guesses of IP addresses against the keys.
 type UserKeyer struct {
-	pepper []byte
+	macs sync.Pool // of hash.Hash keyed with the pepper
 }
 
 // NewUserKeyer returns a keyer for a pepper of at least 32 bytes.
@@ -18,7 +20,8 @@ func NewUserKeyer(pepper []byte) (*UserKeyer, error) {
 	if len(pepper) < 32 {
 		return nil, fmt.Errorf("user key pepper is %d bytes, need at least 32", len(pepper))
 	}
-	return &UserKeyer{pepper: append([]byte(nil), pepper...)}, nil
+	p := append([]byte(nil), pepper...)
+	return &UserKeyer{macs: sync.Pool{New: func() any { return hmac.New(sha256.New, p) }}}, nil
 }
 
 // FromCookie keys a user by our first-party cookie value.
@@ -32,9 +35,13 @@ func (k *UserKeyer) FromClient(ip, userAgent string) string {
 }
 
 func (k *UserKeyer) sum(kind, v string) string {
-	m := hmac.New(sha256.New, k.pepper)
+	m := k.macs.Get().(hash.Hash)
+	m.Reset()
 	m.Write([]byte(kind))
 	m.Write([]byte{0})
 	m.Write([]byte(v))
-	return hex.EncodeToString(m.Sum(nil)[:16])
+	var sum [sha256.Size]byte
+	m.Sum(sum[:0])
+	k.macs.Put(m)
+	return hex.EncodeToString(sum[:16])
 }

@@ -1,12 +1,15 @@
 package token
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
 	"sort"
+	"sync"
 )
 
 // Keyring holds the secrets that sign and verify tokens. Rotation: add the
@@ -15,6 +18,7 @@ import (
 type Keyring struct {
 	signing string
 	keys    map[string][]byte
+	macs    map[string]*sync.Pool // of hash.Hash, one pool per key
 }
 
 var keyIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,16}$`)
@@ -26,7 +30,7 @@ func NewKeyring(signing string, keys map[string][]byte) (*Keyring, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("token keyring: no keys")
 	}
-	k := &Keyring{signing: signing, keys: make(map[string][]byte, len(keys))}
+	k := &Keyring{signing: signing, keys: make(map[string][]byte, len(keys)), macs: make(map[string]*sync.Pool, len(keys))}
 	for id, secret := range keys {
 		if !keyIDPattern.MatchString(id) {
 			return nil, fmt.Errorf("token keyring: key id %q must match %s", id, keyIDPattern)
@@ -34,7 +38,9 @@ func NewKeyring(signing string, keys map[string][]byte) (*Keyring, error) {
 		if len(secret) < MinKeySize {
 			return nil, fmt.Errorf("token keyring: key %q is %d bytes, need at least %d", id, len(secret), MinKeySize)
 		}
-		k.keys[id] = append([]byte(nil), secret...)
+		key := append([]byte(nil), secret...)
+		k.keys[id] = key
+		k.macs[id] = &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}
 	}
 	if _, ok := k.keys[signing]; !ok {
 		return nil, fmt.Errorf("token keyring: signing key %q is not among the keys", signing)
