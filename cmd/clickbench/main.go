@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"cloud.google.com/go/pubsub/v2/pstest"
 	"github.com/gin-gonic/gin"
 
 	"github.com/adclick/adclick/internal/catalog"
@@ -38,17 +39,18 @@ import (
 )
 
 type config struct {
-	rates    string
-	step     time.Duration
-	conns    int
-	maxP99   time.Duration
-	binDir   string
-	catalog  string
-	bareOnly string
-	pprof    string
-	svcArgs  string
-	self     string
-	rounds   int
+	rates      string
+	step       time.Duration
+	conns      int
+	maxP99     time.Duration
+	binDir     string
+	catalog    string
+	bareOnly   string
+	pprof      string
+	svcArgs    string
+	self       string
+	rounds     int
+	pubsubOnly string
 }
 
 func main() {
@@ -63,6 +65,7 @@ func main() {
 	flag.StringVar(&c.pprof, "pprof-addr", "", "pass -pprof-addr to the click service, for profiling during the run")
 	flag.StringVar(&c.svcArgs, "service-args", "", "extra space-separated flags for the click service, to compare settings")
 	flag.StringVar(&c.self, "self-pprof-addr", "", "serve net/http/pprof of the load generator and Pub/Sub fake on this address")
+	flag.StringVar(&c.pubsubOnly, "serve-pubsub", "", "internal: serve the Pub/Sub fake on this address")
 	flag.StringVar(&c.bareOnly, "serve-bare", "", "internal: serve the bare Gin redirect on this address")
 	flag.Parse()
 	// This process hosts the load generator and the Pub/Sub fake; its GC
@@ -73,6 +76,10 @@ func main() {
 	}
 	if c.bareOnly != "" {
 		serveBare(c.bareOnly)
+		return
+	}
+	if c.pubsubOnly != "" {
+		servePubSub(c.pubsubOnly)
 		return
 	}
 	if c.self != "" {
@@ -92,28 +99,50 @@ func serveBare(addr string) {
 	http.ListenAndServe(addr, e)
 }
 
+// servePubSub runs the Pub/Sub fake until killed. The fake keeps every
+// message ever published; the topic has no subscription to deliver to, so
+// dropping them costs nothing and keeps its heap, and its GC, flat.
+func servePubSub(addr string) {
+	srv := pstest.NewServerWithAddress(addr)
+	defer srv.Close()
+	for range time.Tick(500 * time.Millisecond) {
+		srv.ClearMessages()
+	}
+}
+
+func waitTCP(addr string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not listening after %v", addr, within)
+}
+
 func run(c config) error {
 	if c.binDir == "" {
 		exe, _ := os.Executable()
 		c.binDir = filepath.Dir(exe)
 	}
 	ctx := context.Background()
-	emu, err := localstack.Start("127.0.0.1:0", "127.0.0.1:0")
+	// The Pub/Sub fake runs in a process of its own, as Pub/Sub would: its
+	// pauses then are not the load generator's and vice versa.
+	exe, _ := os.Executable()
+	psAddr := freeAddr()
+	fake, err := startProc(exe, nil, "-serve-pubsub="+psAddr)
 	if err != nil {
 		return err
 	}
-	defer emu.Close()
-	if err := localstack.EnsureTopics(ctx, emu.PubSubAddr, gcpnames.LocalProject); err != nil {
+	defer stopProc(fake)
+	if err := waitTCP(psAddr, 10*time.Second); err != nil {
 		return err
 	}
-	// The fake keeps every message ever published; with no subscription to
-	// deliver to, dropping them costs nothing and keeps this process's heap
-	// (and its GC, which competes with the service for the two cores) flat.
-	go func() {
-		for range time.Tick(500 * time.Millisecond) {
-			emu.PubSub.ClearMessages()
-		}
-	}()
+	if err := localstack.EnsureTopics(ctx, psAddr, gcpnames.LocalProject); err != nil {
+		return err
+	}
 	state, err := os.MkdirTemp("", "clickbench-")
 	if err != nil {
 		return err
@@ -136,12 +165,11 @@ func run(c config) error {
 	args := append([]string{"-listen=" + svcAddr, "-catalog=" + c.catalog, "-token-keys-file=" + sec.TokenKeys,
 		"-user-key-pepper-file=" + sec.Pepper, "-spool-dir=" + filepath.Join(state, "spool"),
 		"-trusted-proxies=127.0.0.1/32", "-log-level=warn", "-pprof-addr=" + c.pprof}, strings.Fields(c.svcArgs)...)
-	svc, err := startProc(filepath.Join(c.binDir, "redirect"), []string{"PUBSUB_EMULATOR_HOST=" + emu.PubSubAddr}, args...)
+	svc, err := startProc(filepath.Join(c.binDir, "redirect"), []string{"PUBSUB_EMULATOR_HOST=" + psAddr}, args...)
 	if err != nil {
 		return err
 	}
 	defer stopProc(svc)
-	exe, _ := os.Executable()
 	bare, err := startProc(exe, nil, "-serve-bare="+bareAddr)
 	if err != nil {
 		return err
