@@ -1,10 +1,29 @@
-// Package btschema owns the Bigtable layout shared by the pipelines and the
-// reports: table names, column families and their garbage-collection rules.
+// Package btschema owns the Bigtable layout that the streaming pipeline and
+// the nightly batch write and the reports read: table, column families,
+// garbage-collection rules, row keys and qualifiers. docs/bigtable-schema.md
+// explains the reasoning.
+//
+// One table, "clicks". Two families side by side in every row:
+//
+//	s  speed layer: provisional counts written by the streaming pipeline
+//	b  batch layer: final counts written by the nightly reconciliation
+//
+// Row kinds (bucket times are UTC):
+//
+//	m#<advertiser>#<ad>#<yyyymmddhh>   one row per ad-hour; qualifier "mm" (00-59) = clicks in that minute
+//	h#<advertiser>#<ad>#<yyyymmdd>     one row per ad-day;  qualifier "hh" (00-23) = clicks in that hour
+//	d#<advertiser>#<ad>#<yyyymm>       one row per ad-month; qualifier "dd" (01-31) = clicks on that day
+//	t#<advertiser>#<yyyymmddhhmm>      one row per advertiser-minute; qualifier <ad> = clicks of that ad
+//
+// The ad "*" (never a valid ad id) holds the advertiser's total over all
+// its ads in the m, h and d rows.
 package btschema
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"strconv"
 	"time"
 
 	"cloud.google.com/go/bigtable"
@@ -15,21 +34,139 @@ import (
 // Table is the serving table of click counts.
 const Table = "clicks"
 
-// Column families: speed-layer counts (provisional) and batch-layer counts
-// (final) live side by side so a reader can tell them apart.
+// Column families.
 const (
 	FamilySpeed = "s"
 	FamilyBatch = "b"
 )
 
-// Families maps each family to its garbage-collection rule. Both keep one
-// version: the cell timestamp carries the count itself, so the newest
-// version is the largest count (see docs/bigtable-schema.md).
+// AllAds is the pseudo ad id of an advertiser's totals. Catalog ids start
+// with a letter or digit, so it cannot collide with a real ad.
+const AllAds = "*"
+
+// Kind is a row kind: the granularity of the buckets its cells hold.
+type Kind byte
+
+const (
+	Minute Kind = 'm' // row = hour, cell = minute
+	Hour   Kind = 'h' // row = day, cell = hour
+	Day    Kind = 'd' // row = month, cell = day
+	Top    Kind = 't' // row = advertiser-minute, cell = ad
+)
+
+// Families maps each family to its garbage-collection rule. Both keep a
+// single version. Speed cells carry the count itself as their timestamp
+// (see SpeedTimestamp), so the surviving version is always the largest
+// count: a retried or late-arriving earlier pane can never replace a later
+// one. Batch cells carry the reconciliation run's time, so the latest run
+// wins even when it lowers a count.
 func Families() map[string]bigtable.GCPolicy {
 	return map[string]bigtable.GCPolicy{
-		FamilySpeed: bigtable.UnionPolicy(bigtable.MaxVersionsPolicy(1), bigtable.MaxAgePolicy(400*24*time.Hour)),
+		FamilySpeed: bigtable.UnionPolicy(bigtable.MaxVersionsPolicy(1), bigtable.MaxAgePolicy(90*24*time.Hour)),
 		FamilyBatch: bigtable.MaxVersionsPolicy(1),
 	}
+}
+
+// rowTimeLayout per kind: the part of the bucket time that names the row.
+func rowTimeLayout(k Kind) string {
+	switch k {
+	case Minute:
+		return "2006010215"
+	case Hour:
+		return "20060102"
+	case Day:
+		return "200601"
+	case Top:
+		return "200601021504"
+	}
+	panic(fmt.Sprintf("btschema: unknown row kind %q", k))
+}
+
+// RowKey is the row holding bucket t of an ad (or AllAds) at kind
+// Minute, Hour or Day.
+func RowKey(k Kind, advertiser, ad string, t time.Time) string {
+	return string(k) + "#" + advertiser + "#" + ad + "#" + t.UTC().Format(rowTimeLayout(k))
+}
+
+// TopRowKey is the row holding every ad's count for one minute.
+func TopRowKey(advertiser string, minute time.Time) string {
+	return "t#" + advertiser + "#" + minute.UTC().Format(rowTimeLayout(Top))
+}
+
+// Qualifier is the column of bucket t within its row.
+func Qualifier(k Kind, t time.Time) string {
+	t = t.UTC()
+	switch k {
+	case Minute:
+		return twoDigits(t.Minute())
+	case Hour:
+		return twoDigits(t.Hour())
+	case Day:
+		return twoDigits(t.Day())
+	}
+	panic(fmt.Sprintf("btschema: kind %q has no time qualifier", k))
+}
+
+func twoDigits(n int) string {
+	if n < 10 {
+		return "0" + strconv.Itoa(n)
+	}
+	return strconv.Itoa(n)
+}
+
+// RowStart is the first bucket of the row holding t.
+func RowStart(k Kind, t time.Time) time.Time {
+	t = t.UTC()
+	switch k {
+	case Minute:
+		return t.Truncate(time.Hour)
+	case Hour:
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	case Day:
+		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	case Top:
+		return t.Truncate(time.Minute)
+	}
+	panic(fmt.Sprintf("btschema: unknown row kind %q", k))
+}
+
+// BucketTime is the start of the bucket named by qualifier q in the row
+// starting at rowStart.
+func BucketTime(k Kind, rowStart time.Time, q string) (time.Time, error) {
+	n, err := strconv.Atoi(q)
+	if err != nil || len(q) != 2 {
+		return time.Time{}, fmt.Errorf("btschema: qualifier %q is not two digits", q)
+	}
+	switch k {
+	case Minute:
+		return rowStart.Add(time.Duration(n) * time.Minute), nil
+	case Hour:
+		return rowStart.Add(time.Duration(n) * time.Hour), nil
+	case Day:
+		return rowStart.AddDate(0, 0, n-1), nil
+	}
+	return time.Time{}, fmt.Errorf("btschema: kind %q has no time qualifier", k)
+}
+
+// EncodeCount is a cell value: a big-endian int64, the encoding Bigtable's
+// own counters (ReadModifyWrite increments) use.
+func EncodeCount(n int64) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(n))
+}
+
+// DecodeCount reads a cell value written by EncodeCount.
+func DecodeCount(b []byte) (int64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("btschema: count cell of %d bytes, want 8", len(b))
+	}
+	return int64(binary.BigEndian.Uint64(b)), nil
+}
+
+// SpeedTimestamp is the version of a speed cell holding count n: the count
+// itself, in milliseconds because Bigtable's default timestamp granularity
+// is milliseconds (microsecond values must be multiples of 1000).
+func SpeedTimestamp(n int64) bigtable.Timestamp {
+	return bigtable.Timestamp(n * 1000)
 }
 
 // EnsureTables creates the tables and families if missing. Production

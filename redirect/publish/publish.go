@@ -74,6 +74,7 @@ type Publisher struct {
 	replay  sync.Mutex  // one replay at a time
 	stopped chan struct{}
 	wg      sync.WaitGroup
+	timers  sync.Pool // of stopped *time.Timer, one per waiting click
 }
 
 // New returns a Publisher. Call Run to start replaying, Close to stop.
@@ -87,7 +88,9 @@ func New(topic Topic, sp *spool.Spool, cfg Config, log *slog.Logger, obs Observe
 	if cfg.ReplayTimeout <= 0 {
 		cfg.ReplayTimeout = 30 * time.Second
 	}
-	return &Publisher{topic: topic, spool: sp, cfg: cfg, log: log, obs: obs, stopped: make(chan struct{})}
+	p := &Publisher{topic: topic, spool: sp, cfg: cfg, log: log, obs: obs, stopped: make(chan struct{})}
+	p.timers.New = func() any { t := time.NewTimer(time.Hour); t.Stop(); return t }
+	return p
 }
 
 // Publish returns once msg is accepted by Pub/Sub or synced to the spool.
@@ -97,10 +100,11 @@ func (p *Publisher) Publish(ctx context.Context, msg Message) (Route, error) {
 	if !p.open.Load() {
 		start := time.Now()
 		res := p.topic.Publish(ctx, &pubsub.Message{Data: msg.Data, Attributes: msg.Attributes})
-		timer := time.NewTimer(p.cfg.Wait)
+		timer := p.timers.Get().(*time.Timer)
+		timer.Reset(p.cfg.Wait)
+		defer func() { timer.Stop(); p.timers.Put(timer) }() // since Go 1.23 a stopped timer's channel is empty
 		select {
 		case <-res.Ready():
-			timer.Stop()
 			_, err := res.Get(ctx)
 			p.observeLatency(time.Since(start), err == nil)
 			if err == nil {
@@ -111,7 +115,6 @@ func (p *Publisher) Publish(ctx context.Context, msg Message) (Route, error) {
 			p.observeLatency(time.Since(start), false)
 			p.trip(fmt.Errorf("publish click %s: no answer within %v", msg.Attributes["click_id"], p.cfg.Wait))
 		case <-ctx.Done():
-			timer.Stop()
 			// The request is gone, but the click may already be on its way;
 			// spool it anyway so it is not lost if that publish fails.
 		}

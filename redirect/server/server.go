@@ -182,7 +182,9 @@ func (s *Server) click(c *gin.Context) {
 		outcome = "expired"
 	}
 	s.cfg.Metrics.Clicks.WithLabelValues(outcome).Inc()
-	c.Set("reason", string(route))
+	if route == publish.RouteSpool {
+		c.Set("reason", "spooled") // c.Set allocates: only when it tells something
+	}
 	c.Header("Cache-Control", "no-store")
 	c.Header("Referrer-Policy", "no-referrer-when-downgrade")
 	c.Redirect(http.StatusFound, ad.LandingURL)
