@@ -110,7 +110,9 @@ func (s *stack) startRedirect(t *testing.T, spoolDir string, extra ...string) *s
 		"-ad-server-secrets-file=" + s.secrets.AdServerSecrets, "-spool-dir=" + spoolDir,
 		"-publish-wait=200ms", "-rate-limit=0", "-log-level=debug",
 	}, extra...)
-	go func() { errc <- app.Run(ctx, args, func(string) (string, bool) { return "", false }, logs, func(a string) { addrc <- a }) }()
+	go func() {
+		errc <- app.Run(ctx, args, func(string) (string, bool) { return "", false }, logs, func(a string) { addrc <- a })
+	}()
 	var svc *service
 	select {
 	case a := <-addrc:

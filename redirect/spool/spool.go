@@ -44,7 +44,7 @@ var ErrClosed = errors.New("spool: closed")
 
 // Spool is safe for concurrent use.
 type Spool struct {
-	dir   string
+	dir        string
 	reqs       chan appendReq
 	writerDone chan struct{}
 	depth      atomic.Int64
