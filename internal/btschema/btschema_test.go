@@ -1,0 +1,118 @@
+package btschema
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/bigtable"
+	"cloud.google.com/go/bigtable/bttest"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+var t0 = time.Date(2026, 3, 9, 7, 5, 42, 0, time.UTC)
+
+func TestRowKeysAndQualifiers(t *testing.T) {
+	tests := []struct {
+		kind     Kind
+		wantRow  string
+		wantQual string
+		start    time.Time
+	}{
+		{Minute, "m#acme#ad1#2026030907", "05", time.Date(2026, 3, 9, 7, 0, 0, 0, time.UTC)},
+		{Hour, "h#acme#ad1#20260309", "07", time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC)},
+		{Day, "d#acme#ad1#202603", "09", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.kind), func(t *testing.T) {
+			// Bucket times are UTC whatever zone the caller holds.
+			local := t0.In(time.FixedZone("X", -5*3600))
+			if got := RowKey(tt.kind, "acme", "ad1", local); got != tt.wantRow {
+				t.Errorf("RowKey = %q, want %q", got, tt.wantRow)
+			}
+			if got := Qualifier(tt.kind, local); got != tt.wantQual {
+				t.Errorf("Qualifier = %q, want %q", got, tt.wantQual)
+			}
+			start := RowStart(tt.kind, t0)
+			if !start.Equal(tt.start) {
+				t.Errorf("RowStart = %v, want %v", start, tt.start)
+			}
+			b, err := BucketTime(tt.kind, start, tt.wantQual)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[Kind]time.Duration{Minute: time.Minute, Hour: time.Hour, Day: 24 * time.Hour}[tt.kind]; !b.Equal(t0.Truncate(want)) {
+				t.Errorf("BucketTime = %v, want %v", b, t0.Truncate(want))
+			}
+		})
+	}
+	if got := TopRowKey("acme", t0); got != "t#acme#202603090705" {
+		t.Errorf("TopRowKey = %q", got)
+	}
+	if _, err := BucketTime(Minute, t0, "5"); err == nil {
+		t.Error("BucketTime accepted a one-digit qualifier")
+	}
+}
+
+func TestCountCodec(t *testing.T) {
+	for _, n := range []int64{0, 1, 255, 1 << 40} {
+		got, err := DecodeCount(EncodeCount(n))
+		if err != nil || got != n {
+			t.Errorf("round trip %d = %d, %v", n, got, err)
+		}
+	}
+	if _, err := DecodeCount([]byte{1, 2}); err == nil {
+		t.Error("DecodeCount accepted 2 bytes")
+	}
+}
+
+// TestHighestCountSurvives checks, on the Bigtable emulator, the property
+// the speed layer relies on: with the count as the cell version, an
+// earlier (smaller) pane written after a later one does not replace it.
+func TestHighestCountSurvives(t *testing.T) {
+	srv, err := bttest.NewServer("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	opts := []option.ClientOption{option.WithEndpoint(srv.Addr), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials()))}
+	admin, err := bigtable.NewAdminClient(ctx, "p", "i", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for range 2 { // idempotent
+		if err := EnsureTables(ctx, admin); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client, err := bigtable.NewClient(ctx, "p", "i", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	tbl := client.Open(Table)
+	row, q := RowKey(Minute, "acme", "ad1", t0), Qualifier(Minute, t0)
+	for _, n := range []int64{3, 7, 5} { // the pane with 5 arrives last
+		m := bigtable.NewMutation()
+		m.Set(FamilySpeed, q, SpeedTimestamp(n), EncodeCount(n))
+		if err := tbl.Apply(ctx, row, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := tbl.ReadRow(ctx, row, bigtable.RowFilter(bigtable.LatestNFilter(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := r[FamilySpeed]
+	if len(cells) != 1 {
+		t.Fatalf("cells = %v", cells)
+	}
+	if n, _ := DecodeCount(cells[0].Value); n != 7 {
+		t.Errorf("surviving count = %d, want 7", n)
+	}
+}

@@ -1,0 +1,102 @@
+// Package countable is the one definition of a countable click, shared by
+// the streaming pipeline and the nightly batch so that the speed layer and
+// the reconciled numbers can only differ by timing, never by rules.
+//
+// A raw Pub/Sub message becomes either a dead letter (it is not a click
+// event we can read) or a click with an outcome:
+//
+//	counted    the first click of its impression, authentic, in time, human
+//	duplicate  a later click of an impression already counted
+//	expired    clicked at or after the token's expiry
+//	bot        the user agent is a crawler, preview fetcher or HTTP library
+//	invalid    readable, but inconsistent (clicked before the impression existed)
+//
+// Dedupe needs history, so Classify decides everything but "duplicate";
+// the pipelines apply First among the clicks Classify accepts.
+package countable
+
+import (
+	"errors"
+	"time"
+
+	"github.com/adclick/adclick/internal/clickevent"
+)
+
+// Outcome of a click.
+type Outcome string
+
+const (
+	Counted   Outcome = "counted"
+	Duplicate Outcome = "duplicate"
+	Expired   Outcome = "expired"
+	Bot       Outcome = "bot"
+	Invalid   Outcome = "invalid"
+)
+
+// Outcomes lists every outcome, in report order.
+var Outcomes = []Outcome{Counted, Duplicate, Expired, Bot, Invalid}
+
+// ClockSkew is how far a click may precede its impression's issue time and
+// still be believed: the ad server's and the click service's clocks differ.
+const ClockSkew = 5 * time.Minute
+
+// MaxTokenLifetime is the longest impression lifetime the click service
+// mints (its -token-max-ttl). Every countable click of an impression falls
+// within this long after the impression.
+const MaxTokenLifetime = 2 * time.Hour
+
+// Dead-letter reasons, attached to a dead letter as its "reason" attribute.
+const (
+	ReasonMalformed = "malformed"
+	ReasonVersion   = "unknown_version"
+	ReasonMissing   = "missing_field"
+)
+
+// Parse decodes a message body. Its error, if any, names a dead-letter
+// reason through DeadLetterReason.
+func Parse(data []byte) (clickevent.Event, error) {
+	return clickevent.Unmarshal(data)
+}
+
+// DeadLetterReason maps a Parse error to the reason a dead letter carries.
+func DeadLetterReason(err error) string {
+	switch {
+	case errors.Is(err, clickevent.ErrVersion):
+		return ReasonVersion
+	case errors.Is(err, clickevent.ErrMissing):
+		return ReasonMissing
+	default:
+		return ReasonMalformed
+	}
+}
+
+// Classify returns Counted for a click that counts unless it is a
+// duplicate, and otherwise why it never counts.
+func Classify(e *clickevent.Event) Outcome {
+	switch {
+	case e.ClickTime.Before(e.ImpressionTime.Add(-ClockSkew)):
+		return Invalid
+	case !e.ExpiresAt.After(e.ImpressionTime):
+		return Invalid
+	case !e.ClickTime.Before(e.ExpiresAt):
+		return Expired
+	case e.UAClass == clickevent.UABot:
+		return Bot
+	}
+	return Counted
+}
+
+// First reports whether a precedes b as the click of an impression that
+// counts: the earliest click time wins, ties go to the smaller click id,
+// so every runner and every rerun picks the same click.
+func First(a, b *clickevent.Event) bool {
+	if !a.ClickTime.Equal(b.ClickTime) {
+		return a.ClickTime.Before(b.ClickTime)
+	}
+	return a.ClickID < b.ClickID
+}
+
+// Minute is the one-minute bucket of a click: its click time, truncated.
+func Minute(e *clickevent.Event) time.Time {
+	return e.ClickTime.UTC().Truncate(time.Minute)
+}
