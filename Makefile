@@ -24,8 +24,9 @@ run: build ## start the whole system locally (Ctrl-C stops it)
 
 test: lint unit fuzz ## everything CI runs: lint, all tests, a short fuzz
 
-unit: ## go test, with the race detector where it is affordable
+unit: ## go test, with the race detector where it is affordable (not under Beam)
 	$(GO) test -count=1 -race $(RACE_PKGS)
+	$(GO) test -count=1 ./pipelines/...
 
 fuzz: ## fuzz the token parser briefly (FUZZTIME=10s)
 	$(GO) test -run='^$$' -fuzz=FuzzVerify -fuzztime=$(FUZZTIME) ./internal/token
