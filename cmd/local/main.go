@@ -108,7 +108,14 @@ func run(ctx context.Context, c config, out io.Writer) error {
 			"-ad-server-secrets-file=" + secrets.AdServerSecrets, "-spool-dir=" + filepath.Join(c.stateDir, "spool"),
 		},
 	}
-	procs := []*proc{redirect}
+	streaming := &proc{
+		name: "streaming", path: filepath.Join(c.binDir, "streaming"), out: out, env: emu,
+		args: []string{
+			"--runner=prism", "--experiments=prism_disable_sdf_split", "--project=" + gcpnames.LocalProject,
+			"--drain_file=" + filepath.Join(c.stateDir, "streaming.drain"),
+		},
+	}
+	procs := []*proc{redirect, streaming}
 	for _, p := range procs {
 		if err := p.start(); err != nil {
 			return err
@@ -116,7 +123,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	}
 	defer func() {
 		for i := len(procs) - 1; i >= 0; i-- {
-			procs[i].stop(15 * time.Second)
+			procs[i].stop(30 * time.Second)
 		}
 		fmt.Fprintln(out, "local stack stopped")
 	}()
@@ -159,6 +166,8 @@ Mint more (ad ids are in %[7]s):
 	case <-ctx.Done():
 	case <-redirect.exited():
 		err = errors.New("the click service exited; see its log above")
+	case <-streaming.exited():
+		err = errors.New("the streaming job exited; see its log above")
 	}
 	wg.Wait()
 	return err

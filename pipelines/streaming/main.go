@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/gcpopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/dataflow"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
@@ -27,14 +28,16 @@ import (
 	"github.com/adclick/adclick/internal/clickevent"
 	"github.com/adclick/adclick/internal/envflag"
 	"github.com/adclick/adclick/internal/gcpnames"
-	"github.com/adclick/adclick/pipelines/internal/dataflowpubsub"
-	"github.com/adclick/adclick/pipelines/internal/deadletter"
-	"github.com/adclick/adclick/pipelines/internal/pullsource"
-	"github.com/adclick/adclick/pipelines/internal/speed"
+	"github.com/adclick/adclick/pipelines/dataflowpubsub"
+	"github.com/adclick/adclick/pipelines/deadletter"
+	"github.com/adclick/adclick/pipelines/pullsource"
+	"github.com/adclick/adclick/pipelines/speed"
 )
 
 var (
-	project          = flag.String("project", gcpnames.LocalProject, "Google Cloud project of the subscription, topics and Bigtable instance")
+	// --project is Beam's own flag (gcpopts.Project): the job's project,
+	// which also holds the subscription, topics and Bigtable instance.
+	project          = gcpopts.Project
 	subscription     = flag.String("subscription", gcpnames.StreamingSubscription, "Pub/Sub subscription to read clicks from")
 	deadLetterTopic  = flag.String("dead_letter_topic", gcpnames.DeadLetterTopic, "Pub/Sub topic for messages that are not click events")
 	bigtableInstance = flag.String("bigtable_instance", gcpnames.BigtableInstance, "Bigtable instance of the clicks table")
@@ -46,6 +49,9 @@ func main() {
 	if err := envflag.Parse(flag.CommandLine, "ADCLICK", nil, os.LookupEnv); err != nil {
 		fmt.Fprintln(os.Stderr, "streaming:", err)
 		os.Exit(2)
+	}
+	if *project == "" {
+		*project = gcpnames.LocalProject
 	}
 	beam.Init()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -76,4 +82,3 @@ func read(s beam.Scope) beam.PCollection {
 	}
 	return pullsource.Read(s, *project, *subscription, *drainFile)
 }
-

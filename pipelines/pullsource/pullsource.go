@@ -38,7 +38,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/adclick/adclick/internal/clickevent"
-	"github.com/adclick/adclick/pipelines/internal/speed"
+	"github.com/adclick/adclick/pipelines/speed"
 )
 
 // Tuning. MaxMessages bounds one Pull, and so one bundle.

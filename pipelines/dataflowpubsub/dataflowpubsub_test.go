@@ -6,7 +6,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/adclick/adclick/pipelines/internal/speed"
+	"github.com/adclick/adclick/pipelines/speed"
 )
 
 func TestDecode(t *testing.T) {

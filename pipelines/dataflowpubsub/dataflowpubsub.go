@@ -23,7 +23,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/adclick/adclick/pipelines/internal/speed"
+	"github.com/adclick/adclick/pipelines/speed"
 )
 
 // readURN is Beam's Pub/Sub read transform, implemented by Dataflow.

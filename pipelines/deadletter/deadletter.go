@@ -12,7 +12,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/adclick/adclick/pipelines/internal/speed"
+	"github.com/adclick/adclick/pipelines/speed"
 )
 
 // Attribute names added to a dead letter. The original attributes are kept.

@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/bigtable"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/adclick/adclick/internal/btschema"
+	"github.com/adclick/adclick/internal/gcpnames"
+	"github.com/adclick/adclick/pipelines/pullsource"
+	"github.com/adclick/adclick/pipelines/speed"
+)
+
+func TestMain(m *testing.M) { ptest.MainRet(m) }
+
+// runStreaming runs the speed layer on Prism against the stack until the
+// returned stop function drains it.
+func (s *stack) runStreaming(t *testing.T) (stop func()) {
+	t.Helper()
+	drain := filepath.Join(t.TempDir(), "drain")
+	p, sc := beam.NewPipelineWithRoot()
+	msgs := pullsource.Read(sc, project, gcpnames.StreamingSubscription, drain)
+	counts, _ := speed.Count(sc, msgs)
+	speed.WriteCounts(sc, project, gcpnames.BigtableInstance, counts)
+	done := make(chan error, 1)
+	go func() { _, err := ptest.RunWithMetrics(p); done <- err }()
+	return func() {
+		os.WriteFile(drain, nil, 0o644)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("streaming job: %v", err)
+			}
+		case <-time.After(2 * time.Minute):
+			t.Error("streaming job did not drain in 2 minutes")
+		}
+	}
+}
+
+func (s *stack) speedCount(t *testing.T, advertiser, ad string, minute time.Time) int64 {
+	t.Helper()
+	c, err := bigtable.NewClient(context.Background(), project, gcpnames.BigtableInstance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	row, err := c.Open(btschema.Table).ReadRow(context.Background(), btschema.RowKey(btschema.Minute, advertiser, ad, minute), bigtable.RowFilter(bigtable.LatestNFilter(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cell := range row[btschema.FamilySpeed] {
+		if cell.Column == btschema.FamilySpeed+":"+btschema.Qualifier(btschema.Minute, minute) {
+			n, _ := btschema.DecodeCount(cell.Value)
+			return n
+		}
+	}
+	return 0
+}
+
+// TestClicksReachBigtable clicks through the real click service, with
+// duplicates and a hot ad, and checks that the speed layer's minute cells
+// equal the countable clicks, first within seconds (an early pane, before
+// the minute is over) and finally after a drain.
+func TestClicksReachBigtable(t *testing.T) {
+	s := newStack(t)
+	svc := s.startRedirect(t, t.TempDir())
+	stop := s.runStreaming(t)
+
+	// Start at the beginning of a minute so early panes are observable.
+	time.Sleep(time.Until(time.Now().Truncate(time.Minute).Add(time.Minute)))
+	minute := time.Now().UTC().Truncate(time.Minute)
+	hot, _ := s.mint(t, svc, "acme-trail-1", 40)
+	cold, _ := s.mint(t, svc, "globex-tokyo", 5)
+	want := map[string]int64{"acme-trail-1": 40, "globex-tokyo": 5}
+	for i, u := range append(hot, cold...) {
+		for range 1 + i%3 { // every third impression clicked three times
+			if resp := click(t, u); resp.StatusCode != http.StatusFound {
+				t.Fatalf("click: %d", resp.StatusCode)
+			}
+		}
+	}
+	clicked := time.Now()
+	waitFor(t, 40*time.Second, "early pane with every hot-ad click", func() bool {
+		return s.speedCount(t, "acme", "acme-trail-1", minute) == want["acme-trail-1"]
+	})
+	if time.Now().UTC().Truncate(time.Minute) == minute {
+		t.Logf("freshness: hot ad complete in Bigtable %v after the last click, before its minute ended", time.Since(clicked).Round(100*time.Millisecond))
+	}
+	stop()
+	for ad, n := range want {
+		adv := map[string]string{"acme-trail-1": "acme", "globex-tokyo": "globex"}[ad]
+		if got := s.speedCount(t, adv, ad, minute); got != n {
+			t.Errorf("%s: speed count %d, want %d", ad, got, n)
+		}
+	}
+	if got := s.speedCount(t, "acme", btschema.AllAds, minute); got != 40 {
+		t.Errorf("acme total %d, want 40", got)
+	}
+}

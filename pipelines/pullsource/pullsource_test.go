@@ -1,0 +1,105 @@
+package pullsource
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/adclick/adclick/internal/gcpnames"
+	"github.com/adclick/adclick/internal/localstack"
+	"github.com/adclick/adclick/pipelines/speed"
+)
+
+func TestMain(m *testing.M) { ptest.MainRet(m) }
+
+func init() {
+	beam.RegisterFunction(countMessage)
+}
+
+var received = beam.NewCounter("test", "received")
+
+func countMessage(ctx context.Context, m speed.Message) { received.Inc(ctx, 1) }
+
+// TestReadsEverythingAndAcks publishes messages before and while the job
+// runs, drains it, and checks that every message was read and acked.
+func TestReadsEverythingAndAcks(t *testing.T) {
+	st, err := localstack.Start("127.0.0.1:0", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	const project = gcpnames.LocalProject
+	if err := localstack.EnsurePubSub(ctx, st.PubSubAddr, project); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PUBSUB_EMULATOR_HOST", st.PubSubAddr)
+	c, err := pubsub.NewClient(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pub := c.Publisher(gcpnames.ClicksTopic)
+	publish := func(from, n int) {
+		var rs []*pubsub.PublishResult
+		for i := from; i < from+n; i++ {
+			rs = append(rs, pub.Publish(ctx, &pubsub.Message{Data: fmt.Appendf(nil, "m%d", i),
+				Attributes: map[string]string{"click_time": time.Now().UTC().Format(time.RFC3339Nano)}}))
+		}
+		for _, r := range rs {
+			if _, err := r.Get(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	const before, during = 2500, 1500
+	publish(0, before)
+
+	drain := filepath.Join(t.TempDir(), "drain")
+	go func() {
+		time.Sleep(3 * time.Second)
+		publish(before, during)
+		time.Sleep(4 * time.Second)
+		os.WriteFile(drain, nil, 0o644)
+	}()
+	p, s := beam.NewPipelineWithRoot()
+	beam.ParDo0(s, countMessage, Read(s, project, gcpnames.StreamingSubscription, drain))
+	res, err := ptest.RunWithMetrics(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := counter(res, "received")
+	if got < before+during {
+		t.Errorf("read %d messages, want at least %d", got, before+during)
+	}
+	t.Logf("read %d, acked %d of %d", got, counter(res, "acked"), before+during)
+	// Whatever was acked is gone from the subscription; the rest would be
+	// redelivered to the next run.
+	resp, err := c.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{
+		Subscription: localstack.SubscriptionName(project, gcpnames.StreamingSubscription), MaxMessages: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := len(resp.ReceivedMessages); int64(left)+counter(res, "acked") < before+during {
+		t.Errorf("%d left unacked + %d acked < %d published: messages vanished", left, counter(res, "acked"), before+during)
+	}
+}
+
+func counter(res beam.PipelineResult, name string) int64 {
+	var n int64
+	for _, c := range res.Metrics().AllMetrics().Counters() {
+		if c.Key.Name == name {
+			n += c.Result()
+		}
+	}
+	return n
+}
+
