@@ -14,6 +14,7 @@ import (
 
 	"github.com/adclick/adclick/internal/btschema"
 	"github.com/adclick/adclick/internal/gcpnames"
+	"github.com/adclick/adclick/pipelines/deadletter"
 	"github.com/adclick/adclick/pipelines/pullsource"
 	"github.com/adclick/adclick/pipelines/speed"
 )
@@ -27,7 +28,8 @@ func (s *stack) runStreaming(t *testing.T) (stop func()) {
 	drain := filepath.Join(t.TempDir(), "drain")
 	p, sc := beam.NewPipelineWithRoot()
 	msgs := pullsource.Read(sc, project, gcpnames.StreamingSubscription, drain)
-	counts, _ := speed.Count(sc, msgs)
+	counts, dead := speed.Count(sc, msgs)
+	deadletter.Publish(sc, project, gcpnames.DeadLetterTopic, dead)
 	speed.WriteCounts(sc, project, gcpnames.BigtableInstance, counts)
 	done := make(chan error, 1)
 	go func() { _, err := ptest.RunWithMetrics(p); done <- err }()

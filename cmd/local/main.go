@@ -40,6 +40,7 @@ type config struct {
 	binDir       string
 	catalog      string
 	tail         bool
+	streaming    bool
 }
 
 func main() {
@@ -53,6 +54,7 @@ func main() {
 	fs.StringVar(&c.binDir, "bin-dir", "", "folder of the service binaries (default: this binary's folder)")
 	fs.StringVar(&c.catalog, "catalog", "config/catalog.json", "ad catalog for the click service")
 	fs.BoolVar(&c.tail, "tail", true, "print each click event as it arrives on Pub/Sub")
+	fs.BoolVar(&c.streaming, "streaming", true, "run the streaming job on Prism")
 	envflag.DocumentEnv(fs, "ADCLICK_LOCAL")
 	if err := envflag.Parse(fs, "ADCLICK_LOCAL", os.Args[1:], os.LookupEnv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -115,7 +117,10 @@ func run(ctx context.Context, c config, out io.Writer) error {
 			"--drain_file=" + filepath.Join(c.stateDir, "streaming.drain"),
 		},
 	}
-	procs := []*proc{redirect, streaming}
+	procs := []*proc{redirect}
+	if c.streaming {
+		procs = append(procs, streaming)
+	}
 	for _, p := range procs {
 		if err := p.start(); err != nil {
 			return err
@@ -166,7 +171,7 @@ Mint more (ad ids are in %[7]s):
 	case <-ctx.Done():
 	case <-redirect.exited():
 		err = errors.New("the click service exited; see its log above")
-	case <-streaming.exited():
+	case <-exitedIf(c.streaming, streaming):
 		err = errors.New("the streaming job exited; see its log above")
 	}
 	wg.Wait()
@@ -252,4 +257,13 @@ func tail(ctx context.Context, addr string, out io.Writer) {
 			}
 		}
 	}
+}
+
+// exitedIf is p's exit channel when it runs, and a channel that never
+// closes otherwise.
+func exitedIf(runs bool, p *proc) <-chan struct{} {
+	if !runs {
+		return nil
+	}
+	return p.exited()
 }

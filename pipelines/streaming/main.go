@@ -54,9 +54,10 @@ func main() {
 		*project = gcpnames.LocalProject
 	}
 	beam.Init()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if *drainFile != "" {
+		// Without a drain file, SIGTERM keeps its default: the process ends.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
 		os.Remove(*drainFile)
 		go func() {
 			// Cancelling beam.Run's context crashes Prism; drain instead:
