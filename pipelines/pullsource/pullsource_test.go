@@ -102,4 +102,3 @@ func counter(res beam.PipelineResult, name string) int64 {
 	}
 	return n
 }
-
