@@ -71,9 +71,16 @@ func main() {
 	counts, dead := speed.Count(s, msgs)
 	speed.WriteCounts(s, *project, *bigtableInstance, counts)
 	deadletter.Publish(s, *project, *deadLetterTopic, dead)
-	if err := beamx.Run(context.Background(), p); err != nil {
+	res, err := beamx.RunWithMetrics(context.Background(), p)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "streaming:", err)
 		os.Exit(1)
+	}
+	// A drained local job reports what it did.
+	if res != nil {
+		for _, c := range res.Metrics().AllMetrics().Counters() {
+			fmt.Fprintf(os.Stderr, "streaming: counter %s/%s (%s) = %d\n", c.Key.Namespace, c.Key.Name, c.Key.Step, c.Result())
+		}
 	}
 }
 
