@@ -51,7 +51,9 @@ func main() {
 		os.Exit(2)
 	}
 	if *project == "" {
-		*project = gcpnames.LocalProject
+		// Our default only; Beam's own --project flag stays as given.
+		p := gcpnames.LocalProject
+		project = &p
 	}
 	beam.Init()
 	if *drainFile != "" {
