@@ -65,10 +65,10 @@ type DeadLetter struct {
 }
 
 func init() {
-	register.DoFn3x0[Message, func(beam.EventTime, string, Click), func(DeadLetter)](&parseFn{})
+	register.DoFn4x0[context.Context, Message, func(beam.EventTime, string, Click), func(DeadLetter)](&parseFn{})
 	register.Emitter3[beam.EventTime, string, Click]()
 	register.Emitter1[DeadLetter]()
-	register.DoFn5x0[state.Provider, timers.Provider, string, Click, func(Click)](&dedupeFn{})
+	register.DoFn6x0[context.Context, state.Provider, timers.Provider, string, Click, func(Click)](&dedupeFn{})
 	register.Emitter1[Click]()
 	register.Function2x0(keyByAd)
 	register.Emitter2[string, int64]()
@@ -79,15 +79,16 @@ func init() {
 // never count are counted in metrics by outcome and go no further.
 type parseFn struct{}
 
-func (fn *parseFn) ProcessElement(m Message, emit func(beam.EventTime, string, Click), dead func(DeadLetter)) {
+// Metrics need the bundle's context: with any other they are dropped.
+func (fn *parseFn) ProcessElement(ctx context.Context, m Message, emit func(beam.EventTime, string, Click), dead func(DeadLetter)) {
 	ev, err := countable.Parse(m.Data)
 	if err != nil {
-		deadLetters.Inc(context.Background(), 1)
+		deadLetters.Inc(ctx, 1)
 		dead(DeadLetter{Message: m, Reason: countable.DeadLetterReason(err), Detail: err.Error()})
 		return
 	}
 	if o := countable.Classify(&ev); o != countable.Counted {
-		outcomeCounter(o).Inc(context.Background(), 1)
+		outcomeCounter(o).Inc(ctx, 1)
 		return
 	}
 	ts := mtime.FromTime(ev.ClickTime)
@@ -101,13 +102,13 @@ type dedupeFn struct {
 	Forget timers.EventTime
 }
 
-func (fn *dedupeFn) ProcessElement(sp state.Provider, tp timers.Provider, impression string, c Click, emit func(Click)) {
+func (fn *dedupeFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, impression string, c Click, emit func(Click)) {
 	seen, _, err := fn.Seen.Read(sp)
 	if err != nil {
 		panic(fmt.Sprintf("dedupe %s: read state: %v", impression, err))
 	}
 	if seen {
-		outcomeCounter(countable.Duplicate).Inc(context.Background(), 1)
+		outcomeCounter(countable.Duplicate).Inc(ctx, 1)
 		return
 	}
 	if err := fn.Seen.Write(sp, true); err != nil {
@@ -116,7 +117,7 @@ func (fn *dedupeFn) ProcessElement(sp state.Provider, tp timers.Provider, impres
 	// No output timestamp: the timer only clears state, and a timer that
 	// held the watermark would delay every window by Horizon.
 	fn.Forget.Set(tp, time.UnixMilli(c.ClickTimeMs).Add(Horizon), timers.WithNoOutputTimestamp())
-	outcomeCounter(countable.Counted).Inc(context.Background(), 1)
+	outcomeCounter(countable.Counted).Inc(ctx, 1)
 	emit(c)
 }
 

@@ -140,8 +140,20 @@ func TestCountOnPrism(t *testing.T) {
 		"acme/*@12:00=3", "acme/*@12:00=4",
 		"acme/adB@12:01=1", "acme/*@12:01=1",
 	)
-	if _, err := ptest.RunWithMetrics(p); err != nil {
+	res, err := ptest.RunWithMetrics(p)
+	if err != nil {
 		t.Fatalf("pipeline: %v", err)
+	}
+	got := map[string]int64{}
+	for _, c := range res.Metrics().AllMetrics().Counters() {
+		got[c.Key.Name] += c.Result()
+	}
+	// Counted: i1-i4 and the late i7, plus the too-late i8, which dedupe
+	// passes before the window drops it. Duplicates: c4 and the late c9.
+	for name, want := range map[string]int64{"clicks_counted": 6, "clicks_duplicate": 2, "clicks_bot": 1, "clicks_expired": 1, "dead_letters": 1} {
+		if got[name] != want {
+			t.Errorf("counter %s = %d, want %d", name, got[name], want)
+		}
 	}
 
 	client, err := bigtable.NewClient(ctx, project, inst)
