@@ -55,10 +55,9 @@ const (
 )
 
 // Families maps each family to its garbage-collection rule. Both keep a
-// single version. Speed cells carry the count itself as their timestamp
-// (see SpeedTimestamp), so the surviving version is always the largest
-// count: a retried or late-arriving earlier pane can never replace a later
-// one. Batch cells carry the reconciliation run's time, so the latest run
+// single version. A speed cell's timestamp grows with its count (see
+// SpeedTimestamp), so the surviving version is always the largest count: a
+// retried or late-arriving earlier pane can never replace a later one. Batch cells carry the reconciliation run's time, so the latest run
 // wins even when it lowers a count.
 func Families() map[string]bigtable.GCPolicy {
 	return map[string]bigtable.GCPolicy{
@@ -162,11 +161,16 @@ func DecodeCount(b []byte) (int64, error) {
 	return int64(binary.BigEndian.Uint64(b)), nil
 }
 
-// SpeedTimestamp is the version of a speed cell holding count n: the count
-// itself, in milliseconds because Bigtable's default timestamp granularity
-// is milliseconds (microsecond values must be multiples of 1000).
-func SpeedTimestamp(n int64) bigtable.Timestamp {
-	return bigtable.Timestamp(n * 1000)
+// SpeedTimestamp is the version of a speed cell holding count n of the
+// bucket starting at bucket: the bucket's start plus n milliseconds.
+// Within a cell the version grows with the count, so the highest count
+// survives whatever order panes arrive in; and the version stays close to
+// real time, so the family's age-based garbage collection works (a bare
+// count would date the cell to 1970 and have it collected at once).
+// Milliseconds, because Bigtable's default timestamp granularity is
+// milliseconds (microsecond values must be multiples of 1000).
+func SpeedTimestamp(bucket time.Time, n int64) bigtable.Timestamp {
+	return bigtable.Timestamp((bucket.UnixMilli() + n) * 1000)
 }
 
 // EnsureTables creates the tables and families if missing. Production

@@ -61,7 +61,7 @@ func (fn *writeCountsFn) ProcessElement(ctx context.Context, w beam.Window, key 
 	}
 	minute := iw.Start.ToTime().UTC()
 	advertiser, ad := SplitCountKey(key)
-	ts, val := btschema.SpeedTimestamp(n), btschema.EncodeCount(n)
+	ts, val := btschema.SpeedTimestamp(minute, n), btschema.EncodeCount(n)
 	fn.mutation(btschema.RowKey(btschema.Minute, advertiser, ad, minute)).Set(btschema.FamilySpeed, btschema.Qualifier(btschema.Minute, minute), ts, val)
 	if ad != AllAds {
 		fn.mutation(btschema.TopRowKey(advertiser, minute)).Set(btschema.FamilySpeed, ad, ts, val)
