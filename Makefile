@@ -17,7 +17,7 @@ help: ## list the targets
 
 build: ## build every binary into bin/
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./redirect ./pipelines/streaming ./cmd/local ./cmd/clickbench ./cmd/btdump
+	$(GO) build -o $(BIN)/ ./redirect ./pipelines/streaming ./cmd/local ./cmd/clickbench ./cmd/btdump ./cmd/streambench
 
 run: build ## start the whole system locally (Ctrl-C stops it)
 	$(BIN)/local -bin-dir=$(BIN)
@@ -36,8 +36,10 @@ lint: ## go vet, gofmt and go.mod tidiness
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) mod tidy -diff
 
-bench: build ## load-test the click service against a bare Gin redirect; prints the numbers
+bench: build ## load tests that print numbers: the click service vs a bare Gin redirect, then the streaming job
 	$(BIN)/clickbench
+	$(BIN)/streambench -rate=1000 -duration=60s
+	$(BIN)/streambench -rate=2000 -duration=60s
 
 clean-state: ## forget local secrets and the spool (.run/)
 	rm -rf .run
