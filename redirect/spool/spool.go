@@ -162,12 +162,8 @@ func (s *Spool) writeBatch(batch []appendReq) error {
 		}
 	}
 	w := bufio.NewWriterSize(s.cur, 64<<10)
-	var hdr [8]byte
 	for _, r := range batch {
-		binary.LittleEndian.PutUint32(hdr[0:4], uint32(len(r.rec)))
-		binary.LittleEndian.PutUint32(hdr[4:8], crc32.Checksum(r.rec, castagnoli))
-		w.Write(hdr[:])
-		w.Write(r.rec)
+		writeRecord(w, r.rec)
 	}
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("spool write %s: %w", s.curName, err)
@@ -178,6 +174,16 @@ func (s *Spool) writeBatch(batch []appendReq) error {
 	s.curRecs += int64(len(batch))
 	s.depth.Add(int64(len(batch)))
 	return nil
+}
+
+// writeRecord frames rec as length, CRC-32C, payload. Write errors stick
+// in w and surface at Flush.
+func writeRecord(w *bufio.Writer, rec []byte) {
+	var hdr [8]byte
+	binary.LittleEndian.PutUint32(hdr[0:4], uint32(len(rec)))
+	binary.LittleEndian.PutUint32(hdr[4:8], crc32.Checksum(rec, castagnoli))
+	w.Write(hdr[:])
+	w.Write(rec)
 }
 
 func (s *Spool) openSegment() error {
@@ -303,12 +309,8 @@ func writeSegment(path string, recs [][]byte) error {
 		return fmt.Errorf("spool rewrite %s: %w", path, err)
 	}
 	w := bufio.NewWriter(f)
-	var hdr [8]byte
 	for _, rec := range recs {
-		binary.LittleEndian.PutUint32(hdr[0:4], uint32(len(rec)))
-		binary.LittleEndian.PutUint32(hdr[4:8], crc32.Checksum(rec, castagnoli))
-		w.Write(hdr[:])
-		w.Write(rec)
+		writeRecord(w, rec)
 	}
 	err = w.Flush()
 	if err == nil {
