@@ -163,4 +163,3 @@ func rssMiB(pid int) int {
 	}
 	return -1
 }
-
