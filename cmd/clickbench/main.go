@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -211,7 +212,7 @@ func run(c config) error {
 	}
 
 	fmt.Printf("clickbench: %d cores, %d interleaved rounds of %v per step; fixed rates over %d connections, top rate with %d in flight\n",
-		numCPU(), c.rounds, c.step, c.conns, c.maxConns)
+		runtime.NumCPU(), c.rounds, c.step, c.conns, c.maxConns)
 	fmt.Printf("each figure is the median over the rounds; sustained = achieved >= 99%% of target, no errors, p99 < %v\n", c.maxP99)
 	fmt.Println("the Pub/Sub fake holds the clicks topic without subscriptions (see localstack.EnsureTopics)")
 	targets := []struct{ name, base string }{

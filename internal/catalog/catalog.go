@@ -131,6 +131,3 @@ func (c *Catalog) Advertisers() []string {
 	sort.Strings(ids)
 	return ids
 }
-
-// NumAds is the number of ads of every status.
-func (c *Catalog) NumAds() int { return len(c.ads) }

@@ -95,8 +95,3 @@ func First(a, b *clickevent.Event) bool {
 	}
 	return a.ClickID < b.ClickID
 }
-
-// Minute is the one-minute bucket of a click: its click time, truncated.
-func Minute(e *clickevent.Event) time.Time {
-	return e.ClickTime.UTC().Truncate(time.Minute)
-}

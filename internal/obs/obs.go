@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -178,18 +177,4 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, drain time.Du
 		return err
 	}
 	return nil
-}
-
-// RedactArgs returns a copy of os.Args-like flags with values of secret
-// flags replaced, for the start-up log line.
-func RedactArgs(args []string, secret func(name string) bool) []string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		name, _, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if hasVal && strings.HasPrefix(a, "-") && secret(name) {
-			a = a[:strings.Index(a, "=")+1] + "REDACTED"
-		}
-		out[i] = a
-	}
-	return out
 }
