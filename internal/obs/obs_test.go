@@ -66,7 +66,9 @@ func TestServeDrainsInFlight(t *testing.T) {
 	h := NewHealth()
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- Serve(ctx, srv, ln, 5*time.Second, h, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() {
+		served <- Serve(ctx, srv, ln, 5*time.Second, h, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
 	got := make(chan string, 1)
 	go func() {
 		resp, err := http.Get("http://" + ln.Addr().String())
