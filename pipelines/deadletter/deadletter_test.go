@@ -10,6 +10,7 @@ import (
 
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack"
+	"github.com/adclick/adclick/internal/localstack/lstest"
 	"github.com/adclick/adclick/pipelines/speed"
 )
 
@@ -19,17 +20,9 @@ func TestMain(m *testing.M) { ptest.MainRet(m) }
 // Pub/Sub fake and reads the dead letters back from their subscription:
 // body and attributes unchanged, reason attached, so they can be replayed.
 func TestPublishKeepsMessageAndReason(t *testing.T) {
-	st, err := localstack.Start("127.0.0.1:0", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	lstest.Start(t)
 	ctx := context.Background()
 	const project = gcpnames.LocalProject
-	if err := localstack.EnsurePubSub(ctx, st.PubSubAddr, project); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PUBSUB_EMULATOR_HOST", st.PubSubAddr)
 
 	p, s := beam.NewPipelineWithRoot()
 	dead := beam.Create(s,

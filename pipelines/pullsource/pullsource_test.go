@@ -15,6 +15,7 @@ import (
 
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack"
+	"github.com/adclick/adclick/internal/localstack/lstest"
 	"github.com/adclick/adclick/pipelines/speed"
 )
 
@@ -31,17 +32,9 @@ func countMessage(ctx context.Context, m speed.Message) { received.Inc(ctx, 1) }
 // TestReadsEverythingAndAcks publishes messages before and while the job
 // runs, drains it, and checks that every message was read and acked.
 func TestReadsEverythingAndAcks(t *testing.T) {
-	st, err := localstack.Start("127.0.0.1:0", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	lstest.Start(t)
 	ctx := context.Background()
 	const project = gcpnames.LocalProject
-	if err := localstack.EnsurePubSub(ctx, st.PubSubAddr, project); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PUBSUB_EMULATOR_HOST", st.PubSubAddr)
 	c, err := pubsub.NewClient(ctx, project)
 	if err != nil {
 		t.Fatal(err)
