@@ -28,7 +28,7 @@ func (s *stack) runStreaming(t *testing.T) (stop func()) {
 	drain := filepath.Join(t.TempDir(), "drain")
 	p, sc := beam.NewPipelineWithRoot()
 	msgs := pullsource.Read(sc, project, gcpnames.StreamingSubscription, drain)
-	counts, dead := speed.Count(sc, msgs)
+	counts, dead := speed.Count(sc, msgs, 0)
 	deadletter.Publish(sc, project, gcpnames.DeadLetterTopic, dead)
 	speed.WriteCounts(sc, project, gcpnames.BigtableInstance, counts)
 	done := make(chan error, 1)

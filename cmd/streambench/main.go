@@ -33,14 +33,15 @@ func main() {
 	dur := flag.Duration("duration", 30*time.Second, "how long to publish")
 	ads := flag.Int("ads", 200, "number of ads (one advertiser per 10 ads)")
 	binDir := flag.String("bin-dir", "bin", "folder of bin/streaming")
+	jobArgs := flag.String("job-args", "", "more flags for bin/streaming, space separated (e.g. --pprof_addr=localhost:6060)")
 	flag.Parse()
-	if err := run(*rate, *dur, *ads, *binDir); err != nil {
+	if err := run(*rate, *dur, *ads, *binDir, strings.Fields(*jobArgs)); err != nil {
 		fmt.Fprintln(os.Stderr, "streambench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rate int, dur time.Duration, nAds int, binDir string) error {
+func run(rate int, dur time.Duration, nAds int, binDir string, jobArgs []string) error {
 	ctx := context.Background()
 	st, err := localstack.Start("127.0.0.1:0", "127.0.0.1:0")
 	if err != nil {
@@ -56,8 +57,8 @@ func run(rate int, dur time.Duration, nAds int, binDir string) error {
 	}
 	drain := filepath.Join(os.TempDir(), fmt.Sprintf("streambench-%d.drain", os.Getpid()))
 	os.Remove(drain)
-	job := exec.Command(filepath.Join(binDir, "streaming"), "--runner=prism", "--experiments=prism_disable_sdf_split",
-		"--project="+project, "--drain_file="+drain)
+	args := append([]string{"--runner=prism", "--experiments=prism_disable_sdf_split", "--project=" + project, "--drain_file=" + drain}, jobArgs...)
+	job := exec.Command(filepath.Join(binDir, "streaming"), args...)
 	job.Env = append(os.Environ(), "PUBSUB_EMULATOR_HOST="+st.PubSubAddr, "BIGTABLE_EMULATOR_HOST="+st.BigtableAddr)
 	if err := job.Start(); err != nil {
 		return err

@@ -78,6 +78,10 @@ func Classify(e *clickevent.Event) Outcome {
 		return Invalid
 	case !e.ExpiresAt.After(e.ImpressionTime):
 		return Invalid
+	case e.ExpiresAt.After(e.ImpressionTime.Add(MaxTokenLifetime)):
+		// The click service never mints such a token; dedupe relies on
+		// every countable click falling within MaxTokenLifetime.
+		return Invalid
 	case !e.ClickTime.Before(e.ExpiresAt):
 		return Expired
 	case e.UAClass == clickevent.UABot:

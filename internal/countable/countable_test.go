@@ -38,6 +38,8 @@ func TestClassify(t *testing.T) {
 		{"within clock skew before impression", ev(func(e *clickevent.Event) { e.ClickTime = t0.Add(-time.Minute) }), Counted},
 		{"long before the impression", ev(func(e *clickevent.Event) { e.ClickTime = t0.Add(-time.Hour) }), Invalid},
 		{"expiry not after impression", ev(func(e *clickevent.Event) { e.ExpiresAt = t0 }), Invalid},
+		{"lifetime over the maximum", ev(func(e *clickevent.Event) { e.ExpiresAt = t0.Add(MaxTokenLifetime + time.Second) }), Invalid},
+		{"lifetime at the maximum", ev(func(e *clickevent.Event) { e.ExpiresAt = t0.Add(MaxTokenLifetime); e.ClickTime = t0.Add(time.Hour) }), Counted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

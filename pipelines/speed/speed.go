@@ -2,18 +2,23 @@
 // to Bigtable cells, independent of where the messages come from: Dataflow's
 // Pub/Sub connector in production, the pull source on Prism locally.
 //
-//	Message ─Parse─▶ KV<impression, Click> ─Dedupe─▶ Click ─1-min windows, triggers─▶
+//	Message ─Parse─▶ KV<dedupe key, ClickBatch> ─Dedupe─▶ Click ─1-min windows, triggers─▶
 //	    KV<advertiser/ad, 1> ─Sum (lifted before the shuffle)─▶ WriteCounts ─▶ Bigtable
 //	Parse's second output: DeadLetter (messages that are not click events)
 //
-// Dedupe runs in the global window, keyed by impression, with an event-time
-// timer that forgets an impression after Horizon. Counts are absolute per
-// pane (accumulating), so every write is idempotent.
+// What crosses a shuffle grows with bundles, shards and ads, not with
+// clicks: Parse gathers a bundle's clicks into one batch per dedupe key,
+// Dedupe keeps one state per key (a shard of impression ids and a slice of
+// impression time), and the per-ad sums are lifted before their shuffle.
+// Counts are absolute per pane (accumulating), so every write is
+// idempotent.
 package speed
 
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -32,13 +37,20 @@ import (
 const (
 	Window          = time.Minute
 	EarlyFiring     = 5 * time.Second
+	LateFiring      = time.Second
 	AllowedLateness = 10 * time.Minute
-	// Horizon is how long an impression is remembered for dedupe, in event
-	// time after its first click. It covers the longest token lifetime (a
-	// later click is expired anyway, so never counted) plus the allowed
-	// lateness and the clock skew countable accepts, so a late duplicate
-	// still finds its first click.
-	Horizon = countable.MaxTokenLifetime + AllowedLateness + countable.ClockSkew
+	// Epoch is the slice of impression time that one dedupe key covers.
+	Epoch = 10 * time.Minute
+	// Horizon is how long, in event time after the end of its epoch, an
+	// impression is remembered. Every countable click falls within
+	// MaxTokenLifetime of its impression (countable rejects longer tokens),
+	// and its minute can still change for Window plus AllowedLateness: a
+	// duplicate later than that could not change a count anyway.
+	Horizon = countable.MaxTokenLifetime + Window + AllowedLateness
+	// DefaultShards is how many shards of impression ids dedupe keeps per
+	// epoch: each is processed serially, so more spread the work over
+	// more workers, at the cost of more, smaller batches per bundle.
+	DefaultShards = 16
 )
 
 // Message is a Pub/Sub message as every source hands it over.
@@ -51,6 +63,7 @@ type Message struct {
 // Click is the part of a click event the counting needs: small, because it
 // crosses the dedupe shuffle.
 type Click struct {
+	Impression   Impression
 	ClickID      string
 	AdID         string
 	AdvertiserID string
@@ -65,22 +78,39 @@ type DeadLetter struct {
 }
 
 func init() {
-	register.DoFn4x0[context.Context, Message, func(beam.EventTime, string, Click), func(DeadLetter)](&parseFn{})
-	register.Emitter3[beam.EventTime, string, Click]()
+	register.DoFn4x0[context.Context, Message, func(beam.EventTime, string, ClickBatch), func(DeadLetter)](&parseFn{})
+	register.Emitter3[beam.EventTime, string, ClickBatch]()
 	register.Emitter1[DeadLetter]()
-	register.DoFn6x0[context.Context, state.Provider, timers.Provider, string, Click, func(Click)](&dedupeFn{})
-	register.Emitter1[Click]()
+	register.Emitter2[beam.EventTime, Click]()
 	register.Function2x0(keyByAd)
 	register.Emitter2[string, int64]()
 	register.Function2x1(sum)
+	register.Function3x2(keyByMinute)
+	register.DoFn5x1[state.Provider, timers.Provider, string, int64, func(MinuteCount), error](&accumulateFn{})
+	register.Emitter1[MinuteCount]()
 }
 
-// parseFn parses, classifies and keys clicks by impression. Clicks that can
-// never count are counted in metrics by outcome and go no further.
-type parseFn struct{}
+// parseFn parses and classifies messages and gathers the bundle's
+// countable clicks into one batch per dedupe key, emitted when the bundle
+// finishes. Clicks that can never count are counted in metrics by outcome
+// and go no further.
+type parseFn struct {
+	Shards int
+
+	batches map[string]*pendingBatch
+}
+
+type pendingBatch struct {
+	batch    ClickBatch
+	earliest int64 // ms: the batch's timestamp, so no click in it is earlier
+}
+
+func (fn *parseFn) StartBundle(context.Context, func(beam.EventTime, string, ClickBatch), func(DeadLetter)) {
+	fn.batches = map[string]*pendingBatch{}
+}
 
 // Metrics need the bundle's context: with any other they are dropped.
-func (fn *parseFn) ProcessElement(ctx context.Context, m Message, emit func(beam.EventTime, string, Click), dead func(DeadLetter)) {
+func (fn *parseFn) ProcessElement(ctx context.Context, m Message, _ func(beam.EventTime, string, ClickBatch), dead func(DeadLetter)) {
 	ev, err := countable.Parse(m.Data)
 	if err != nil {
 		deadLetters.Inc(ctx, 1)
@@ -91,38 +121,45 @@ func (fn *parseFn) ProcessElement(ctx context.Context, m Message, emit func(beam
 		outcomeCounter(o).Inc(ctx, 1)
 		return
 	}
-	ts := mtime.FromTime(ev.ClickTime)
-	emit(ts, ev.ImpressionID, Click{ClickID: ev.ClickID, AdID: ev.AdID, AdvertiserID: ev.AdvertiserID, ClickTimeMs: ev.ClickTime.UnixMilli()})
+	c := Click{Impression: ParseImpression(ev.ImpressionID), ClickID: ev.ClickID, AdID: ev.AdID, AdvertiserID: ev.AdvertiserID, ClickTimeMs: ev.ClickTime.UnixMilli()}
+	key := DedupeKey(c.Impression, ev.ImpressionTime, fn.Shards)
+	pb, ok := fn.batches[key]
+	if !ok {
+		pb = &pendingBatch{earliest: c.ClickTimeMs}
+		fn.batches[key] = pb
+	}
+	pb.batch.Clicks = append(pb.batch.Clicks, c)
+	pb.earliest = min(pb.earliest, c.ClickTimeMs)
 }
 
-// dedupeFn passes the first click of each impression it sees and drops
-// the rest, remembering an impression for Horizon of event time.
-type dedupeFn struct {
-	Seen   state.Value[bool]
-	Forget timers.EventTime
+func (fn *parseFn) FinishBundle(_ context.Context, emit func(beam.EventTime, string, ClickBatch), _ func(DeadLetter)) {
+	for key, pb := range fn.batches {
+		emit(mtime.Time(pb.earliest), key, pb.batch)
+	}
+	fn.batches = nil
 }
 
-func (fn *dedupeFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, impression string, c Click, emit func(Click)) {
-	seen, _, err := fn.Seen.Read(sp)
-	if err != nil {
-		panic(fmt.Sprintf("dedupe %s: read state: %v", impression, err))
-	}
-	if seen {
-		outcomeCounter(countable.Duplicate).Inc(ctx, 1)
-		return
-	}
-	if err := fn.Seen.Write(sp, true); err != nil {
-		panic(fmt.Sprintf("dedupe %s: write state: %v", impression, err))
-	}
-	// No output timestamp: the timer only clears state, and a timer that
-	// held the watermark would delay every window by Horizon.
-	fn.Forget.Set(tp, time.UnixMilli(c.ClickTimeMs).Add(Horizon), timers.WithNoOutputTimestamp())
-	outcomeCounter(countable.Counted).Inc(ctx, 1)
-	emit(c)
+// DedupeKey is the dedupe state an impression belongs to: its shard of
+// impression ids and the epoch of its impression time, "shard/epoch" with
+// the epoch as Unix seconds. All clicks of an impression share it.
+func DedupeKey(imp Impression, impressionTime time.Time, shards int) string {
+	shard := int(imp[0]) % max(shards, 1)
+	epoch := impressionTime.Truncate(Epoch).Unix()
+	return strconv.Itoa(shard) + "/" + strconv.FormatInt(epoch, 10)
 }
 
-func (fn *dedupeFn) OnTimer(sp state.Provider, tp timers.Provider, impression string, timer timers.Context, _ func(Click)) {
-	fn.Seen.Clear(sp)
+// dedupeKeyEpoch returns the start of the epoch a DedupeKey names.
+func dedupeKeyEpoch(key string) (time.Time, error) {
+	for i := range len(key) {
+		if key[i] == '/' {
+			sec, err := strconv.ParseInt(key[i+1:], 10, 64)
+			if err != nil {
+				break
+			}
+			return time.Unix(sec, 0), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("dedupe key %q: want shard/epoch", key)
 }
 
 func keyByAd(c Click, emit func(string, int64)) {
@@ -132,19 +169,92 @@ func keyByAd(c Click, emit func(string, int64)) {
 
 func sum(a, b int64) int64 { return a + b }
 
-// Count is the speed layer: messages in, per-minute counts out (keyed by
-// CountKey, absolute per pane), and dead letters.
-func Count(s beam.Scope, msgs beam.PCollection) (counts, dead beam.PCollection) {
+// Count is the speed layer: messages in, absolute per-minute counts out
+// (PCollection<MinuteCount>, in the global window), and dead letters.
+// shards is the number of dedupe shards per epoch (DefaultShards if 0).
+func Count(s beam.Scope, msgs beam.PCollection, shards int) (counts, dead beam.PCollection) {
 	s = s.Scope("speed.Count")
-	keyed, dead := beam.ParDo2(s, &parseFn{}, msgs)
-	first := beam.ParDo(s, &dedupeFn{Seen: state.MakeValueState[bool]("seen"), Forget: timers.InEventTime("forget")}, keyed)
+	if shards <= 0 {
+		shards = DefaultShards
+	}
+	batches, dead := beam.ParDo2(s, &parseFn{Shards: shards}, msgs)
+	first := beam.ParDo(s, newDedupeFn(), batches)
+	// Panes carry deltas (discarding), and accumulateFn adds them up into
+	// the absolute count. Accumulating panes would say the same, but a
+	// runner then keeps every element of a window until the window
+	// expires, and Prism re-sorts all of them on every watermark change.
+	// Late firings wait on processing time rather than on each element:
+	// an element-count trigger stops Prism from lifting the sum before
+	// the shuffle.
 	windowed := beam.WindowInto(s, window.NewFixedWindows(Window), first,
 		beam.Trigger(trigger.AfterEndOfWindow().
 			EarlyFiring(trigger.Repeat(trigger.AfterProcessingTime().PlusDelay(EarlyFiring))).
-			LateFiring(trigger.Repeat(trigger.AfterCount(1)))),
+			LateFiring(trigger.Repeat(trigger.AfterProcessingTime().PlusDelay(LateFiring)))),
 		beam.AllowedLateness(AllowedLateness),
-		beam.PanesAccumulate(),
+		beam.PanesDiscard(),
 	)
 	ones := beam.ParDo(s, keyByAd, windowed)
-	return beam.CombinePerKey(s, sum, ones), dead
+	deltas := beam.CombinePerKey(s, sum, ones)
+	// Totals live in the global window under a key that names the minute:
+	// Prism drops a window's state as soon as the watermark passes the
+	// window's end, ignoring the allowed lateness, so per-window state
+	// would forget the total before the late panes arrive.
+	byMinute := beam.WindowInto(s, window.NewGlobalWindows(), beam.ParDo(s, keyByMinute, deltas))
+	return beam.ParDo(s, &accumulateFn{Total: state.MakeValueState[int64]("total"), Expire: timers.InEventTime("expire")}, byMinute), dead
+}
+
+// MinuteCount is the absolute number of countable clicks of one ad (or AllAds)
+// of an advertiser in one minute, as the speed layer knows it so far.
+type MinuteCount struct {
+	Advertiser string
+	Ad         string
+	Minute     time.Time
+	N          int64
+}
+
+// keyByMinute moves a pane's window into its key: CountKey@minute (Unix ms).
+func keyByMinute(w beam.Window, key string, delta int64) (string, int64) {
+	start := w.(window.IntervalWindow).Start
+	return key + "@" + strconv.FormatInt(int64(start), 10), delta
+}
+
+func splitMinuteKey(k string) (advertiser, ad string, minute time.Time, err error) {
+	countKey, ms, ok := strings.Cut(k, "@")
+	n, perr := strconv.ParseInt(ms, 10, 64)
+	if !ok || perr != nil {
+		return "", "", time.Time{}, fmt.Errorf("count key %q: want advertiser/ad@minute", k)
+	}
+	advertiser, ad = SplitCountKey(countKey)
+	return advertiser, ad, time.UnixMilli(n).UTC(), nil
+}
+
+// accumulateFn adds each pane's delta to its minute's total and emits the
+// total: the absolute count, which only grows, so a write of a later pane
+// always carries the larger version. The total is forgotten when no pane
+// can come any more: after the window and its allowed lateness.
+type accumulateFn struct {
+	Total  state.Value[int64]
+	Expire timers.EventTime
+}
+
+func (fn *accumulateFn) ProcessElement(sp state.Provider, tp timers.Provider, key string, delta int64, emit func(MinuteCount)) error {
+	advertiser, ad, minute, err := splitMinuteKey(key)
+	if err != nil {
+		return err
+	}
+	total, _, err := fn.Total.Read(sp)
+	if err != nil {
+		return fmt.Errorf("accumulate %s: read total: %w", key, err)
+	}
+	total += delta
+	if err := fn.Total.Write(sp, total); err != nil {
+		return fmt.Errorf("accumulate %s: write total: %w", key, err)
+	}
+	fn.Expire.Set(tp, minute.Add(Window+AllowedLateness+Window), timers.WithNoOutputTimestamp())
+	emit(MinuteCount{Advertiser: advertiser, Ad: ad, Minute: minute, N: total})
+	return nil
+}
+
+func (fn *accumulateFn) OnTimer(sp state.Provider, tp timers.Provider, key string, _ timers.Context, _ func(MinuteCount)) {
+	fn.Total.Clear(sp)
 }

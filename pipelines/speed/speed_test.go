@@ -9,7 +9,6 @@ import (
 
 	"cloud.google.com/go/bigtable"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
@@ -55,11 +54,11 @@ func msg(imp, click, ad string, at time.Time, mut ...func(*clickevent.Event)) Me
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-func formatPane(w beam.Window, key string, n int64) string {
-	return fmt.Sprintf("%s@%s=%d", key, w.(window.IntervalWindow).Start.ToTime().UTC().Format("15:04"), n)
+func formatPane(c MinuteCount) string {
+	return fmt.Sprintf("%s@%s=%d", CountKey(c.Advertiser, c.Ad), c.Minute.Format("15:04"), c.N)
 }
 
-func init() { register.Function3x1(formatPane) }
+func init() { register.Function1x1(formatPane) }
 
 // readSpeed returns the speed cell of (ad, minute).
 func readSpeed(t *testing.T, tbl *bigtable.Table, ad string, minute time.Time) int64 {
@@ -124,7 +123,7 @@ func TestCountOnPrism(t *testing.T) {
 
 	p, s := beam.NewPipelineWithRoot()
 	msgs := teststream.Create(s, cfg)
-	counts, dead := Count(s, msgs)
+	counts, dead := Count(s, msgs, 4)
 	WriteCounts(s, project, inst, counts)
 	passert.Count(s, dead, "dead letters", 1)
 	// The distinct absolute values the panes carried. For minute 0 each
@@ -134,7 +133,7 @@ func TestCountOnPrism(t *testing.T) {
 	// AdvanceProcessingTime produced no early pane on Prism v2.77.0, so
 	// they are asserted where real seconds pass (the pull-source tests).
 	// Prism may repeat a pane with an unchanged value, hence Distinct.
-	panes := filter.Distinct(s, beam.WindowInto(s, window.NewGlobalWindows(), beam.ParDo(s, formatPane, counts)))
+	panes := filter.Distinct(s, beam.ParDo(s, formatPane, counts))
 	passert.Equals(s, panes,
 		"acme/adA@12:00=3", "acme/adA@12:00=4",
 		"acme/*@12:00=3", "acme/*@12:00=4",

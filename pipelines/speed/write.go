@@ -7,14 +7,13 @@ import (
 
 	"cloud.google.com/go/bigtable"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/adclick/adclick/internal/btschema"
 )
 
 func init() {
-	register.DoFn4x1[context.Context, beam.Window, string, int64, error](&writeCountsFn{})
+	register.DoFn2x0[context.Context, MinuteCount](&writeCountsFn{})
 }
 
 // maxRowsPerBulk keeps each MutateRows request well under gRPC's message
@@ -34,8 +33,7 @@ type writeCountsFn struct {
 	rows   map[string]*bigtable.Mutation
 }
 
-// WriteCounts writes counts (KV<CountKey, int64> in one-minute windows)
-// to the clicks table.
+// WriteCounts writes counts (PCollection<MinuteCount>) to the clicks table.
 func WriteCounts(s beam.Scope, project, instance string, counts beam.PCollection) {
 	s = s.Scope("speed.WriteCounts")
 	beam.ParDo0(s, &writeCountsFn{Project: project, Instance: instance}, counts)
@@ -54,19 +52,12 @@ func (fn *writeCountsFn) StartBundle() {
 	fn.rows = map[string]*bigtable.Mutation{}
 }
 
-func (fn *writeCountsFn) ProcessElement(ctx context.Context, w beam.Window, key string, n int64) error {
-	iw, ok := w.(window.IntervalWindow)
-	if !ok {
-		return fmt.Errorf("write count %s: window %v is not a one-minute interval", key, w)
+func (fn *writeCountsFn) ProcessElement(ctx context.Context, c MinuteCount) {
+	ts, val := btschema.SpeedTimestamp(c.Minute, c.N), btschema.EncodeCount(c.N)
+	fn.mutation(btschema.RowKey(btschema.Minute, c.Advertiser, c.Ad, c.Minute)).Set(btschema.FamilySpeed, btschema.Qualifier(btschema.Minute, c.Minute), ts, val)
+	if c.Ad != AllAds {
+		fn.mutation(btschema.TopRowKey(c.Advertiser, c.Minute)).Set(btschema.FamilySpeed, c.Ad, ts, val)
 	}
-	minute := iw.Start.ToTime().UTC()
-	advertiser, ad := SplitCountKey(key)
-	ts, val := btschema.SpeedTimestamp(minute, n), btschema.EncodeCount(n)
-	fn.mutation(btschema.RowKey(btschema.Minute, advertiser, ad, minute)).Set(btschema.FamilySpeed, btschema.Qualifier(btschema.Minute, minute), ts, val)
-	if ad != AllAds {
-		fn.mutation(btschema.TopRowKey(advertiser, minute)).Set(btschema.FamilySpeed, ad, ts, val)
-	}
-	return nil
 }
 
 func (fn *writeCountsFn) mutation(row string) *bigtable.Mutation {

@@ -13,6 +13,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -41,6 +43,8 @@ var (
 	subscription     = flag.String("subscription", gcpnames.StreamingSubscription, "Pub/Sub subscription to read clicks from")
 	deadLetterTopic  = flag.String("dead_letter_topic", gcpnames.DeadLetterTopic, "Pub/Sub topic for messages that are not click events")
 	bigtableInstance = flag.String("bigtable_instance", gcpnames.BigtableInstance, "Bigtable instance of the clicks table")
+	dedupeShards     = flag.Int("dedupe_shards", speed.DefaultShards, "shards of impression ids per 10-minute epoch of dedupe state; each is processed serially, so raise it with the number of workers")
+	pprofAddr        = flag.String("pprof_addr", "", "local runners: serve net/http/pprof for the whole process (runner and workers) on this address; off when empty")
 	drainFile        = flag.String("drain_file", "", "local runners: when this file exists the source stops and the job drains")
 )
 
@@ -56,6 +60,9 @@ func main() {
 		project = &p
 	}
 	beam.Init()
+	if *pprofAddr != "" {
+		go func() { fmt.Fprintln(os.Stderr, "streaming: pprof:", http.ListenAndServe(*pprofAddr, nil)) }()
+	}
 	if *drainFile != "" {
 		// Without a drain file, SIGTERM keeps its default: the process ends.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -70,7 +77,7 @@ func main() {
 	}
 	p, s := beam.NewPipelineWithRoot()
 	msgs := read(s)
-	counts, dead := speed.Count(s, msgs)
+	counts, dead := speed.Count(s, msgs, *dedupeShards)
 	speed.WriteCounts(s, *project, *bigtableInstance, counts)
 	deadletter.Publish(s, *project, *deadLetterTopic, dead)
 	res, err := beamx.RunWithMetrics(context.Background(), p)

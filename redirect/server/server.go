@@ -23,6 +23,7 @@ import (
 
 	"github.com/adclick/adclick/internal/catalog"
 	"github.com/adclick/adclick/internal/clickevent"
+	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/internal/obs"
 	"github.com/adclick/adclick/internal/ratelimit"
 	"github.com/adclick/adclick/internal/token"
@@ -85,6 +86,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.DefaultTTL <= 0 || cfg.MaxTTL < cfg.DefaultTTL {
 		return nil, fmt.Errorf("token ttl: default %v must be positive and at most max %v", cfg.DefaultTTL, cfg.MaxTTL)
+	}
+	if cfg.MaxTTL > countable.MaxTokenLifetime {
+		// Longer tokens would outlive the pipelines' dedupe horizon, and
+		// countable rejects their clicks as invalid.
+		return nil, fmt.Errorf("token max ttl %v: the pipelines count clicks of tokens up to %v", cfg.MaxTTL, countable.MaxTokenLifetime)
 	}
 	if err := catalog.ValidateLandingURL(cfg.PublicBase); err != nil {
 		return nil, fmt.Errorf("public base url: %w", err)
