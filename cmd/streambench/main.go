@@ -1,9 +1,19 @@
 // Command streambench measures the streaming job as `make run` runs it: the
 // job (bin/streaming on Prism) in its own process, the Pub/Sub fake and the
 // Bigtable emulator in this one. It publishes valid click events straight
-// to the clicks topic at a fixed rate (one ad in five is the same hot ad),
-// then reports how long after the last click the speed layer's totals in
-// Bigtable were complete, and the job's resident memory over the run.
+// to the clicks topic at a fixed rate (one ad in five is the same hot ad,
+// one impression in twenty is clicked twice), and reports:
+//
+//   - throughput: how long after the last click the speed layer's totals in
+//     Bigtable were complete, and the clicks/s that makes end to end;
+//   - freshness: for probe clicks sent four times a second on an advertiser
+//     of their own, the time from publish to visible in Bigtable, p50/p99;
+//   - memory: the job's resident memory over the run, apart from this
+//     process's (emulators and publisher).
+//
+// Only the subscription the job reads exists: the fake rescans every
+// unacked message of every subscription each 10 ms, so an undrained one
+// would measure the fake.
 package main
 
 import (
@@ -14,12 +24,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/bigtable"
 	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"github.com/adclick/adclick/internal/btschema"
 	"github.com/adclick/adclick/internal/clickevent"
@@ -28,127 +41,310 @@ import (
 	"github.com/adclick/adclick/internal/token"
 )
 
+type config struct {
+	rate    int
+	dur     time.Duration
+	ads     int
+	binDir  string
+	jobArgs []string
+}
+
 func main() {
-	rate := flag.Int("rate", 1000, "clicks per second to publish")
-	dur := flag.Duration("duration", 30*time.Second, "how long to publish")
-	ads := flag.Int("ads", 200, "number of ads (one advertiser per 10 ads)")
-	binDir := flag.String("bin-dir", "bin", "folder of bin/streaming")
+	var cfg config
+	flag.IntVar(&cfg.rate, "rate", 1000, "clicks per second to publish")
+	flag.DurationVar(&cfg.dur, "duration", 30*time.Second, "how long to publish")
+	flag.IntVar(&cfg.ads, "ads", 200, "number of ads (one advertiser per 10 ads)")
+	flag.StringVar(&cfg.binDir, "bin-dir", "bin", "folder of bin/streaming")
 	jobArgs := flag.String("job-args", "", "more flags for bin/streaming, space separated (e.g. --pprof_addr=localhost:6060)")
 	flag.Parse()
-	if err := run(*rate, *dur, *ads, *binDir, strings.Fields(*jobArgs)); err != nil {
+	cfg.jobArgs = strings.Fields(*jobArgs)
+	if err := run(context.Background(), cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "streambench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rate int, dur time.Duration, nAds int, binDir string, jobArgs []string) error {
-	ctx := context.Background()
+const (
+	project       = gcpnames.LocalProject
+	probeAdv      = "probe"
+	probeInterval = 250 * time.Millisecond
+	tick          = 20 * time.Millisecond
+)
+
+func run(ctx context.Context, cfg config) error {
 	st, err := localstack.Start("127.0.0.1:0", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	const project = gcpnames.LocalProject
-	if err := localstack.EnsurePubSub(ctx, st.PubSubAddr, project); err != nil {
+	if err := localstack.EnsureTopics(ctx, st.PubSubAddr, project); err != nil {
+		return err
+	}
+	if err := localstack.EnsureSubscription(ctx, st.PubSubAddr, project, gcpnames.StreamingSubscription, gcpnames.ClicksTopic); err != nil {
 		return err
 	}
 	if err := localstack.EnsureBigtable(ctx, st.BigtableAddr, project); err != nil {
 		return err
 	}
-	drain := filepath.Join(os.TempDir(), fmt.Sprintf("streambench-%d.drain", os.Getpid()))
-	os.Remove(drain)
-	args := append([]string{"--runner=prism", "--experiments=prism_disable_sdf_split", "--project=" + project, "--drain_file=" + drain}, jobArgs...)
-	job := exec.Command(filepath.Join(binDir, "streaming"), args...)
-	job.Env = append(os.Environ(), "PUBSUB_EMULATOR_HOST="+st.PubSubAddr, "BIGTABLE_EMULATOR_HOST="+st.BigtableAddr)
-	if err := job.Start(); err != nil {
+	job, stopJob, err := startJob(st, cfg)
+	if err != nil {
 		return err
 	}
-	defer func() { os.WriteFile(drain, nil, 0o644); job.Wait(); os.Remove(drain) }()
+	defer stopJob()
 	time.Sleep(3 * time.Second)
 
-	os.Setenv("PUBSUB_EMULATOR_HOST", st.PubSubAddr)
-	ps, err := pubsub.NewClient(ctx, project)
+	ps, err := pubsub.NewClient(ctx, project, localstack.EmulatorOptions(st.PubSubAddr)...)
 	if err != nil {
 		return err
 	}
 	defer ps.Close()
-	pub := ps.Publisher(gcpnames.ClicksTopic)
-	defer pub.Stop()
-
-	fmt.Printf("streambench: %d clicks/s for %v over %d ads; job RSS at start %d MiB\n", rate, dur, nAds, rssMiB(job.Process.Pid))
-	published := map[string]int64{} // advertiser -> clicks
-	start := time.Now()
-	var results []*pubsub.PublishResult
-	var rss []int
-	for i := 0; time.Since(start) < dur; i++ {
-		due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
-		if d := time.Until(due); d > 0 {
-			time.Sleep(d)
-		}
-		ad := 0
-		if i%5 != 0 {
-			ad = rand.IntN(nAds)
-		}
-		adv := "adv" + strconv.Itoa(ad/10)
-		now := time.Now().UTC()
-		ev := &clickevent.Event{SchemaVersion: 1, ClickID: token.NewImpressionID().String(), ImpressionID: token.NewImpressionID().String(),
-			AdID: "ad" + strconv.Itoa(ad), AdvertiserID: adv, CampaignID: "c", ImpressionTime: now.Add(-time.Minute),
-			ExpiresAt: now.Add(time.Hour), ClickTime: now, UserKey: "u", UAClass: clickevent.UABrowser}
-		data, _ := clickevent.Marshal(ev)
-		results = append(results, pub.Publish(ctx, &pubsub.Message{Data: data, Attributes: clickevent.Attributes(ev)}))
-		published[adv]++
-		if i%rate == 0 {
-			rss = append(rss, rssMiB(job.Process.Pid))
-		}
-	}
-	for _, r := range results {
-		if _, err := r.Get(ctx); err != nil {
-			return err
-		}
-	}
-	last := time.Now()
-	var total int64
-	for _, n := range published {
-		total += n
-	}
-	os.Setenv("BIGTABLE_EMULATOR_HOST", st.BigtableAddr)
-	bt, err := bigtable.NewClient(ctx, project, gcpnames.BigtableInstance)
+	bt, err := bigtable.NewClient(ctx, project, gcpnames.BigtableInstance, localstack.EmulatorOptions(st.BigtableAddr)...)
 	if err != nil {
 		return err
 	}
 	defer bt.Close()
+	tbl := bt.Open(btschema.Table)
+
+	fmt.Printf("streambench: %d clicks/s for %v over %d ads; job RSS at start %d MiB\n", cfg.rate, cfg.dur, cfg.ads, rssMiB(job.Process.Pid))
+	probes := newProbes()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	var watch sync.WaitGroup
+	watch.Go(func() { probes.watch(watchCtx, tbl) })
+	mem := &memory{}
+	watch.Go(func() { mem.sample(watchCtx, job.Process.Pid, 5*time.Second) })
+
+	start := time.Now()
+	countable, err := publish(ctx, ps, cfg, probes)
+	if err != nil {
+		stopWatch()
+		return err
+	}
+	last := time.Now()
+	fmt.Printf("published %d countable clicks (plus duplicates and probes) in %.1f s\n", countable, last.Sub(start).Seconds())
+
 	deadline := last.Add(5 * time.Minute)
 	for {
-		got := counted(ctx, bt)
-		if got >= total {
-			fmt.Printf("all %d clicks counted in Bigtable %.1f s after the last one was published (sustained %.0f clicks/s end to end)\n",
-				total, time.Since(last).Seconds(), float64(total)/time.Since(start).Seconds())
+		got, err := counted(ctx, tbl)
+		if err != nil {
+			stopWatch()
+			return err
+		}
+		if got >= countable {
+			elapsed := time.Since(start)
+			fmt.Printf("throughput: all %d clicks counted %.1f s after the last was published: %.0f clicks/s end to end\n",
+				countable, time.Since(last).Seconds(), float64(countable)/elapsed.Seconds())
+			if got > countable {
+				fmt.Printf("OVERCOUNT: Bigtable holds %d, %d more than were countable\n", got, got-countable)
+			}
 			break
 		}
 		if time.Now().After(deadline) {
-			fmt.Printf("after 5 minutes %d of %d clicks counted: the job did not keep up\n", got, total)
+			fmt.Printf("throughput: 5 minutes after the last click %d of %d were counted: the job did not keep up\n", got, countable)
 			break
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
-	fmt.Printf("job RSS (MiB) every second while publishing: %v\n", rss)
+	time.Sleep(time.Second) // the last probes
+	stopWatch()
+	watch.Wait()
+	probes.report()
+	mem.report(rssMiB(os.Getpid()))
 	return nil
 }
 
-// counted sums the speed layer's advertiser totals over every minute row.
-func counted(ctx context.Context, bt *bigtable.Client) int64 {
+func startJob(st *localstack.Stack, cfg config) (*exec.Cmd, func(), error) {
+	drain := filepath.Join(os.TempDir(), fmt.Sprintf("streambench-%d.drain", os.Getpid()))
+	os.Remove(drain)
+	args := append([]string{"--runner=prism", "--experiments=prism_disable_sdf_split", "--project=" + project, "--drain_file=" + drain}, cfg.jobArgs...)
+	job := exec.Command(filepath.Join(cfg.binDir, "streaming"), args...)
+	job.Env = append(os.Environ(), "PUBSUB_EMULATOR_HOST="+st.PubSubAddr, "BIGTABLE_EMULATOR_HOST="+st.BigtableAddr)
+	if err := job.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start %s: %w", job.Path, err)
+	}
+	return job, func() { os.WriteFile(drain, nil, 0o644); job.Wait(); os.Remove(drain) }, nil
+}
+
+// publish sends cfg.rate clicks a second for cfg.dur in batches every
+// tick, through the raw Publish call (the high-level publisher costs more
+// CPU than the job being measured). It returns how many were countable.
+func publish(ctx context.Context, ps *pubsub.Client, cfg config, probes *probes) (int64, error) {
+	topic := localstack.TopicName(project, gcpnames.ClicksTopic)
+	start := time.Now()
+	var sent, countable int64
+	var repeat []*clickevent.Event
+	nextProbe := start
+	for now := start; now.Sub(start) < cfg.dur; now = time.Now() {
+		due := int64(now.Sub(start).Seconds() * float64(cfg.rate))
+		var msgs []*pubsubpb.PubsubMessage
+		for ; sent < due; sent++ {
+			ev := click(cfg, now)
+			if len(repeat) > 0 && sent%20 == 0 {
+				// A second click on an earlier impression: a duplicate.
+				first := repeat[0]
+				ev.ImpressionID, ev.AdID, ev.AdvertiserID = first.ImpressionID, first.AdID, first.AdvertiserID
+				ev.ImpressionTime, ev.ExpiresAt = first.ImpressionTime, first.ExpiresAt
+				repeat = repeat[1:]
+			} else {
+				countable++
+				if sent%20 == 1 {
+					repeat = append(repeat, ev)
+				}
+			}
+			msgs = append(msgs, message(ev))
+		}
+		var probe *clickevent.Event
+		if !now.Before(nextProbe) {
+			probe = click(cfg, now)
+			probe.AdvertiserID, probe.AdID = probeAdv, "probe0"
+			msgs = append(msgs, message(probe))
+			nextProbe = nextProbe.Add(probeInterval)
+		}
+		if len(msgs) > 0 {
+			if _, err := ps.TopicAdminClient.Publish(ctx, &pubsubpb.PublishRequest{Topic: topic, Messages: msgs}); err != nil {
+				return 0, fmt.Errorf("publish %d clicks: %w", len(msgs), err)
+			}
+			if probe != nil {
+				probes.sent(time.Now())
+			}
+		}
+		time.Sleep(time.Until(now.Add(tick)))
+	}
+	return countable, nil
+}
+
+func click(cfg config, now time.Time) *clickevent.Event {
+	ad := 0
+	if rand.IntN(5) != 0 {
+		ad = rand.IntN(cfg.ads)
+	}
+	return &clickevent.Event{SchemaVersion: 1, ClickID: token.NewImpressionID().String(), ImpressionID: token.NewImpressionID().String(),
+		AdID: "ad" + strconv.Itoa(ad), AdvertiserID: "adv" + strconv.Itoa(ad/10), CampaignID: "c", ImpressionTime: now.Add(-time.Minute),
+		ExpiresAt: now.Add(time.Hour), ClickTime: now.UTC(), UserKey: "u", UAClass: clickevent.UABrowser}
+}
+
+func message(ev *clickevent.Event) *pubsubpb.PubsubMessage {
+	data, _ := clickevent.Marshal(ev)
+	return &pubsubpb.PubsubMessage{Data: data, Attributes: clickevent.Attributes(ev)}
+}
+
+// counted sums the speed layer's advertiser totals over every minute row,
+// probes aside.
+func counted(ctx context.Context, tbl *bigtable.Table) (int64, error) {
 	var n int64
-	bt.Open(btschema.Table).ReadRows(ctx, bigtable.PrefixRange("m#"), func(r bigtable.Row) bool {
-		if !strings.Contains(r.Key(), "#"+btschema.AllAds+"#") {
+	err := tbl.ReadRows(ctx, bigtable.PrefixRange("m#"), func(r bigtable.Row) bool {
+		if strings.HasPrefix(r.Key(), totalsPrefix(probeAdv)) || !strings.Contains(r.Key(), "#"+btschema.AllAds+"#") {
 			return true
 		}
-		for _, c := range r[btschema.FamilySpeed] {
-			v, _ := btschema.DecodeCount(c.Value)
-			n += v
-		}
+		n += sum(r)
 		return true
 	}, bigtable.RowFilter(bigtable.LatestNFilter(1)))
+	if err != nil {
+		return 0, fmt.Errorf("read counts: %w", err)
+	}
+	return n, nil
+}
+
+func sum(r bigtable.Row) int64 {
+	var n int64
+	for _, c := range r[btschema.FamilySpeed] {
+		v, _ := btschema.DecodeCount(c.Value)
+		n += v
+	}
 	return n
+}
+
+// totalsPrefix is the row-key prefix of an advertiser's minute totals.
+func totalsPrefix(adv string) string {
+	k := btschema.RowKey(btschema.Minute, adv, btschema.AllAds, time.Now())
+	return k[:strings.LastIndex(k, "#")+1]
+}
+
+// probes tracks probe clicks: the i-th sent is visible once the probe
+// advertiser's total reaches i.
+type probes struct {
+	mu      sync.Mutex
+	sentAt  []time.Time
+	visible []time.Duration
+}
+
+func newProbes() *probes { return &probes{} }
+
+func (p *probes) sent(t time.Time) {
+	p.mu.Lock()
+	p.sentAt = append(p.sentAt, t)
+	p.mu.Unlock()
+}
+
+func (p *probes) watch(ctx context.Context, tbl *bigtable.Table) {
+	prefix := totalsPrefix(probeAdv)
+	for ctx.Err() == nil {
+		var n int64
+		err := tbl.ReadRows(ctx, bigtable.PrefixRange(prefix), func(r bigtable.Row) bool { n += sum(r); return true },
+			bigtable.RowFilter(bigtable.LatestNFilter(1)))
+		now := time.Now()
+		if err == nil {
+			p.mu.Lock()
+			for int64(len(p.visible)) < n && len(p.visible) < len(p.sentAt) {
+				p.visible = append(p.visible, now.Sub(p.sentAt[len(p.visible)]))
+			}
+			p.mu.Unlock()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (p *probes) report() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.visible) == 0 {
+		fmt.Printf("freshness: none of %d probe clicks became visible\n", len(p.sentAt))
+		return
+	}
+	d := slices.Clone(p.visible)
+	slices.Sort(d)
+	q := func(f float64) float64 { return d[min(len(d)-1, int(f*float64(len(d))))].Seconds() }
+	fmt.Printf("freshness (publish to visible in Bigtable, %d of %d probe clicks): p50 %.1f s, p99 %.1f s, max %.1f s\n",
+		len(d), len(p.sentAt), q(0.5), q(0.99), d[len(d)-1].Seconds())
+}
+
+// memory samples the job's resident set.
+type memory struct {
+	mu      sync.Mutex
+	samples []int
+	every   time.Duration
+}
+
+func (m *memory) sample(ctx context.Context, pid int, every time.Duration) {
+	m.every = every
+	for {
+		m.mu.Lock()
+		m.samples = append(m.samples, rssMiB(pid))
+		m.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+func (m *memory) report(selfMiB int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.samples
+	if len(s) == 0 {
+		return
+	}
+	perMin := int(time.Minute / m.every)
+	line := fmt.Sprintf("job RSS (MiB): start %d, max %d, end %d", s[0], slices.Max(s), s[len(s)-1])
+	if len(s) > 2*perMin {
+		// Growth after the first minute, when the runner has warmed up.
+		minutes := float64(len(s)-1-perMin) / float64(perMin)
+		line += fmt.Sprintf("; after 1 min %d, growth since %+.1f MiB/min", s[perMin], float64(s[len(s)-1]-s[perMin])/minutes)
+	}
+	fmt.Println(line)
+	fmt.Printf("job RSS every %v: %v\n", m.every, s)
+	fmt.Printf("this process (emulators, publisher) RSS at the end: %d MiB\n", selfMiB)
 }
 
 func rssMiB(pid int) int {

@@ -103,15 +103,34 @@ func ensurePubSub(ctx context.Context, addr, project string, withSubs bool) erro
 		subs[s] = gcpnames.ClicksTopic
 	}
 	for sub, topic := range subs {
-		_, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
-			Name:                     SubscriptionName(project, sub),
-			Topic:                    TopicName(project, topic),
-			AckDeadlineSeconds:       60,
-			MessageRetentionDuration: durationpb.New(7 * 24 * time.Hour),
-		})
-		if err != nil && status.Code(err) != codes.AlreadyExists {
-			return fmt.Errorf("create subscription %s: %w", sub, err)
+		if err := createSubscription(ctx, c, project, sub, topic); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// EnsureSubscription creates subscription sub of topic, as EnsurePubSub
+// would, for benchmarks that read one subscription and must not leave
+// others undrained.
+func EnsureSubscription(ctx context.Context, addr, project, sub, topic string) error {
+	c, err := pubsub.NewClient(ctx, project, EmulatorOptions(addr)...)
+	if err != nil {
+		return fmt.Errorf("pubsub client for %s: %w", addr, err)
+	}
+	defer c.Close()
+	return createSubscription(ctx, c, project, sub, topic)
+}
+
+func createSubscription(ctx context.Context, c *pubsub.Client, project, sub, topic string) error {
+	_, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
+		Name:                     SubscriptionName(project, sub),
+		Topic:                    TopicName(project, topic),
+		AckDeadlineSeconds:       60,
+		MessageRetentionDuration: durationpb.New(7 * 24 * time.Hour),
+	})
+	if err != nil && status.Code(err) != codes.AlreadyExists {
+		return fmt.Errorf("create subscription %s: %w", sub, err)
 	}
 	return nil
 }
