@@ -64,8 +64,7 @@ func (s *Stack) Close() {
 	s.Bigtable.Close()
 }
 
-// Subscriptions lists the subscriptions on the clicks topic with their ack
-// deadlines.
+// Subscriptions lists the subscriptions on the clicks topic.
 var Subscriptions = []string{gcpnames.StreamingSubscription, gcpnames.ArchiveSubscription, gcpnames.TailSubscription}
 
 // EnsurePubSub creates the topics and subscriptions on the emulator at addr.
@@ -122,11 +121,21 @@ func EnsureSubscription(ctx context.Context, addr, project, sub, topic string) e
 	return createSubscription(ctx, c, project, sub, topic)
 }
 
+// AckDeadline is a subscription's ack deadline. The archive's is the
+// longest Pub/Sub allows: the archiver acknowledges a message only once the
+// file holding it is written, up to rawarchive.MaxDuration later.
+func AckDeadline(sub string) time.Duration {
+	if sub == gcpnames.ArchiveSubscription {
+		return 600 * time.Second
+	}
+	return 60 * time.Second
+}
+
 func createSubscription(ctx context.Context, c *pubsub.Client, project, sub, topic string) error {
 	_, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
 		Name:                     SubscriptionName(project, sub),
 		Topic:                    TopicName(project, topic),
-		AckDeadlineSeconds:       60,
+		AckDeadlineSeconds:       int32(AckDeadline(sub) / time.Second),
 		MessageRetentionDuration: durationpb.New(7 * 24 * time.Hour),
 	})
 	if err != nil && status.Code(err) != codes.AlreadyExists {
