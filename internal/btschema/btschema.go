@@ -173,6 +173,13 @@ func SpeedTimestamp(bucket time.Time, n int64) bigtable.Timestamp {
 	return bigtable.Timestamp((bucket.UnixMilli() + n) * 1000)
 }
 
+// BatchTimestamp is the version of batch cells written by a reconciliation
+// run that started at run: a later run's cells replace an earlier one's,
+// even where it lowers a count.
+func BatchTimestamp(run time.Time) bigtable.Timestamp {
+	return bigtable.Timestamp(run.UnixMilli() * 1000)
+}
+
 // EnsureTables creates the tables and families if missing. Production
 // tables are created by Terraform; this is for emulators and tests.
 func EnsureTables(ctx context.Context, admin *bigtable.AdminClient) error {
