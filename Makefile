@@ -8,7 +8,7 @@ FUZZTIME ?= 10s
 # Packages whose tests are fast enough to run under the race detector.
 RACE_PKGS := ./internal/... ./redirect/... ./e2e/...
 
-.PHONY: all build run test unit fuzz lint bench clean-state help
+.PHONY: all build run batch test unit fuzz lint bench clean-state help
 
 all: build
 
@@ -17,7 +17,7 @@ help: ## list the targets
 
 build: ## build every binary into bin/
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./redirect ./pipelines/streaming ./cmd/local ./cmd/clickbench ./cmd/btdump ./cmd/streambench
+	$(GO) build -o $(BIN)/ ./redirect ./pipelines/streaming ./pipelines/batch ./cmd/...
 
 run: build ## start the whole system locally (Ctrl-C stops it)
 	$(BIN)/local -bin-dir=$(BIN)
@@ -36,10 +36,16 @@ lint: ## go vet, gofmt and go.mod tidiness
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) mod tidy -diff
 
-bench: build ## load tests that print numbers: the click service vs a bare Gin redirect, then the streaming job
+STREAM_RATE     ?= 10000
+STREAM_DURATION ?= 10m
+
+bench: build ## load tests that print numbers: the click service vs bare Gin, the streaming job (STREAM_RATE, STREAM_DURATION)
 	$(BIN)/clickbench
-	$(BIN)/streambench -rate=1000 -duration=60s
-	$(BIN)/streambench -rate=2000 -duration=60s
+	$(BIN)/streambench -rate=$(STREAM_RATE) -duration=$(STREAM_DURATION)
+
+batch: build ## reconcile one UTC day from the local archive (DATE=YYYY-MM-DD, default yesterday; or FROM= TO=)
+	$(BIN)/batch --runner=prism $(if $(DATE),--date=$(DATE)) $(if $(FROM),--from=$(FROM) --to=$(TO)) \
+		--archive=.run/archive --output=.run/warehouse
 
 clean-state: ## forget local secrets and the spool (.run/)
 	rm -rf .run

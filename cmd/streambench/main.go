@@ -98,7 +98,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer ps.Close()
-	bt, err := bigtable.NewClient(ctx, project, gcpnames.BigtableInstance, localstack.EmulatorOptions(st.BigtableAddr)...)
+	bt, err := bigtable.NewClientWithConfig(ctx, project, gcpnames.BigtableInstance, bigtable.ClientConfig{MetricsProvider: bigtable.NoopMetricsProvider{}}, localstack.EmulatorOptions(st.BigtableAddr)...)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,218 @@
+// Package warehouse defines, once, the authoritative tables the nightly
+// batch writes: their names, columns with descriptions, partitioning and
+// clustering, the Parquet rows that carry them, the partition layout in
+// Cloud Storage (<table>/date=YYYY-MM-DD/part-*.parquet) and the
+// BigQuery load of one partition. Terraform, the batch job and the LookML
+// all follow it.
+package warehouse
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/bigquery"
+	"github.com/xitongsys/parquet-go/source"
+	"github.com/xitongsys/parquet-go/writer"
+)
+
+// Table is one authoritative table.
+type Table struct {
+	Name        string
+	Description string
+	// Monthly tables hold one partition per month, keyed by the month's
+	// first day; the others one per day.
+	Monthly bool
+	Columns []Column
+	// Clustering columns, in order.
+	Clustering []string
+	// Row is the Parquet row type.
+	Row any
+}
+
+// Column is a column with its description.
+type Column struct {
+	Name        string
+	Type        bigquery.FieldType
+	Description string
+}
+
+var (
+	colDate = Column{"date", bigquery.DateFieldType,
+		"UTC day of the bucket, the partition column; in monthly tables the first day of the month."}
+	colBucket = Column{"bucket_start", bigquery.TimestampFieldType,
+		"Start of the bucket (minute, hour, day or month) in UTC."}
+	colAdvertiser = Column{"advertiser_id", bigquery.StringFieldType, "Advertiser, as in the ad catalog."}
+	colAd         = Column{"ad_id", bigquery.StringFieldType, "Ad, as in the ad catalog and signed into the impression token."}
+	colClicks     = Column{"clicks", bigquery.IntegerFieldType,
+		"Countable clicks: authentic, unexpired, human, and the first click of their impression (see docs/batch.md)."}
+	colOutcome = Column{"outcome", bigquery.StringFieldType,
+		"What became of the clicks: counted, duplicate, expired, bot or invalid."}
+)
+
+// Granularities of the count tables.
+var Granularities = []string{"minute", "hour", "day", "month"}
+
+// Tables lists every table, count tables first.
+var Tables = buildTables()
+
+func buildTables() []Table {
+	var ts []Table
+	for _, g := range Granularities {
+		ts = append(ts, Table{
+			Name:        "ad_clicks_" + g,
+			Description: "Exact countable clicks per ad per " + g + " (UTC), from the nightly reconciliation of the raw click archive.",
+			Monthly:     g == "month",
+			Columns:     []Column{colDate, colBucket, colAdvertiser, colAd, colClicks},
+			Clustering:  []string{"advertiser_id", "ad_id"},
+			Row:         AdRow{},
+		})
+	}
+	for _, g := range Granularities {
+		ts = append(ts, Table{
+			Name:        "advertiser_clicks_" + g,
+			Description: "Exact countable clicks per advertiser (all their ads) per " + g + " (UTC), from the nightly reconciliation.",
+			Monthly:     g == "month",
+			Columns:     []Column{colDate, colBucket, colAdvertiser, colClicks},
+			Clustering:  []string{"advertiser_id"},
+			Row:         AdvertiserRow{},
+		})
+	}
+	ts = append(ts, Table{
+		Name:        "ad_click_outcomes_day",
+		Description: "Every archived click of the day per ad by outcome: what was counted and why the rest was not.",
+		Columns:     []Column{colDate, colAdvertiser, colAd, colOutcome, colClicks},
+		Clustering:  []string{"advertiser_id", "ad_id"},
+		Row:         OutcomeRow{},
+	})
+	return ts
+}
+
+// Lookup returns the table named name.
+func Lookup(name string) (Table, error) {
+	for _, t := range Tables {
+		if t.Name == name {
+			return t, nil
+		}
+	}
+	return Table{}, fmt.Errorf("warehouse: no table %q", name)
+}
+
+// CountTable names the count table of a granularity, ad or advertiser level.
+func CountTable(advertiserLevel bool, granularity string) string {
+	if advertiserLevel {
+		return "advertiser_clicks_" + granularity
+	}
+	return "ad_clicks_" + granularity
+}
+
+// AdRow is a row of an ad_clicks_* table.
+type AdRow struct {
+	Date         int32  `parquet:"name=date, type=INT32, convertedtype=DATE"`
+	BucketStart  int64  `parquet:"name=bucket_start, type=INT64, convertedtype=TIMESTAMP_MILLIS"`
+	AdvertiserID string `parquet:"name=advertiser_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	AdID         string `parquet:"name=ad_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Clicks       int64  `parquet:"name=clicks, type=INT64"`
+}
+
+// AdvertiserRow is a row of an advertiser_clicks_* table.
+type AdvertiserRow struct {
+	Date         int32  `parquet:"name=date, type=INT32, convertedtype=DATE"`
+	BucketStart  int64  `parquet:"name=bucket_start, type=INT64, convertedtype=TIMESTAMP_MILLIS"`
+	AdvertiserID string `parquet:"name=advertiser_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Clicks       int64  `parquet:"name=clicks, type=INT64"`
+}
+
+// OutcomeRow is a row of ad_click_outcomes_day.
+type OutcomeRow struct {
+	Date         int32  `parquet:"name=date, type=INT32, convertedtype=DATE"`
+	AdvertiserID string `parquet:"name=advertiser_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	AdID         string `parquet:"name=ad_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Outcome      string `parquet:"name=outcome, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Clicks       int64  `parquet:"name=clicks, type=INT64"`
+}
+
+// EpochDay is a DATE column's value: days since 1970-01-01.
+func EpochDay(t time.Time) int32 { return int32(t.UTC().Unix() / 86400) }
+
+// DayOf is the inverse of EpochDay.
+func DayOf(d int32) time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
+
+// PartitionOf is the partition a bucket belongs to: its day, or for
+// monthly tables the first day of its month.
+func (t Table) PartitionOf(bucket time.Time) time.Time {
+	bucket = bucket.UTC()
+	if t.Monthly {
+		return time.Date(bucket.Year(), bucket.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
+	return time.Date(bucket.Year(), bucket.Month(), bucket.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// PartitionDir is the folder of one partition: <table>/date=YYYY-MM-DD/.
+func (t Table) PartitionDir(partition time.Time) string {
+	return t.Name + "/date=" + partition.UTC().Format(time.DateOnly) + "/"
+}
+
+// Decorator is the BigQuery partition decorator: table$YYYYMMDD, or
+// table$YYYYMM for monthly tables.
+func (t Table) Decorator(partition time.Time) string {
+	if t.Monthly {
+		return t.Name + "$" + partition.UTC().Format("200601")
+	}
+	return t.Name + "$" + partition.UTC().Format("20060102")
+}
+
+// Schema is the table's BigQuery schema.
+func (t Table) Schema() bigquery.Schema {
+	s := make(bigquery.Schema, len(t.Columns))
+	for i, c := range t.Columns {
+		s[i] = &bigquery.FieldSchema{Name: c.Name, Type: c.Type, Description: c.Description, Required: true}
+	}
+	return s
+}
+
+// Partitioning is the table's BigQuery time partitioning.
+func (t Table) Partitioning() *bigquery.TimePartitioning {
+	typ := bigquery.DayPartitioningType
+	if t.Monthly {
+		typ = bigquery.MonthPartitioningType
+	}
+	return &bigquery.TimePartitioning{Type: typ, Field: "date"}
+}
+
+// ParquetWriter writes rows of one table to w; WriteStop finishes the file.
+func (t Table) ParquetWriter(w io.Writer) (*writer.ParquetWriter, error) {
+	pw, err := writer.NewParquetWriterFromWriter(w, t.Row, 1)
+	if err != nil {
+		return nil, fmt.Errorf("parquet writer for %s: %w", t.Name, err)
+	}
+	return pw, nil
+}
+
+// PartFile is the name of one Parquet file of a partition.
+func (t Table) PartFile(partition time.Time, id string) string {
+	return t.PartitionDir(partition) + "part-" + id + ".parquet"
+}
+
+// IsPartFile reports whether name is a Parquet part of the partition dir.
+func IsPartFile(dir, name string) bool {
+	return strings.HasPrefix(name, dir+"part-") && strings.HasSuffix(name, ".parquet")
+}
+
+// memFile is a Parquet file held in memory, for readers.
+type memFile struct{ *bytes.Reader }
+
+// NewMemFile wraps a whole Parquet file for the Parquet reader.
+func NewMemFile(data []byte) source.ParquetFile { return memFile{bytes.NewReader(data)} }
+
+func (m memFile) Write([]byte) (int, error) { return 0, fmt.Errorf("read-only parquet file") }
+func (m memFile) Close() error              { return nil }
+func (m memFile) Open(string) (source.ParquetFile, error) {
+	r := *m.Reader
+	return memFile{&r}, nil
+}
+func (m memFile) Create(string) (source.ParquetFile, error) {
+	return nil, fmt.Errorf("read-only parquet file")
+}

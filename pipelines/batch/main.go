@@ -1,0 +1,134 @@
+// Command batch is the nightly reconciliation: it recomputes whole UTC
+// days exactly from the raw click archive (see package nightly), then
+// publishes the day partitions, rolls up the months, loads BigQuery and
+// logs each day's reconciliation report.
+//
+//	batch --date=2026-11-26                  # one day (default: yesterday, UTC)
+//	batch --from=2026-11-01 --to=2026-11-03  # a backfill, both days included
+//
+// Locally (`make batch`) it runs on Prism over .run/archive into
+// .run/warehouse and the Bigtable emulator; with --bigquery_dataset empty
+// the loads are skipped and listed. On Dataflow the same binary launches
+// the job from the Flex Template and does the publishing steps after it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/gcpopts"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/dataflow"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+
+	"github.com/adclick/adclick/internal/envflag"
+	"github.com/adclick/adclick/internal/gcpnames"
+	"github.com/adclick/adclick/internal/obs"
+	"github.com/adclick/adclick/internal/warehouse"
+	"github.com/adclick/adclick/pipelines/nightly"
+)
+
+var (
+	// --project is Beam's own flag (gcpopts.Project).
+	project          = gcpopts.Project
+	date             = flag.String("date", "", "UTC day to reconcile, YYYY-MM-DD (default: yesterday)")
+	from             = flag.String("from", "", "first UTC day of a backfill, YYYY-MM-DD (with --to)")
+	to               = flag.String("to", "", "last UTC day of a backfill, YYYY-MM-DD, included")
+	archive          = flag.String("archive", ".run/archive", "raw click archive: gs://bucket[/prefix] or a folder")
+	output           = flag.String("output", ".run/warehouse", "Parquet tables and reports: gs://bucket[/prefix] or a folder")
+	lateMargin       = flag.Duration("late_margin", nightly.DefaultLateMargin, "read archive files started up to this long after a day ends (clicks published late)")
+	shards           = flag.Int("shards", nightly.DefaultShards, "impression shards of the dedupe shuffle")
+	bigtableInstance = flag.String("bigtable_instance", gcpnames.BigtableInstance, "Bigtable instance of the clicks table; empty skips Bigtable")
+	bigqueryProject  = flag.String("bigquery_project", "", "project of the BigQuery dataset (default: --project)")
+	bigqueryDataset  = flag.String("bigquery_dataset", "", "BigQuery dataset to load; empty skips the loads (local runs)")
+)
+
+func main() {
+	flag.Parse()
+	if err := envflag.Parse(flag.CommandLine, "ADCLICK", nil, os.LookupEnv); err != nil {
+		fmt.Fprintln(os.Stderr, "batch:", err)
+		os.Exit(2)
+	}
+	if *project == "" {
+		p := gcpnames.LocalProject
+		project = &p
+	}
+	log, err := obs.NewLogger(os.Stderr, "info", "batch")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "batch:", err)
+		os.Exit(2)
+	}
+	beam.Init()
+	if err := run(context.Background(), log); err != nil {
+		log.Error("batch failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger) error {
+	first, last, err := dayRange(*date, *from, *to, time.Now())
+	if err != nil {
+		return err
+	}
+	opts := nightly.RunOptions{
+		Archive: *archive, Output: *output, From: first, To: last, LateMargin: *lateMargin, Shards: *shards,
+		Project: *project, BigtableInstance: *bigtableInstance, Log: log,
+		Run: func(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
+			return beamx.RunWithMetrics(ctx, p)
+		},
+	}
+	if *bigqueryDataset != "" {
+		bqProject := *bigqueryProject
+		if bqProject == "" {
+			bqProject = *project
+		}
+		loader, err := warehouse.NewLoader(ctx, bqProject, *bigqueryDataset)
+		if err != nil {
+			return err
+		}
+		defer loader.Close()
+		opts.Loader = loader
+	}
+	_, err = nightly.RunDays(ctx, opts)
+	return err
+}
+
+// dayRange turns the flags into [first, last) in whole UTC days.
+func dayRange(date, from, to string, now time.Time) (time.Time, time.Time, error) {
+	parse := func(name, v string) (time.Time, error) {
+		t, err := time.Parse(time.DateOnly, v)
+		if err != nil {
+			return t, fmt.Errorf("--%s=%q: want YYYY-MM-DD", name, v)
+		}
+		return t, nil
+	}
+	switch {
+	case date != "" && (from != "" || to != ""):
+		return time.Time{}, time.Time{}, fmt.Errorf("--date and --from/--to: give one or the other")
+	case (from == "") != (to == ""):
+		return time.Time{}, time.Time{}, fmt.Errorf("--from and --to go together")
+	case from != "":
+		f, err := parse("from", from)
+		if err != nil {
+			return f, f, err
+		}
+		t, err := parse("to", to)
+		if err != nil {
+			return f, t, err
+		}
+		if t.Before(f) {
+			return f, t, fmt.Errorf("--to=%s is before --from=%s", to, from)
+		}
+		return f, t.AddDate(0, 0, 1), nil
+	case date != "":
+		d, err := parse("date", date)
+		return d, d.AddDate(0, 0, 1), err
+	}
+	today := now.UTC().Truncate(24 * time.Hour)
+	return today.AddDate(0, 0, -1), today, nil
+}

@@ -1,0 +1,257 @@
+package nightly
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/xitongsys/parquet-go/reader"
+
+	"github.com/adclick/adclick/internal/blob"
+	"github.com/adclick/adclick/internal/warehouse"
+)
+
+// Partition is one table partition a run replaced.
+type Partition struct {
+	Table     warehouse.Table
+	Partition time.Time
+	// Files are the partition's Parquet files, as gs:// URLs or paths.
+	Files []string
+}
+
+// Days lists the UTC days of [from, to).
+func Days(from, to time.Time) []time.Time {
+	var days []time.Time
+	for d := from.UTC(); d.Before(to); d = d.AddDate(0, 0, 1) {
+		days = append(days, d)
+	}
+	return days
+}
+
+// Publish moves a run's outputs from staging (a folder of out) into place:
+// every daily table's partition of every day is replaced whole, even by
+// nothing when the run found no rows, and each day's report. It returns
+// the partitions now in place.
+func Publish(ctx context.Context, out blob.Store, staging string, days []time.Time) ([]Partition, error) {
+	var done []Partition
+	for _, t := range warehouse.Tables {
+		if t.Monthly {
+			continue
+		}
+		for _, day := range days {
+			p, err := replace(ctx, out, staging, t, day)
+			if err != nil {
+				return done, err
+			}
+			done = append(done, p)
+		}
+	}
+	for _, day := range days {
+		dir := ReportName(day)[:len(ReportName(day))-len("report.json")]
+		if err := blob.ReplaceDir(ctx, out, staging+dir, dir); err != nil {
+			return done, fmt.Errorf("publish report of %s: %w", day.Format(time.DateOnly), err)
+		}
+	}
+	return done, nil
+}
+
+func replace(ctx context.Context, out blob.Store, staging string, t warehouse.Table, partition time.Time) (Partition, error) {
+	dir := t.PartitionDir(partition)
+	if err := blob.ReplaceDir(ctx, out, staging+dir, dir); err != nil {
+		return Partition{}, fmt.Errorf("publish %s: %w", dir, err)
+	}
+	names, err := out.List(ctx, dir)
+	if err != nil {
+		return Partition{}, err
+	}
+	p := Partition{Table: t, Partition: partition}
+	for _, n := range names {
+		if warehouse.IsPartFile(dir, n) {
+			p.Files = append(p.Files, out.URL(n))
+		}
+	}
+	return p, nil
+}
+
+// Months lists the first days of the months that days touch.
+func Months(days []time.Time) []time.Time {
+	var months []time.Time
+	for _, d := range days {
+		m := time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, time.UTC)
+		if len(months) == 0 || !months[len(months)-1].Equal(m) {
+			months = append(months, m)
+		}
+	}
+	return months
+}
+
+// RollUpMonths recomputes the month tables for each month from the day
+// tables' published partitions of that month (a month is never re-read
+// from raw), through staging, and publishes them.
+func RollUpMonths(ctx context.Context, out blob.Store, staging string, months []time.Time) ([]Partition, error) {
+	var done []Partition
+	for _, month := range months {
+		for _, advertiserLevel := range []bool{false, true} {
+			day, err := warehouse.Lookup(warehouse.CountTable(advertiserLevel, "day"))
+			if err != nil {
+				return done, err
+			}
+			monthly, err := warehouse.Lookup(warehouse.CountTable(advertiserLevel, "month"))
+			if err != nil {
+				return done, err
+			}
+			sums, err := sumMonth(ctx, out, day, month, advertiserLevel)
+			if err != nil {
+				return done, err
+			}
+			if err := writeMonth(ctx, out, staging, monthly, month, sums); err != nil {
+				return done, err
+			}
+			p, err := replace(ctx, out, staging, monthly, month)
+			if err != nil {
+				return done, err
+			}
+			done = append(done, p)
+		}
+	}
+	return done, nil
+}
+
+type adKey struct{ advertiser, ad string }
+
+func sumMonth(ctx context.Context, out blob.Store, day warehouse.Table, month time.Time, advertiserLevel bool) (map[adKey]int64, error) {
+	names, err := out.List(ctx, day.Name+"/date="+month.Format("2006-01-"))
+	if err != nil {
+		return nil, err
+	}
+	sums := map[adKey]int64{}
+	for _, name := range names {
+		err := readParquet(ctx, out, name, day.Row, func(row any) {
+			switch r := row.(type) {
+			case warehouse.AdRow:
+				sums[adKey{r.AdvertiserID, r.AdID}] += r.Clicks
+			case warehouse.AdvertiserRow:
+				sums[adKey{r.AdvertiserID, ""}] += r.Clicks
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return sums, nil
+}
+
+func writeMonth(ctx context.Context, out blob.Store, staging string, t warehouse.Table, month time.Time, sums map[adKey]int64) error {
+	if len(sums) == 0 {
+		return nil
+	}
+	w, err := out.Create(ctx, staging+t.PartFile(month, uuid.NewString()))
+	if err != nil {
+		return err
+	}
+	pw, err := t.ParquetWriter(w)
+	if err != nil {
+		w.Abort()
+		return err
+	}
+	date := warehouse.EpochDay(month)
+	for k, n := range sums {
+		var row any = warehouse.AdRow{Date: date, BucketStart: month.UnixMilli(), AdvertiserID: k.advertiser, AdID: k.ad, Clicks: n}
+		if k.ad == "" {
+			row = warehouse.AdvertiserRow{Date: date, BucketStart: month.UnixMilli(), AdvertiserID: k.advertiser, Clicks: n}
+		}
+		if err := pw.Write(row); err != nil {
+			w.Abort()
+			return fmt.Errorf("write %s row: %w", t.Name, err)
+		}
+	}
+	if err := pw.WriteStop(); err != nil {
+		w.Abort()
+		return fmt.Errorf("finish %s: %w", t.Name, err)
+	}
+	return w.Close()
+}
+
+// ReadRows calls fn with every row of the Parquet file name, typed as the
+// table's Row.
+func readParquet(ctx context.Context, store blob.Store, name string, rowType any, fn func(any)) error {
+	r, err := store.Open(ctx, name)
+	if err != nil {
+		return err
+	}
+	data, err := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	pr, err := reader.NewParquetReader(warehouse.NewMemFile(data), rowType, 1)
+	if err != nil {
+		return fmt.Errorf("open parquet %s: %w", name, err)
+	}
+	defer pr.ReadStop()
+	n := int(pr.GetNumRows())
+	switch rowType.(type) {
+	case warehouse.AdRow:
+		rows := make([]warehouse.AdRow, n)
+		if err := pr.Read(&rows); err != nil {
+			return fmt.Errorf("read parquet %s: %w", name, err)
+		}
+		for _, row := range rows {
+			fn(row)
+		}
+	case warehouse.AdvertiserRow:
+		rows := make([]warehouse.AdvertiserRow, n)
+		if err := pr.Read(&rows); err != nil {
+			return fmt.Errorf("read parquet %s: %w", name, err)
+		}
+		for _, row := range rows {
+			fn(row)
+		}
+	case warehouse.OutcomeRow:
+		rows := make([]warehouse.OutcomeRow, n)
+		if err := pr.Read(&rows); err != nil {
+			return fmt.Errorf("read parquet %s: %w", name, err)
+		}
+		for _, row := range rows {
+			fn(row)
+		}
+	default:
+		return fmt.Errorf("read parquet %s: unknown row type %T", name, rowType)
+	}
+	return nil
+}
+
+// ReadRows reads every row of every Parquet file of a published partition.
+func ReadRows(ctx context.Context, out blob.Store, t warehouse.Table, partition time.Time, fn func(any)) error {
+	dir := t.PartitionDir(partition)
+	names, err := out.List(ctx, dir)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if !warehouse.IsPartFile(dir, n) {
+			continue
+		}
+		if err := readParquet(ctx, out, n, t.Row, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadReport reads a published day's report.
+func ReadReport(ctx context.Context, out blob.Store, day time.Time) (Report, error) {
+	var r Report
+	rc, err := out.Open(ctx, ReportName(day))
+	if err != nil {
+		return r, err
+	}
+	defer rc.Close()
+	if err := json.NewDecoder(rc).Decode(&r); err != nil {
+		return r, fmt.Errorf("read report of %s: %w", day.Format(time.DateOnly), err)
+	}
+	return r, nil
+}

@@ -1,0 +1,176 @@
+package nightly
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/adclick/adclick/internal/blob"
+	"github.com/adclick/adclick/internal/btschema"
+	"github.com/adclick/adclick/internal/countable"
+)
+
+func init() {
+	register.Function3x0(outcomeReportPart)
+	register.Function2x0(diffReportPart)
+	register.Function3x0(unreadableReportPart)
+	register.Emitter2[string, []byte]()
+	register.DoFn3x1[context.Context, string, func(*[]byte) bool, error](&writeReportFn{})
+	register.Iter1[[]byte]()
+}
+
+// Report is the reconciliation report of one day.
+type Report struct {
+	Date string `json:"date"`
+	// Clicks of the day by outcome, counted included.
+	Outcomes map[countable.Outcome]int64 `json:"outcomes"`
+	// Archived is every click of the day (all outcomes).
+	Archived int64 `json:"archived"`
+	// Unreadable messages published that day, by dead-letter reason.
+	Unreadable map[string]int64 `json:"unreadable"`
+	// Redelivered copies of clicks already read (same click id), across
+	// the whole run: the archive is at-least-once.
+	Redelivered int64 `json:"redelivered"`
+	// SpeedTotal and BatchTotal are the day's clicks per the speed layer's
+	// cells and per this run.
+	SpeedTotal int64 `json:"speed_total"`
+	BatchTotal int64 `json:"batch_total"`
+	// MismatchedCells are minute cells (ads and advertiser totals) where
+	// the two differ; AbsDifference the sum of |speed - batch| over them.
+	MismatchedCells int64 `json:"mismatched_cells"`
+	AbsDifference   int64 `json:"abs_difference"`
+	// LargestDifferences are the worst cells, largest first.
+	LargestDifferences []ReportDiff `json:"largest_differences"`
+}
+
+// ReportDiff is one mismatched cell.
+type ReportDiff struct {
+	Advertiser string    `json:"advertiser_id"`
+	Ad         string    `json:"ad_id"`
+	Minute     time.Time `json:"minute"`
+	Speed      int64     `json:"speed"`
+	Batch      int64     `json:"batch"`
+}
+
+// MaxReportedDiffs bounds LargestDifferences.
+const MaxReportedDiffs = 20
+
+// ReportName is where a day's report goes: reconciliation/date=YYYY-MM-DD/report.json.
+func ReportName(day time.Time) string {
+	return "reconciliation/date=" + day.UTC().Format(time.DateOnly) + "/report.json"
+}
+
+// reportPart is a piece of a day's report; the parts merge in writeReportFn.
+type reportPart struct {
+	Outcome     string
+	N           int64
+	Unreadable  string
+	Redelivered int64
+	Diff        *ReportDiff
+}
+
+func emitPart(day string, p reportPart, emit func(string, []byte)) {
+	b, _ := json.Marshal(p)
+	emit(day, b)
+}
+
+func outcomeReportPart(key string, n int64, emit func(string, []byte)) {
+	parts := strings.Split(key, "|")
+	if parts[3] == "redelivered" {
+		emitPart(parts[0], reportPart{Redelivered: n}, emit)
+		return
+	}
+	emitPart(parts[0], reportPart{Outcome: parts[3], N: n}, emit)
+}
+
+func unreadableReportPart(key string, n int64, emit func(string, []byte)) {
+	day, reason, _ := strings.Cut(key, "|")
+	emitPart(day, reportPart{Unreadable: reason, N: n}, emit)
+}
+
+func diffReportPart(d Diff, emit func(string, []byte)) {
+	emitPart(d.Minute.Format(time.DateOnly), reportPart{Diff: &ReportDiff{Advertiser: d.Advertiser, Ad: d.Ad, Minute: d.Minute, Speed: d.Speed, Batch: d.Batch}}, emit)
+}
+
+// writeReportFn merges a day's parts and writes its report to staging.
+// Days outside the run (unreadable messages published on another day)
+// are dropped.
+type writeReportFn struct {
+	Staging      string
+	FromMs, ToMs int64
+}
+
+func (fn *writeReportFn) ProcessElement(ctx context.Context, day string, parts func(*[]byte) bool) error {
+	d, err := time.Parse(time.DateOnly, day)
+	if err != nil || d.UnixMilli() < fn.FromMs || d.UnixMilli() >= fn.ToMs {
+		return nil
+	}
+	r := Report{Date: day, Outcomes: map[countable.Outcome]int64{}, Unreadable: map[string]int64{}}
+	for _, o := range countable.Outcomes {
+		r.Outcomes[o] = 0
+	}
+	var speedMinusBatch int64
+	var raw []byte
+	for parts(&raw) {
+		var p reportPart
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return fmt.Errorf("report %s: part %s: %w", day, raw, err)
+		}
+		switch {
+		case p.Outcome != "":
+			r.Outcomes[countable.Outcome(p.Outcome)] += p.N
+			r.Archived += p.N
+		case p.Unreadable != "":
+			r.Unreadable[p.Unreadable] += p.N
+		case p.Redelivered > 0:
+			r.Redelivered += p.Redelivered
+		case p.Diff != nil:
+			r.MismatchedCells++
+			r.AbsDifference += abs(p.Diff.Speed - p.Diff.Batch)
+			if p.Diff.Ad == btschema.AllAds {
+				speedMinusBatch += p.Diff.Speed - p.Diff.Batch
+			}
+			r.LargestDifferences = append(r.LargestDifferences, *p.Diff)
+		}
+	}
+	r.BatchTotal = r.Outcomes[countable.Counted]
+	r.SpeedTotal = r.BatchTotal + speedMinusBatch
+	sort.Slice(r.LargestDifferences, func(i, j int) bool {
+		a, b := r.LargestDifferences[i], r.LargestDifferences[j]
+		if da, db := abs(a.Speed-a.Batch), abs(b.Speed-b.Batch); da != db {
+			return da > db
+		}
+		if !a.Minute.Equal(b.Minute) {
+			return a.Minute.Before(b.Minute)
+		}
+		return a.Advertiser+"/"+a.Ad < b.Advertiser+"/"+b.Ad
+	})
+	if len(r.LargestDifferences) > MaxReportedDiffs {
+		r.LargestDifferences = r.LargestDifferences[:MaxReportedDiffs]
+	}
+	return writeJSON(ctx, fn.Staging, ReportName(d), r)
+}
+
+func writeJSON(ctx context.Context, loc, name string, v any) error {
+	store, err := blob.Open(ctx, loc)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	w, err := store.Create(ctx, name)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		w.Abort()
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return w.Close()
+}

@@ -1,0 +1,240 @@
+package nightly
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/bigtable"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/google/uuid"
+	"github.com/xitongsys/parquet-go/writer"
+
+	"github.com/adclick/adclick/internal/blob"
+	"github.com/adclick/adclick/internal/btschema"
+	"github.com/adclick/adclick/internal/warehouse"
+)
+
+func init() {
+	register.DoFn2x1[context.Context, Count, error](&writeParquetFn{})
+	register.DoFn3x1[context.Context, string, int64, error](&writeParquetOutcomesFn{})
+	register.DoFn2x0[context.Context, Count](&writeBigtableFn{})
+}
+
+// partWriter writes one Parquet part file per table partition per
+// bundle into the run's staging location.
+type partWriter struct {
+	store blob.Store
+	open  map[string]*openPart
+}
+
+type openPart struct {
+	w  blob.Writer
+	pw *writer.ParquetWriter
+}
+
+func (p *partWriter) setup(ctx context.Context, staging string) error {
+	s, err := blob.Open(ctx, staging)
+	p.store = s
+	return err
+}
+
+func (p *partWriter) write(ctx context.Context, t warehouse.Table, partition time.Time, row any) error {
+	key := t.PartitionDir(partition)
+	op, ok := p.open[key]
+	if !ok {
+		w, err := p.store.Create(ctx, t.PartFile(partition, uuid.NewString()))
+		if err != nil {
+			return err
+		}
+		pw, err := t.ParquetWriter(w)
+		if err != nil {
+			w.Abort()
+			return err
+		}
+		op = &openPart{w: w, pw: pw}
+		if p.open == nil {
+			p.open = map[string]*openPart{}
+		}
+		p.open[key] = op
+	}
+	if err := op.pw.Write(row); err != nil {
+		return fmt.Errorf("write %s row: %w", t.Name, err)
+	}
+	return nil
+}
+
+// finish closes the bundle's files. An error fails the bundle; its files
+// in staging are then replaced by the retry's, or the run fails and
+// staging is discarded.
+func (p *partWriter) finish() error {
+	defer func() { p.open = nil }()
+	for key, op := range p.open {
+		if err := op.pw.WriteStop(); err != nil {
+			op.w.Abort()
+			return fmt.Errorf("finish parquet %s: %w", key, err)
+		}
+		if err := op.w.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeParquetFn writes counts into the ad and advertiser count tables;
+// zero counts (written to Bigtable only, to override the speed layer) are
+// left out.
+type writeParquetFn struct {
+	Staging string
+	parts   partWriter
+}
+
+func (fn *writeParquetFn) Setup(ctx context.Context) error { return fn.parts.setup(ctx, fn.Staging) }
+
+func (fn *writeParquetFn) ProcessElement(ctx context.Context, c Count) error {
+	if c.N == 0 {
+		return nil
+	}
+	gran := map[btschema.Kind]string{btschema.Minute: "minute", btschema.Hour: "hour", btschema.Day: "day"}[c.Kind]
+	allAds := c.Ad == btschema.AllAds
+	t, err := warehouse.Lookup(warehouse.CountTable(allAds, gran))
+	if err != nil {
+		return err
+	}
+	partition := t.PartitionOf(c.Start)
+	if allAds {
+		return fn.parts.write(ctx, t, partition, warehouse.AdvertiserRow{Date: warehouse.EpochDay(partition), BucketStart: c.Start.UnixMilli(), AdvertiserID: c.Advertiser, Clicks: c.N})
+	}
+	return fn.parts.write(ctx, t, partition, warehouse.AdRow{Date: warehouse.EpochDay(partition), BucketStart: c.Start.UnixMilli(), AdvertiserID: c.Advertiser, AdID: c.Ad, Clicks: c.N})
+}
+
+func (fn *writeParquetFn) FinishBundle() error { return fn.parts.finish() }
+
+func (fn *writeParquetFn) Teardown() error {
+	if fn.parts.store != nil {
+		return fn.parts.store.Close()
+	}
+	return nil
+}
+
+// writeParquetOutcomesFn writes outcome counts ("day|advertiser|ad|outcome").
+type writeParquetOutcomesFn struct {
+	Staging string
+	parts   partWriter
+}
+
+func (fn *writeParquetOutcomesFn) Setup(ctx context.Context) error {
+	return fn.parts.setup(ctx, fn.Staging)
+}
+
+func (fn *writeParquetOutcomesFn) ProcessElement(ctx context.Context, key string, n int64) error {
+	parts := strings.Split(key, "|")
+	if len(parts) != 4 {
+		return fmt.Errorf("outcome key %q: want day|advertiser|ad|outcome", key)
+	}
+	if parts[1] == "" { // run-level counts (re-deliveries) are for the report only
+		return nil
+	}
+	day, err := time.Parse(time.DateOnly, parts[0])
+	if err != nil {
+		return fmt.Errorf("outcome key %q: %w", key, err)
+	}
+	t, err := warehouse.Lookup("ad_click_outcomes_day")
+	if err != nil {
+		return err
+	}
+	return fn.parts.write(ctx, t, day, warehouse.OutcomeRow{Date: warehouse.EpochDay(day), AdvertiserID: parts[1], AdID: parts[2], Outcome: parts[3], Clicks: n})
+}
+
+func (fn *writeParquetOutcomesFn) FinishBundle() error { return fn.parts.finish() }
+
+func (fn *writeParquetOutcomesFn) Teardown() error {
+	if fn.parts.store != nil {
+		return fn.parts.store.Close()
+	}
+	return nil
+}
+
+// writeBigtableFn writes counts into the batch family: the minute, hour and
+// day cells, and the ad's cell in its advertiser's top row for minutes.
+// Every cell carries the run's time as its version, so a rerun replaces
+// them all. Mutations are sent per bundle with ApplyBulk.
+type writeBigtableFn struct {
+	Project, Instance string
+	RunMs             int64
+
+	client *bigtable.Client
+	table  *bigtable.Table
+	rows   map[string]*bigtable.Mutation
+}
+
+func (fn *writeBigtableFn) Setup(ctx context.Context) error {
+	if fn.Instance == "" {
+		return nil
+	}
+	c, err := bigtable.NewClient(ctx, fn.Project, fn.Instance)
+	if err != nil {
+		return fmt.Errorf("bigtable client %s/%s: %w", fn.Project, fn.Instance, err)
+	}
+	fn.client, fn.table = c, c.Open(btschema.Table)
+	return nil
+}
+
+func (fn *writeBigtableFn) StartBundle() { fn.rows = map[string]*bigtable.Mutation{} }
+
+func (fn *writeBigtableFn) ProcessElement(ctx context.Context, c Count) {
+	if fn.client == nil {
+		return
+	}
+	ts, val := btschema.BatchTimestamp(time.UnixMilli(fn.RunMs)), btschema.EncodeCount(c.N)
+	fn.mutation(btschema.RowKey(c.Kind, c.Advertiser, c.Ad, c.Start)).Set(btschema.FamilyBatch, btschema.Qualifier(c.Kind, c.Start), ts, val)
+	if c.Kind == btschema.Minute && c.Ad != btschema.AllAds {
+		fn.mutation(btschema.TopRowKey(c.Advertiser, c.Start)).Set(btschema.FamilyBatch, c.Ad, ts, val)
+	}
+}
+
+func (fn *writeBigtableFn) mutation(row string) *bigtable.Mutation {
+	m, ok := fn.rows[row]
+	if !ok {
+		m = bigtable.NewMutation()
+		fn.rows[row] = m
+	}
+	return m
+}
+
+const maxRowsPerBulk = 1000
+
+func (fn *writeBigtableFn) FinishBundle(ctx context.Context) error {
+	if fn.client == nil {
+		return nil
+	}
+	keys := make([]string, 0, len(fn.rows))
+	muts := make([]*bigtable.Mutation, 0, len(fn.rows))
+	for k, m := range fn.rows {
+		keys, muts = append(keys, k), append(muts, m)
+	}
+	for start := 0; start < len(keys); start += maxRowsPerBulk {
+		end := min(start+maxRowsPerBulk, len(keys))
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		errs, err := fn.table.ApplyBulk(ctx, keys[start:end], muts[start:end])
+		cancel()
+		if err != nil {
+			return fmt.Errorf("write %d batch rows: %w", end-start, err)
+		}
+		for i, e := range errs {
+			if e != nil {
+				return fmt.Errorf("write batch row %s: %w", keys[start+i], e)
+			}
+		}
+	}
+	fn.rows = nil
+	return nil
+}
+
+func (fn *writeBigtableFn) Teardown() error {
+	if fn.client != nil {
+		return fn.client.Close()
+	}
+	return nil
+}
