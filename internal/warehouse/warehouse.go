@@ -184,11 +184,24 @@ func (t Table) Partitioning() *bigquery.TimePartitioning {
 
 // ParquetWriter writes rows of one table to w; WriteStop finishes the file.
 func (t Table) ParquetWriter(w io.Writer) (*writer.ParquetWriter, error) {
-	pw, err := writer.NewParquetWriterFromWriter(w, t.Row, 1)
+	pw, err := writer.NewParquetWriterFromWriter(w, t.RowPointer(), 1)
 	if err != nil {
 		return nil, fmt.Errorf("parquet writer for %s: %w", t.Name, err)
 	}
 	return pw, nil
+}
+
+// RowPointer is a new *Row, the form the Parquet library reads schemas from.
+func (t Table) RowPointer() any {
+	switch t.Row.(type) {
+	case AdRow:
+		return new(AdRow)
+	case AdvertiserRow:
+		return new(AdvertiserRow)
+	case OutcomeRow:
+		return new(OutcomeRow)
+	}
+	panic(fmt.Sprintf("warehouse: table %s has row type %T", t.Name, t.Row))
 }
 
 // PartFile is the name of one Parquet file of a partition.

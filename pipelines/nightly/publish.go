@@ -187,7 +187,16 @@ func readParquet(ctx context.Context, store blob.Store, name string, rowType any
 	if err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
 	}
-	pr, err := reader.NewParquetReader(warehouse.NewMemFile(data), rowType, 1)
+	var ptr any
+	switch rowType.(type) {
+	case warehouse.AdRow:
+		ptr = new(warehouse.AdRow)
+	case warehouse.AdvertiserRow:
+		ptr = new(warehouse.AdvertiserRow)
+	case warehouse.OutcomeRow:
+		ptr = new(warehouse.OutcomeRow)
+	}
+	pr, err := reader.NewParquetReader(warehouse.NewMemFile(data), ptr, 1)
 	if err != nil {
 		return fmt.Errorf("open parquet %s: %w", name, err)
 	}

@@ -1,0 +1,429 @@
+package nightly
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/bigtable"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/adclick/adclick/internal/blob"
+	"github.com/adclick/adclick/internal/btschema"
+	"github.com/adclick/adclick/internal/clickevent"
+	"github.com/adclick/adclick/internal/countable"
+	"github.com/adclick/adclick/internal/gcpnames"
+	"github.com/adclick/adclick/internal/localstack/lstest"
+	"github.com/adclick/adclick/internal/rawarchive"
+	"github.com/adclick/adclick/internal/token"
+	"github.com/adclick/adclick/internal/warehouse"
+)
+
+func TestMain(m *testing.M) { ptest.MainRet(m) }
+
+var day0 = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+
+// world is a generated archive with its known answer.
+type world struct {
+	files map[time.Time][]rawarchive.Record // by file start
+	// want: counted clicks per "advertiser/ad/minute-ms", and outcomes per
+	// "day|outcome", over every click of every day.
+	want     map[string]int64
+	outcomes map[string]int64
+	seq      int
+}
+
+func newWorld() *world {
+	return &world{files: map[time.Time][]rawarchive.Record{}, want: map[string]int64{}, outcomes: map[string]int64{}}
+}
+
+// click archives one click in the file started at file, and returns it.
+func (w *world) click(file time.Time, imp token.ImpressionID, impTime time.Time, ad string, at time.Time, mut ...func(*clickevent.Event)) *clickevent.Event {
+	w.seq++
+	ev := &clickevent.Event{SchemaVersion: 1, ClickID: fmt.Sprintf("click-%06d", w.seq), ImpressionID: imp.String(),
+		AdID: ad, AdvertiserID: "adv-" + ad[:2], CampaignID: "c", ImpressionTime: impTime, ExpiresAt: impTime.Add(time.Hour),
+		ClickTime: at, UserKey: "u", UAClass: clickevent.UABrowser}
+	for _, f := range mut {
+		f(ev)
+	}
+	w.add(file, ev)
+	return ev
+}
+
+func (w *world) add(file time.Time, ev *clickevent.Event) {
+	data, _ := clickevent.Marshal(ev)
+	w.files[file] = append(w.files[file], rawarchive.Record{
+		Subscription: "projects/p/subscriptions/clicks-archive", MessageID: "m-" + ev.ClickID + "-" + strconv.Itoa(len(w.files[file])),
+		PublishTime: ev.ClickTime.Add(50 * time.Millisecond), Attributes: clickevent.Attributes(ev), Data: data,
+	})
+}
+
+// count records the expected outcome of a click.
+func (w *world) count(ev *clickevent.Event, o countable.Outcome) {
+	w.outcomes[ev.ClickTime.UTC().Format(time.DateOnly)+"|"+string(o)]++
+	if o == countable.Counted {
+		minute := strconv.FormatInt(ev.ClickTime.Truncate(time.Minute).UnixMilli(), 10)
+		w.want[ev.AdvertiserID+"/"+ev.AdID+"/"+minute]++
+		w.want[ev.AdvertiserID+"/"+btschema.AllAds+"/"+minute]++
+	}
+}
+
+// generate builds days [day0, day0+n) of traffic with every trap.
+func generate(n int) *world {
+	w := newWorld()
+	rng := rand.New(rand.NewPCG(1, 2))
+	ads := []string{"aa-hot", "aa-1", "aa-2", "bb-1", "bb-2", "cc-1"}
+	fileOf := func(t time.Time) time.Time { return t.Truncate(5 * time.Minute) }
+	for d := range n + 1 { // the extra day supplies the look-back and late files
+		start := day0.AddDate(0, 0, d-1)
+		for i := 0; i < 600; i++ {
+			at := start.Add(time.Duration(rng.Int64N(int64(24 * time.Hour))))
+			ad := ads[rng.IntN(len(ads))]
+			if i%3 == 0 {
+				ad = "aa-hot"
+			}
+			imp := token.NewImpressionID()
+			ev := w.click(fileOf(at), imp, at.Add(-time.Minute), ad, at)
+			w.count(ev, countable.Counted)
+			switch i % 10 {
+			case 1: // a duplicate in a later file
+				dup := w.click(fileOf(at.Add(7*time.Minute)), imp, ev.ImpressionTime, ad, at.Add(7*time.Minute))
+				w.count(dup, countable.Duplicate)
+			case 2: // expired
+				w.count(w.click(fileOf(at), token.NewImpressionID(), at.Add(-2*time.Hour), ad, at), countable.Expired)
+			case 3: // bot
+				w.count(w.click(fileOf(at), token.NewImpressionID(), at.Add(-time.Minute), ad, at, func(e *clickevent.Event) { e.UAClass = clickevent.UABot }), countable.Bot)
+			case 4: // invalid: clicked long before its impression
+				w.count(w.click(fileOf(at), token.NewImpressionID(), at.Add(time.Hour), ad, at, func(e *clickevent.Event) { e.ExpiresAt = at.Add(2 * time.Hour) }), countable.Invalid)
+			case 5: // the same click delivered twice, in two files
+				w.add(fileOf(at).Add(5*time.Minute), ev)
+			case 6: // published late, from a spool, 2 hours after its day
+				late := w.click(start.AddDate(0, 0, 1).Add(2*time.Hour), token.NewImpressionID(), at.Add(-time.Minute), ad, at)
+				w.count(late, countable.Counted)
+			case 7: // a bot's click first, a human's later: the human one counts
+				shared := token.NewImpressionID()
+				bot := w.click(fileOf(at), shared, at.Add(-time.Minute), ad, at, func(e *clickevent.Event) { e.UAClass = clickevent.UABot })
+				w.count(bot, countable.Bot)
+				human := w.click(fileOf(at.Add(time.Second)), shared, bot.ImpressionTime, ad, at.Add(time.Second))
+				w.count(human, countable.Counted)
+			}
+		}
+		// Across midnight: first click at 23:59:50, duplicate at 00:00:10
+		// of the next day, in a file started after midnight.
+		end := start.AddDate(0, 0, 1)
+		imp := token.NewImpressionID()
+		before := w.click(fileOf(end.Add(-10*time.Second)), imp, end.Add(-time.Minute), "bb-1", end.Add(-10*time.Second))
+		w.count(before, countable.Counted)
+		after := w.click(end, imp, before.ImpressionTime, "bb-1", end.Add(10*time.Second))
+		w.count(after, countable.Duplicate)
+		// A message that is not a click event.
+		w.files[fileOf(start.Add(time.Hour))] = append(w.files[fileOf(start.Add(time.Hour))], rawarchive.Record{
+			Subscription: "s", MessageID: "junk-" + start.Format(time.DateOnly), PublishTime: start.Add(time.Hour), Data: []byte("not json"), Attributes: map[string]string{},
+		})
+	}
+	return w
+}
+
+func (w *world) write(t *testing.T, archive string) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := blob.Open(ctx, archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for start, recs := range w.files {
+		out, err := store.Create(ctx, rawarchive.ObjectName(start, fmt.Sprintf("00000000-0000-0000-0000-%012d", start.Unix())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		aw, err := rawarchive.NewWriter(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := aw.Append(recs); err != nil {
+			t.Fatal(err)
+		}
+		if err := out.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type harness struct {
+	archive, output string
+	bt              *bigtable.Client
+}
+
+func newHarness(t *testing.T, w *world) *harness {
+	t.Helper()
+	lstest.Start(t)
+	h := &harness{archive: t.TempDir(), output: t.TempDir()}
+	w.write(t, h.archive)
+	c, err := bigtable.NewClient(context.Background(), gcpnames.LocalProject, gcpnames.BigtableInstance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	h.bt = c
+	return h
+}
+
+func (h *harness) run(t *testing.T, from time.Time, days int) []Report {
+	t.Helper()
+	reports, err := RunDays(context.Background(), RunOptions{
+		Archive: h.archive, Output: h.output, From: from, To: from.AddDate(0, 0, days), LateMargin: DefaultLateMargin,
+		Shards: 8, Project: gcpnames.LocalProject, BigtableInstance: gcpnames.BigtableInstance,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Run: func(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) { return ptest.RunWithMetrics(p) },
+	})
+	if err != nil {
+		t.Fatalf("run %s for %d days: %v", from.Format(time.DateOnly), days, err)
+	}
+	return reports
+}
+
+// speed writes a speed-layer cell, as the streaming job would.
+func (h *harness) speed(t *testing.T, advertiser, ad string, minute time.Time, n int64) {
+	t.Helper()
+	m := bigtable.NewMutation()
+	m.Set(btschema.FamilySpeed, btschema.Qualifier(btschema.Minute, minute), btschema.SpeedTimestamp(minute, n), btschema.EncodeCount(n))
+	if err := h.bt.Open(btschema.Table).Apply(context.Background(), btschema.RowKey(btschema.Minute, advertiser, ad, minute), m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// perfectSpeed writes the speed cells the streaming job would have
+// written for day, had it been exact.
+func (h *harness) perfectSpeed(t *testing.T, w *world, day time.Time) {
+	t.Helper()
+	var keys []string
+	var muts []*bigtable.Mutation
+	for k, n := range w.want {
+		advertiser, ad, minute, _ := splitMinuteKey(k)
+		if !minute.Truncate(24 * time.Hour).Equal(day) {
+			continue
+		}
+		m := bigtable.NewMutation()
+		m.Set(btschema.FamilySpeed, btschema.Qualifier(btschema.Minute, minute), btschema.SpeedTimestamp(minute, n), btschema.EncodeCount(n))
+		keys, muts = append(keys, btschema.RowKey(btschema.Minute, advertiser, ad, minute)), append(muts, m)
+	}
+	for start := 0; start < len(keys); start += 500 {
+		end := min(start+500, len(keys))
+		errs, err := h.bt.Open(btschema.Table).ApplyBulk(context.Background(), keys[start:end], muts[start:end])
+		if err != nil || errs != nil {
+			t.Fatal(err, errs)
+		}
+	}
+}
+
+// tables reads every published count table into "table|advertiser/ad/bucket-ms" → clicks.
+func (h *harness) tables(t *testing.T, days []time.Time) map[string]int64 {
+	t.Helper()
+	ctx := context.Background()
+	out, err := blob.Open(ctx, h.output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, tbl := range warehouse.Tables {
+		for _, p := range partitions(tbl, days) {
+			err := ReadRows(ctx, out, tbl, p, func(row any) {
+				switch r := row.(type) {
+				case warehouse.AdRow:
+					got[fmt.Sprintf("%s|%s/%s/%d", tbl.Name, r.AdvertiserID, r.AdID, r.BucketStart)] += r.Clicks
+				case warehouse.AdvertiserRow:
+					got[fmt.Sprintf("%s|%s/%s/%d", tbl.Name, r.AdvertiserID, btschema.AllAds, r.BucketStart)] += r.Clicks
+				case warehouse.OutcomeRow:
+					got[fmt.Sprintf("%s|%s|%s", tbl.Name, warehouse.DayOf(r.Date).Format(time.DateOnly), r.Outcome)] += r.Clicks
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return got
+}
+
+func partitions(tbl warehouse.Table, days []time.Time) []time.Time {
+	var ps []time.Time
+	for _, d := range days {
+		p := tbl.PartitionOf(d)
+		if len(ps) == 0 || !ps[len(ps)-1].Equal(p) {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// expected turns the world's answer into the tables' contents for days.
+func (w *world) expected(days []time.Time) map[string]int64 {
+	in := func(ms int64) bool {
+		t := time.UnixMilli(ms).UTC()
+		return !t.Before(days[0]) && t.Before(days[len(days)-1].AddDate(0, 0, 1))
+	}
+	want := map[string]int64{}
+	for k, n := range w.want {
+		advertiser, ad, minute, _ := splitMinuteKey(k)
+		if !in(minute.UnixMilli()) {
+			continue
+		}
+		level := "ad_clicks_"
+		if ad == btschema.AllAds {
+			level = "advertiser_clicks_"
+		}
+		month := time.Date(minute.Year(), minute.Month(), 1, 0, 0, 0, 0, time.UTC)
+		for g, start := range map[string]time.Time{"minute": minute, "hour": minute.Truncate(time.Hour), "day": minute.Truncate(24 * time.Hour), "month": month} {
+			want[fmt.Sprintf("%s%s|%s/%s/%d", level, g, advertiser, ad, start.UnixMilli())] += n
+		}
+	}
+	for k, n := range w.outcomes {
+		day, _ := time.Parse(time.DateOnly, k[:10])
+		if in(day.UnixMilli()) {
+			want["ad_click_outcomes_day|"+k] += n
+		}
+	}
+	return want
+}
+
+func diffMaps(t *testing.T, what string, got, want map[string]int64) {
+	t.Helper()
+	bad := 0
+	for k := range maps.Keys(want) {
+		if got[k] != want[k] && bad < 10 {
+			t.Errorf("%s %s = %d, want %d", what, k, got[k], want[k])
+			bad++
+		}
+	}
+	for k := range maps.Keys(got) {
+		if _, ok := want[k]; !ok && bad < 10 {
+			t.Errorf("%s %s = %d, not expected", what, k, got[k])
+			bad++
+		}
+	}
+}
+
+// batchCell reads a batch cell (ok false if absent).
+func (h *harness) batchCell(t *testing.T, k btschema.Kind, advertiser, ad string, at time.Time) (int64, bool) {
+	t.Helper()
+	row, err := h.bt.Open(btschema.Table).ReadRow(context.Background(), btschema.RowKey(k, advertiser, ad, at), bigtable.RowFilter(bigtable.LatestNFilter(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range row[btschema.FamilyBatch] {
+		if c.Column == btschema.FamilyBatch+":"+btschema.Qualifier(k, at) {
+			n, _ := btschema.DecodeCount(c.Value)
+			return n, true
+		}
+	}
+	return 0, false
+}
+
+// TestDayMatchesKnownAnswer reconciles one generated day and checks every
+// table, Bigtable's batch cells and the report against the answer; then
+// runs again and checks that nothing changed.
+func TestDayMatchesKnownAnswer(t *testing.T) {
+	w := generate(1)
+	h := newHarness(t, w)
+	days := []time.Time{day0}
+
+	// The speed layer got every minute right but two: an overcount, and
+	// a minute the batch rejects entirely.
+	h.perfectSpeed(t, w, day0)
+	var someKey string
+	for k := range w.want {
+		if a, d, m, _ := splitMinuteKey(k); m.Truncate(24*time.Hour).Equal(day0) && a == "adv-aa" && d != btschema.AllAds {
+			someKey = k
+			break
+		}
+	}
+	adv, ad, minute, _ := splitMinuteKey(someKey)
+	h.speed(t, adv, ad, minute, w.want[someKey]+3)
+	ghost := day0.Add(3*time.Hour + 17*time.Minute)
+	h.speed(t, "adv-zz", "zz-1", ghost, 2)
+
+	reports := h.run(t, day0, 1)
+	want := w.expected(days)
+	diffMaps(t, "table", h.tables(t, days), want)
+
+	r := reports[0]
+	wantOutcomes := map[countable.Outcome]int64{}
+	var archived int64
+	for _, o := range countable.Outcomes {
+		wantOutcomes[o] = w.outcomes[day0.Format(time.DateOnly)+"|"+string(o)]
+		archived += wantOutcomes[o]
+	}
+	if !maps.Equal(r.Outcomes, wantOutcomes) || r.Archived != archived {
+		t.Errorf("report outcomes %v (archived %d), want %v (%d)", r.Outcomes, r.Archived, wantOutcomes, archived)
+	}
+	if r.Unreadable["malformed"] != 1 {
+		t.Errorf("report unreadable = %v, want one malformed", r.Unreadable)
+	}
+	if r.Redelivered == 0 {
+		t.Error("report counts no re-delivered click")
+	}
+	if r.BatchTotal != wantOutcomes[countable.Counted] {
+		t.Errorf("report batch total %d, want %d", r.BatchTotal, wantOutcomes[countable.Counted])
+	}
+	// Only the two doctored cells differ.
+	if r.MismatchedCells != 2 || r.AbsDifference != 3+2 {
+		t.Errorf("report: %d mismatched cells, abs difference %d; want 2 and 5 (%+v)", r.MismatchedCells, r.AbsDifference, r.LargestDifferences)
+	}
+	if r.SpeedTotal != r.BatchTotal {
+		t.Errorf("report speed total %d, batch total %d: the advertiser totals were not doctored", r.SpeedTotal, r.BatchTotal)
+	}
+	if len(r.LargestDifferences) == 0 || r.LargestDifferences[0].Speed-r.LargestDifferences[0].Batch != 3 {
+		t.Errorf("largest differences %+v, want the overcount first", r.LargestDifferences)
+	}
+
+	// Bigtable: the batch cells equal the answer, and the ghost minute is
+	// zero in the batch family, so readers see the reconciled 0.
+	for k, n := range w.want {
+		a, d, m, _ := splitMinuteKey(k)
+		if !m.Truncate(24 * time.Hour).Equal(day0) {
+			continue
+		}
+		if got, ok := h.batchCell(t, btschema.Minute, a, d, m); !ok || got != n {
+			t.Errorf("batch cell %s = %d (present %v), want %d", k, got, ok, n)
+		}
+	}
+	if got, ok := h.batchCell(t, btschema.Minute, "adv-zz", "zz-1", ghost); !ok || got != 0 {
+		t.Errorf("batch cell of the ghost minute = %d (present %v), want a written 0", got, ok)
+	}
+	if got, ok := h.batchCell(t, btschema.Day, "adv-aa", btschema.AllAds, day0); !ok || got != want[fmt.Sprintf("advertiser_clicks_day|adv-aa/*/%d", day0.UnixMilli())] {
+		t.Errorf("batch day cell of adv-aa = %d (present %v)", got, ok)
+	}
+
+	// A second run changes nothing.
+	before := h.tables(t, days)
+	again := h.run(t, day0, 1)
+	diffMaps(t, "table after a rerun", h.tables(t, days), before)
+	again[0].LargestDifferences, r.LargestDifferences = nil, nil
+	if fmt.Sprint(again[0]) != fmt.Sprint(r) {
+		t.Errorf("rerun report %+v, first %+v", again[0], r)
+	}
+}
+
+// TestBackfillEqualsSingleDays: three days in one run publish the same
+// tables as three runs of one day.
+func TestBackfillEqualsSingleDays(t *testing.T) {
+	w := generate(3)
+	days := []time.Time{day0, day0.AddDate(0, 0, 1), day0.AddDate(0, 0, 2)}
+	h := newHarness(t, w)
+	h.run(t, day0, 3)
+	backfill := h.tables(t, days)
+	diffMaps(t, "backfill", backfill, w.expected(days))
+
+	h.output = t.TempDir()
+	for _, d := range days {
+		h.run(t, d, 1)
+	}
+	diffMaps(t, "single days", h.tables(t, days), backfill)
+}
