@@ -181,7 +181,9 @@ func (h *harness) run(t *testing.T, from time.Time, days int) []Report {
 		Archive: h.archive, Output: h.output, From: from, To: from.AddDate(0, 0, days), LateMargin: DefaultLateMargin,
 		Shards: 8, Project: gcpnames.LocalProject, BigtableInstance: gcpnames.BigtableInstance,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Run: func(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) { return ptest.RunWithMetrics(p) },
+		Run: func(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
+			return ptest.RunWithMetrics(p)
+		},
 	})
 	if err != nil {
 		t.Fatalf("run %s for %d days: %v", from.Format(time.DateOnly), days, err)
