@@ -38,10 +38,12 @@ lint: ## go vet, gofmt and go.mod tidiness
 
 STREAM_RATE     ?= 10000
 STREAM_DURATION ?= 10m
+BATCH_CLICKS    ?= 1000000,10000000
 
 bench: build ## load tests that print numbers: the click service vs bare Gin, the streaming job (STREAM_RATE, STREAM_DURATION)
 	$(BIN)/clickbench
 	$(BIN)/streambench -rate=$(STREAM_RATE) -duration=$(STREAM_DURATION)
+	$(BIN)/batchbench -clicks=$(BATCH_CLICKS)
 
 batch: build ## reconcile one UTC day from the local archive (DATE=YYYY-MM-DD, default yesterday; or FROM= TO=)
 	$(BIN)/batch --runner=prism $(if $(DATE),--date=$(DATE)) $(if $(FROM),--from=$(FROM) --to=$(TO)) \

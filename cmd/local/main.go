@@ -117,7 +117,11 @@ func run(ctx context.Context, c config, out io.Writer) error {
 			"--drain_file=" + filepath.Join(c.stateDir, "streaming.drain"),
 		},
 	}
-	procs := []*proc{redirect}
+	archiver := &proc{
+		name: "archiver", path: filepath.Join(c.binDir, "archiver"), out: out, env: emu,
+		args: []string{"-project=" + gcpnames.LocalProject, "-archive=" + filepath.Join(c.stateDir, "archive")},
+	}
+	procs := []*proc{archiver, redirect}
 	if c.streaming {
 		procs = append(procs, streaming)
 	}
@@ -149,6 +153,9 @@ adclick is running locally. Ctrl-C stops everything.
   Bigtable emulator %[3]s   export BIGTABLE_EMULATOR_HOST=%[3]s
   advertiser site   http://%[4]s   (stand-in landing pages of the sample catalog)
   state             %[5]s/   (generated secrets, click spool)
+  raw click archive %[5]s/archive/clicks/   (Avro files as the Cloud Storage subscription writes them, every minute)
+
+Reconcile a day from the archive (the nightly batch) with: make batch DATE=$(date -u +%%F)
 
 Open this click URL in a browser (valid for 1 hour); you land on the ad's page
 and the click appears below as it arrives on Pub/Sub:
@@ -173,6 +180,8 @@ Mint more (ad ids are in %[7]s):
 		err = errors.New("the click service exited; see its log above")
 	case <-exitedIf(c.streaming, streaming):
 		err = errors.New("the streaming job exited; see its log above")
+	case <-archiver.exited():
+		err = errors.New("the archiver exited; see its log above")
 	}
 	wg.Wait()
 	return err

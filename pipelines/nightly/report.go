@@ -110,7 +110,7 @@ func (fn *writeReportFn) ProcessElement(ctx context.Context, day string, parts f
 	if err != nil || d.UnixMilli() < fn.FromMs || d.UnixMilli() >= fn.ToMs {
 		return nil
 	}
-	r := Report{Date: day, Outcomes: map[countable.Outcome]int64{}, Unreadable: map[string]int64{}}
+	r := Report{Date: day, Outcomes: map[countable.Outcome]int64{}, Unreadable: map[string]int64{}, LargestDifferences: []ReportDiff{}}
 	for _, o := range countable.Outcomes {
 		r.Outcomes[o] = 0
 	}
