@@ -48,10 +48,13 @@ type Click struct {
 	Class        Class
 }
 
-// ClickBatch is one bundle's clicks of one impression shard: batches, not
-// clicks, cross the shuffle.
+// ClickBatch is one file's clicks of one advertiser shard: batches, not
+// clicks, cross the shuffle. Advertisers names advertisers the speed layer
+// counted in the run's days, so their shard settles them even when the
+// archive holds no countable click of theirs.
 type ClickBatch struct {
-	Clicks []Click
+	Clicks      []Click
+	Advertisers []string
 }
 
 func init() {
@@ -66,7 +69,15 @@ func encodeBatch(b ClickBatch) []byte {
 		c := &b.Clicks[i]
 		n += 16 + 1 + 4*binary.MaxVarintLen64 + len(c.ClickID) + len(c.AdID) + len(c.AdvertiserID)
 	}
-	buf := binary.AppendUvarint(make([]byte, 0, n), uint64(len(b.Clicks)))
+	for _, a := range b.Advertisers {
+		n += binary.MaxVarintLen64 + len(a)
+	}
+	buf := binary.AppendUvarint(make([]byte, 0, n), uint64(len(b.Advertisers)))
+	for _, a := range b.Advertisers {
+		buf = binary.AppendUvarint(buf, uint64(len(a)))
+		buf = append(buf, a...)
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(b.Clicks)))
 	for i := range b.Clicks {
 		c := &b.Clicks[i]
 		buf = append(buf, c.Impression[:]...)
@@ -81,12 +92,7 @@ func encodeBatch(b ClickBatch) []byte {
 }
 
 func decodeBatch(buf []byte) (ClickBatch, error) {
-	n, k := binary.Uvarint(buf)
-	if k <= 0 || n > uint64(len(buf)) {
-		return ClickBatch{}, fmt.Errorf("decode click batch: bad count")
-	}
-	buf = buf[k:]
-	b := ClickBatch{Clicks: make([]Click, n)}
+	var b ClickBatch
 	str := func() (string, bool) {
 		l, k := binary.Uvarint(buf)
 		if k <= 0 || l > uint64(len(buf)-k) {
@@ -96,6 +102,30 @@ func decodeBatch(buf []byte) (ClickBatch, error) {
 		buf = buf[k+int(l):]
 		return s, true
 	}
+	count := func() (uint64, bool) {
+		n, k := binary.Uvarint(buf)
+		if k <= 0 || n > uint64(len(buf)) {
+			return 0, false
+		}
+		buf = buf[k:]
+		return n, true
+	}
+	na, ok := count()
+	if !ok {
+		return ClickBatch{}, fmt.Errorf("decode click batch: bad advertiser count")
+	}
+	for range na {
+		a, ok := str()
+		if !ok {
+			return ClickBatch{}, fmt.Errorf("decode click batch: truncated advertiser")
+		}
+		b.Advertisers = append(b.Advertisers, a)
+	}
+	n, ok := count()
+	if !ok {
+		return ClickBatch{}, fmt.Errorf("decode click batch: bad click count")
+	}
+	b.Clicks = make([]Click, n)
 	for i := range b.Clicks {
 		c := &b.Clicks[i]
 		if len(buf) < 17 {

@@ -3,11 +3,13 @@ package nightly
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"cloud.google.com/go/bigtable"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
@@ -19,17 +21,26 @@ import (
 )
 
 func init() {
-	register.DoFn4x1[context.Context, string, func(int, ClickBatch), func(string, int64), error](&readFn{})
+	register.DoFn4x1[context.Context, string, func(int, ClickBatch), func(string, []byte), error](&readFn{})
 	register.Emitter2[int, ClickBatch]()
+	register.Emitter2[string, []byte]()
 	register.Emitter2[string, int64]()
-	register.DoFn5x0[context.Context, int, func(*ClickBatch) bool, func(string, int64), func(string, int64)](&decideFn{})
+	register.Emitter1[Count]()
+	register.DoFn6x1[context.Context, int, func(*ClickBatch) bool, func(Count), func(string, int64), func(string, []byte), error](&settleFn{})
 	register.Iter1[ClickBatch]()
-	register.Function2x1(sum)
+}
+
+// Shard is the shard of an advertiser: every click of an advertiser, so
+// of each of its ads and impressions, lands in one shard.
+func Shard(advertiser string, shards int) int {
+	h := fnv.New32a()
+	h.Write([]byte(advertiser))
+	return int(h.Sum32() % uint32(max(shards, 1)))
 }
 
 // readFn reads one archive file and emits its clicks as one batch per
-// impression shard; messages that are not click events are counted by
-// publish day and reason (the streaming job dead-lettered them already).
+// advertiser shard; messages that are not click events (the streaming job
+// dead-lettered them) become report parts of their publish day.
 type readFn struct {
 	Archive string
 	Shards  int
@@ -50,24 +61,27 @@ func (fn *readFn) Teardown() error {
 	return nil
 }
 
-func (fn *readFn) ProcessElement(ctx context.Context, file string, emit func(int, ClickBatch), unreadable func(string, int64)) error {
+func (fn *readFn) ProcessElement(ctx context.Context, file string, emit func(int, ClickBatch), parts func(string, []byte)) error {
 	r, err := fn.store.Open(ctx, file)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 	shards := make([][]Click, fn.Shards)
-	bad := map[string]int64{}
+	bad := map[string]map[string]int64{} // day → reason → n
 	err = rawarchive.Read(r, func(rec *rawarchive.Record) error {
 		ev, err := countable.Parse(rec.Data)
 		if err != nil {
-			bad[rec.PublishTime.UTC().Format(time.DateOnly)+"|"+countable.DeadLetterReason(err)]++
+			day := rec.PublishTime.UTC().Format(time.DateOnly)
+			if bad[day] == nil {
+				bad[day] = map[string]int64{}
+			}
+			bad[day][countable.DeadLetterReason(err)]++
 			return nil
 		}
-		imp := speed.ParseImpression(ev.ImpressionID)
-		shard := int(imp[15]) % fn.Shards
+		shard := Shard(ev.AdvertiserID, fn.Shards)
 		shards[shard] = append(shards[shard], Click{
-			Impression: imp, ClickID: ev.ClickID, AdID: ev.AdID, AdvertiserID: ev.AdvertiserID,
+			Impression: speed.ParseImpression(ev.ImpressionID), ClickID: ev.ClickID, AdID: ev.AdID, AdvertiserID: ev.AdvertiserID,
 			ClickTimeMs: ev.ClickTime.UnixMilli(), Class: classOf(countable.Classify(&ev)),
 		})
 		return nil
@@ -80,55 +94,121 @@ func (fn *readFn) ProcessElement(ctx context.Context, file string, emit func(int
 			emit(shard, ClickBatch{Clicks: clicks})
 		}
 	}
-	for k, n := range bad {
-		unreadable(k, n)
+	for day, reasons := range bad {
+		emitPart(day, reportPart{Unreadable: reasons}, parts)
 	}
 	filesRead.Inc(ctx, 1)
 	return nil
 }
 
 var (
-	filesRead  = beam.NewCounter("adclick", "archive_files_read")
-	clicksRead = beam.NewCounter("adclick", "archive_clicks_read")
+	filesRead     = beam.NewCounter("adclick", "archive_files_read")
+	clicksRead    = beam.NewCounter("adclick", "archive_clicks_read")
+	mismatched    = beam.NewCounter("adclick", "reconciliation_mismatched_cells")
+	absDifference = beam.NewCounter("adclick", "reconciliation_abs_difference")
 )
 
-// decideFn settles every click of one shard: re-deliveries of one click
-// (same click id) collapse into one; of an impression's clicks that
-// countable accepts, the first by countable.First counts and the rest are
-// duplicates, whichever file or day they came in. Only clicks in
-// [FromMs, ToMs) are counted and reported; earlier ones were read so their
-// impressions' first clicks are known.
-//
-// Outputs: per-minute counts keyed "advertiser/ad/minute-ms" (ad and
-// advertiser total), and outcome counts keyed "day|advertiser|ad|outcome".
-type decideFn struct {
-	FromMs, ToMs int64
+// Count is an exact count of one bucket of an ad (or btschema.AllAds).
+type Count struct {
+	Kind       btschema.Kind
+	Advertiser string
+	Ad         string
+	Start      time.Time
+	N          int64
 }
 
-func (fn *decideFn) ProcessElement(ctx context.Context, shard int, batches func(*ClickBatch) bool, minutes, outcomes func(string, int64)) {
-	byClick := map[string]*Click{}
-	var all []*Click
+// settleFn settles one shard: every click of its advertisers, and the
+// speed layer's cells of them. Per advertiser:
+//
+//   - re-deliveries of one click (same click id) collapse into one;
+//   - of an impression's clicks that countable accepts, the first by
+//     countable.First counts and the rest are duplicates, whichever file or
+//     day they came in; only clicks in [FromMs, ToMs) are counted and
+//     reported (earlier ones were read so their impressions' first clicks
+//     are known);
+//   - minute counts of each ad and of the advertiser are compared with the
+//     speed cells: every minute either has becomes a Count, zero where only
+//     the speed layer counted, and disagreements go to the report;
+//   - hour and day counts are summed from the minutes.
+//
+// Outputs: Counts; outcome counts keyed "day|advertiser|ad|outcome"; and
+// report parts keyed by day.
+type settleFn struct {
+	Project, Instance string
+	FromMs, ToMs      int64
+
+	client *bigtable.Client
+}
+
+func (fn *settleFn) Setup(ctx context.Context) error {
+	if fn.Instance == "" {
+		return nil
+	}
+	c, err := bigtable.NewClient(ctx, fn.Project, fn.Instance)
+	if err != nil {
+		return fmt.Errorf("bigtable client %s/%s: %w", fn.Project, fn.Instance, err)
+	}
+	fn.client = c
+	return nil
+}
+
+func (fn *settleFn) Teardown() error {
+	if fn.client != nil {
+		return fn.client.Close()
+	}
+	return nil
+}
+
+func (fn *settleFn) ProcessElement(ctx context.Context, _ int, batches func(*ClickBatch) bool, emit func(Count), outcomes func(string, int64), parts func(string, []byte)) error {
+	byAdvertiser := map[string][]*Click{}
+	seen := map[string]bool{}
 	var redelivered int64
 	var b ClickBatch
 	for batches(&b) {
+		for _, a := range b.Advertisers {
+			if _, ok := byAdvertiser[a]; !ok {
+				byAdvertiser[a] = nil
+			}
+		}
 		for i := range b.Clicks {
 			c := &b.Clicks[i]
-			if _, dup := byClick[c.ClickID]; dup {
+			if seen[c.ClickID] {
 				redelivered++
 				continue
 			}
-			byClick[c.ClickID] = c
-			all = append(all, c)
+			seen[c.ClickID] = true
+			byAdvertiser[c.AdvertiserID] = append(byAdvertiser[c.AdvertiserID], c)
 		}
-		b = ClickBatch{} // the iterator decodes into b: keep the clicks already taken
+		b = ClickBatch{} // the iterator decodes into b: keep the clicks taken
 	}
-	clicksRead.Inc(ctx, int64(len(all)))
-	sort.Slice(all, func(i, j int) bool { return first(all[i], all[j]) })
+	clicksRead.Inc(ctx, int64(len(seen)))
+	report := map[string]*reportPart{}
+	if redelivered > 0 {
+		report[time.UnixMilli(fn.FromMs).UTC().Format(time.DateOnly)] = &reportPart{Redelivered: redelivered}
+	}
+	for advertiser, clicks := range byAdvertiser {
+		if err := fn.settle(ctx, advertiser, clicks, emit, outcomes, report); err != nil {
+			return err
+		}
+	}
+	for day, p := range report {
+		p.trim()
+		emitPart(day, *p, parts)
+	}
+	return nil
+}
 
+type adMinute struct {
+	ad       string
+	minuteMs int64
+}
+
+func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*Click, emit func(Count), outcomes func(string, int64), report map[string]*reportPart) error {
+	sort.Slice(clicks, func(i, j int) bool { return first(clicks[i], clicks[j]) })
 	counted := map[speed.Impression]bool{}
-	minuteCounts := map[string]int64{}
-	outcomeCounts := map[string]int64{}
-	for _, c := range all {
+	minutes := map[adMinute]int64{}
+	byOutcome := map[string]int64{}
+	for _, c := range clicks {
 		o := c.Class.Outcome()
 		if c.Class == ClassCounted {
 			if counted[c.Impression] {
@@ -139,23 +219,61 @@ func (fn *decideFn) ProcessElement(ctx context.Context, shard int, batches func(
 		if c.ClickTimeMs < fn.FromMs || c.ClickTimeMs >= fn.ToMs {
 			continue
 		}
-		at := time.UnixMilli(c.ClickTimeMs).UTC()
-		outcomeCounts[at.Format(time.DateOnly)+"|"+c.AdvertiserID+"|"+c.AdID+"|"+string(o)]++
+		byOutcome[time.UnixMilli(c.ClickTimeMs).UTC().Format(time.DateOnly)+"|"+advertiser+"|"+c.AdID+"|"+string(o)]++
 		if o == countable.Counted {
-			minute := strconv.FormatInt(at.Truncate(time.Minute).UnixMilli(), 10)
-			minuteCounts[c.AdvertiserID+"/"+c.AdID+"/"+minute]++
-			minuteCounts[c.AdvertiserID+"/"+btschema.AllAds+"/"+minute]++
+			minute := c.ClickTimeMs / 60000 * 60000
+			minutes[adMinute{c.AdID, minute}]++
+			minutes[adMinute{btschema.AllAds, minute}]++
 		}
 	}
-	for k, n := range minuteCounts {
-		minutes(k, n)
-	}
-	for k, n := range outcomeCounts {
+	for k, n := range byOutcome {
 		outcomes(k, n)
+		day, _, _ := strings.Cut(k, "|")
+		part(report, day).addOutcome(k[strings.LastIndex(k, "|")+1:], n)
 	}
-	if redelivered > 0 {
-		outcomes(redeliveredKey(fn.FromMs), redelivered)
+
+	speedCells, err := fn.readSpeed(ctx, advertiser)
+	if err != nil {
+		return err
 	}
+	for k := range speedCells {
+		if _, ok := minutes[k]; !ok {
+			minutes[k] = 0
+		}
+	}
+	rollups := map[Count]int64{}
+	for k, n := range minutes {
+		start := time.UnixMilli(k.minuteMs).UTC()
+		emit(Count{Kind: btschema.Minute, Advertiser: advertiser, Ad: k.ad, Start: start, N: n})
+		rollups[Count{Kind: btschema.Hour, Advertiser: advertiser, Ad: k.ad, Start: start.Truncate(time.Hour)}] += n
+		rollups[Count{Kind: btschema.Day, Advertiser: advertiser, Ad: k.ad, Start: start.Truncate(24 * time.Hour)}] += n
+		if s := speedCells[k]; s != n {
+			mismatched.Inc(ctx, 1)
+			absDifference.Inc(ctx, abs(s-n))
+			part(report, start.Format(time.DateOnly)).addDiff(ReportDiff{Advertiser: advertiser, Ad: k.ad, Minute: start, Speed: s, Batch: n})
+		}
+	}
+	for c, n := range rollups {
+		c.N = n
+		emit(c)
+	}
+	return nil
+}
+
+// readSpeed reads the speed cells of advertiser in the run's days: a scan
+// of its minute rows with a row-key filter on the date.
+func (fn *settleFn) readSpeed(ctx context.Context, advertiser string) (map[adMinute]int64, error) {
+	cells := map[adMinute]int64{}
+	if fn.client == nil {
+		return cells, nil
+	}
+	err := scanSpeed(ctx, fn.client.Open(btschema.Table), "m#"+advertiser+"#", fn.FromMs, fn.ToMs, func(_, ad string, minute time.Time, n int64) {
+		cells[adMinute{ad, minute.UnixMilli()}] = n
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read speed cells of %s: %w", advertiser, err)
+	}
+	return cells, nil
 }
 
 // first orders clicks as countable.First does: earliest click time, ties
@@ -167,13 +285,18 @@ func first(a, b *Click) bool {
 	return a.ClickID < b.ClickID
 }
 
-// Re-deliveries are reported on the run's first day: a re-delivered copy
-// says nothing about any one day.
-func redeliveredKey(fromMs int64) string {
-	return time.UnixMilli(fromMs).UTC().Format(time.DateOnly) + "|||redelivered"
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
-// minuteKey parts: advertiser, ad, minute.
+func minuteKey(advertiser, ad string, minute time.Time) string {
+	return advertiser + "/" + ad + "/" + strconv.FormatInt(minute.UnixMilli(), 10)
+}
+
+// splitMinuteKey undoes minuteKey.
 func splitMinuteKey(k string) (advertiser, ad string, minute time.Time, err error) {
 	parts := strings.Split(k, "/")
 	if len(parts) != 3 {
@@ -184,8 +307,4 @@ func splitMinuteKey(k string) (advertiser, ad string, minute time.Time, err erro
 		return "", "", time.Time{}, fmt.Errorf("minute key %q: %w", k, err)
 	}
 	return parts[0], parts[1], time.UnixMilli(ms).UTC(), nil
-}
-
-func minuteKey(advertiser, ad string, minute time.Time) string {
-	return advertiser + "/" + ad + "/" + strconv.FormatInt(minute.UnixMilli(), 10)
 }

@@ -3,13 +3,16 @@
 // as the streaming job (package countable), written as Parquet
 // partitions, Bigtable batch cells and a reconciliation report.
 //
-//	archive files ─read─▶ KV<impression shard, ClickBatch> ─GroupByKey─▶ decide
-//	    ─▶ KV<advertiser/ad/minute, n> ─Sum─▶ ⋈ speed cells ─▶ minute counts (+ zeros)
-//	    ─▶ hour and day rollups ─▶ Parquet, Bigtable; outcomes and differences ─▶ report
+//	archive files ─read─▶ KV<advertiser shard, ClickBatch> ─GroupByKey─▶ settle, per advertiser:
+//	    dedupe, minute/hour/day counts, compare with its speed cells ─▶ Count ─▶ Parquet, Bigtable
+//	                                                                   └─▶ report parts ─▶ report
+//	speed cells' advertisers ─▶ (into the same shards, so phantom counts get their zeros)
 //
-// What crosses a shuffle grows with files, shards, ads and minutes, not
-// with clicks: each file becomes one batch per shard, and the per-minute
-// sums are lifted before their shuffle.
+// One shuffle carries the clicks, as one batch per file per shard, so what
+// crosses it grows with files and shards, not with clicks. A shard holds
+// whole advertisers (an impression belongs to one ad, an ad to one
+// advertiser), so every count is complete where it is computed and needs
+// no further shuffle.
 package nightly
 
 import (
@@ -48,7 +51,7 @@ type Config struct {
 	Files   []string
 	// From and To are the UTC days counted, [From, To).
 	From, To time.Time
-	// Shards of impression ids.
+	// Shards of advertisers.
 	Shards int
 	// Staging is where this run writes its outputs (Parquet partitions
 	// and reports) before the launcher swaps them into place.
@@ -64,23 +67,12 @@ func Build(s beam.Scope, cfg Config) {
 	s = s.Scope("nightly")
 	files := beam.Reshuffle(s, beam.CreateList(s, cfg.Files))
 	batches, unreadable := beam.ParDo2(s, &readFn{Archive: cfg.Archive, Shards: cfg.Shards}, files)
-	minutes, outcomes := beam.ParDo2(s, &decideFn{FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli()}, beam.GroupByKey(s, batches))
-	batchMinutes := beam.CombinePerKey(s, sum, minutes)
-
-	speedMinutes := beam.ParDo(s, &readSpeedFn{Project: cfg.Project, Instance: cfg.BigtableInstance, FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli()}, beam.Impulse(s))
-	finalMinutes, diffs := beam.ParDo2(s, compare, beam.CoGroupByKey(s, batchMinutes, speedMinutes))
-	counts := rollUp(s, finalMinutes)
+	phantoms := beam.ParDo(s, &speedAdvertisersFn{Project: cfg.Project, Instance: cfg.BigtableInstance, FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli(), Shards: cfg.Shards}, beam.Impulse(s))
+	grouped := beam.GroupByKey(s, beam.Flatten(s, batches, phantoms))
+	counts, outcomes, parts := beam.ParDo3(s, &settleFn{Project: cfg.Project, Instance: cfg.BigtableInstance, FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli()}, grouped)
 
 	beam.ParDo0(s, &writeParquetFn{Staging: cfg.Staging}, counts)
-	beam.ParDo0(s, &writeParquetOutcomesFn{Staging: cfg.Staging}, beam.CombinePerKey(s, sum, outcomes))
+	beam.ParDo0(s, &writeParquetOutcomesFn{Staging: cfg.Staging}, outcomes)
 	beam.ParDo0(s, &writeBigtableFn{Project: cfg.Project, Instance: cfg.BigtableInstance, RunMs: cfg.Run.UnixMilli()}, counts)
-
-	parts := beam.Flatten(s,
-		beam.ParDo(s, outcomeReportPart, beam.CombinePerKey(s, sum, outcomes)),
-		beam.ParDo(s, diffReportPart, diffs),
-		beam.ParDo(s, unreadableReportPart, unreadable),
-	)
-	beam.ParDo0(s, &writeReportFn{Staging: cfg.Staging, FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli()}, beam.GroupByKey(s, parts))
+	beam.ParDo0(s, &writeReportFn{Staging: cfg.Staging, FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli()}, beam.GroupByKey(s, beam.Flatten(s, parts, unreadable)))
 }
-
-func sum(a, b int64) int64 { return a + b }

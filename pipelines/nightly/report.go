@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -16,10 +15,6 @@ import (
 )
 
 func init() {
-	register.Function3x0(outcomeReportPart)
-	register.Function2x0(diffReportPart)
-	register.Function3x0(unreadableReportPart)
-	register.Emitter2[string, []byte]()
 	register.DoFn3x1[context.Context, string, func(*[]byte) bool, error](&writeReportFn{})
 	register.Iter1[[]byte]()
 }
@@ -65,36 +60,66 @@ func ReportName(day time.Time) string {
 	return "reconciliation/date=" + day.UTC().Format(time.DateOnly) + "/report.json"
 }
 
-// reportPart is a piece of a day's report; the parts merge in writeReportFn.
+// reportPart is a piece of a day's report, from one shard or one file;
+// the parts merge in writeReportFn.
 type reportPart struct {
-	Outcome     string
-	N           int64
-	Unreadable  string
-	Redelivered int64
-	Diff        *ReportDiff
+	Outcomes        map[string]int64 `json:",omitempty"`
+	Unreadable      map[string]int64 `json:",omitempty"`
+	Redelivered     int64            `json:",omitempty"`
+	Mismatched      int64            `json:",omitempty"`
+	AbsDifference   int64            `json:",omitempty"`
+	SpeedMinusBatch int64            `json:",omitempty"` // over advertiser totals
+	Diffs           []ReportDiff     `json:",omitempty"` // the largest MaxReportedDiffs
+}
+
+func part(report map[string]*reportPart, day string) *reportPart {
+	p, ok := report[day]
+	if !ok {
+		p = &reportPart{}
+		report[day] = p
+	}
+	return p
+}
+
+func (p *reportPart) addOutcome(o string, n int64) {
+	if p.Outcomes == nil {
+		p.Outcomes = map[string]int64{}
+	}
+	p.Outcomes[o] += n
+}
+
+func (p *reportPart) addDiff(d ReportDiff) {
+	p.Mismatched++
+	p.AbsDifference += abs(d.Speed - d.Batch)
+	if d.Ad == btschema.AllAds {
+		p.SpeedMinusBatch += d.Speed - d.Batch
+	}
+	p.Diffs = append(p.Diffs, d)
+	if len(p.Diffs) > 4*MaxReportedDiffs {
+		p.trim()
+	}
+}
+
+// trim keeps the largest differences, largest first, ties in a fixed order.
+func (p *reportPart) trim() {
+	sort.Slice(p.Diffs, func(i, j int) bool {
+		a, b := p.Diffs[i], p.Diffs[j]
+		if da, db := abs(a.Speed-a.Batch), abs(b.Speed-b.Batch); da != db {
+			return da > db
+		}
+		if !a.Minute.Equal(b.Minute) {
+			return a.Minute.Before(b.Minute)
+		}
+		return a.Advertiser+"/"+a.Ad < b.Advertiser+"/"+b.Ad
+	})
+	if len(p.Diffs) > MaxReportedDiffs {
+		p.Diffs = p.Diffs[:MaxReportedDiffs]
+	}
 }
 
 func emitPart(day string, p reportPart, emit func(string, []byte)) {
 	b, _ := json.Marshal(p)
 	emit(day, b)
-}
-
-func outcomeReportPart(key string, n int64, emit func(string, []byte)) {
-	parts := strings.Split(key, "|")
-	if parts[3] == "redelivered" {
-		emitPart(parts[0], reportPart{Redelivered: n}, emit)
-		return
-	}
-	emitPart(parts[0], reportPart{Outcome: parts[3], N: n}, emit)
-}
-
-func unreadableReportPart(key string, n int64, emit func(string, []byte)) {
-	day, reason, _ := strings.Cut(key, "|")
-	emitPart(day, reportPart{Unreadable: reason, N: n}, emit)
-}
-
-func diffReportPart(d Diff, emit func(string, []byte)) {
-	emitPart(d.Minute.Format(time.DateOnly), reportPart{Diff: &ReportDiff{Advertiser: d.Advertiser, Ad: d.Ad, Minute: d.Minute, Speed: d.Speed, Batch: d.Batch}}, emit)
 }
 
 // writeReportFn merges a day's parts and writes its report to staging.
@@ -114,45 +139,30 @@ func (fn *writeReportFn) ProcessElement(ctx context.Context, day string, parts f
 	for _, o := range countable.Outcomes {
 		r.Outcomes[o] = 0
 	}
-	var speedMinusBatch int64
+	var merged reportPart
 	var raw []byte
 	for parts(&raw) {
 		var p reportPart
 		if err := json.Unmarshal(raw, &p); err != nil {
 			return fmt.Errorf("report %s: part %s: %w", day, raw, err)
 		}
-		switch {
-		case p.Outcome != "":
-			r.Outcomes[countable.Outcome(p.Outcome)] += p.N
-			r.Archived += p.N
-		case p.Unreadable != "":
-			r.Unreadable[p.Unreadable] += p.N
-		case p.Redelivered > 0:
-			r.Redelivered += p.Redelivered
-		case p.Diff != nil:
-			r.MismatchedCells++
-			r.AbsDifference += abs(p.Diff.Speed - p.Diff.Batch)
-			if p.Diff.Ad == btschema.AllAds {
-				speedMinusBatch += p.Diff.Speed - p.Diff.Batch
-			}
-			r.LargestDifferences = append(r.LargestDifferences, *p.Diff)
+		for o, n := range p.Outcomes {
+			r.Outcomes[countable.Outcome(o)] += n
+			r.Archived += n
 		}
+		for reason, n := range p.Unreadable {
+			r.Unreadable[reason] += n
+		}
+		r.Redelivered += p.Redelivered
+		r.MismatchedCells += p.Mismatched
+		r.AbsDifference += p.AbsDifference
+		merged.SpeedMinusBatch += p.SpeedMinusBatch
+		merged.Diffs = append(merged.Diffs, p.Diffs...)
 	}
+	merged.trim()
+	r.LargestDifferences = append(r.LargestDifferences, merged.Diffs...)
 	r.BatchTotal = r.Outcomes[countable.Counted]
-	r.SpeedTotal = r.BatchTotal + speedMinusBatch
-	sort.Slice(r.LargestDifferences, func(i, j int) bool {
-		a, b := r.LargestDifferences[i], r.LargestDifferences[j]
-		if da, db := abs(a.Speed-a.Batch), abs(b.Speed-b.Batch); da != db {
-			return da > db
-		}
-		if !a.Minute.Equal(b.Minute) {
-			return a.Minute.Before(b.Minute)
-		}
-		return a.Advertiser+"/"+a.Ad < b.Advertiser+"/"+b.Ad
-	})
-	if len(r.LargestDifferences) > MaxReportedDiffs {
-		r.LargestDifferences = r.LargestDifferences[:MaxReportedDiffs]
-	}
+	r.SpeedTotal = r.BatchTotal + merged.SpeedMinusBatch
 	return writeJSON(ctx, fn.Staging, ReportName(d), r)
 }
 
