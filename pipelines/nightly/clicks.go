@@ -40,8 +40,9 @@ func (c Class) Outcome() countable.Outcome {
 
 // Click is what the batch keeps of a raw click for dedupe and counting.
 type Click struct {
-	Impression   speed.Impression
-	ClickID      string
+	Impression speed.Impression
+	// ClickID is the click id's 16 bytes (speed.ParseImpression's form).
+	ClickID      speed.Impression
 	AdID         string
 	AdvertiserID string
 	ClickTimeMs  int64
@@ -63,90 +64,129 @@ func init() {
 	beam.RegisterCoder(t, encodeBatch, decodeBatch)
 }
 
+// encodeBatch is the batch's wire form, compact because every click
+// crosses the shuffle once: the advertisers list, a table of the distinct
+// ad and advertiser ids, then per click its impression and click id (16
+// bytes each), class, click time as a delta from the batch's first, and
+// the table indexes of its ad and advertiser.
 func encodeBatch(b ClickBatch) []byte {
-	n := binary.MaxVarintLen64
+	index := map[string]uint64{}
+	var table []string
+	ref := func(s string) uint64 {
+		i, ok := index[s]
+		if !ok {
+			i = uint64(len(table))
+			index[s] = i
+			table = append(table, s)
+		}
+		return i
+	}
+	refs := make([][2]uint64, len(b.Clicks))
 	for i := range b.Clicks {
-		c := &b.Clicks[i]
-		n += 16 + 1 + 4*binary.MaxVarintLen64 + len(c.ClickID) + len(c.AdID) + len(c.AdvertiserID)
+		refs[i] = [2]uint64{ref(b.Clicks[i].AdID), ref(b.Clicks[i].AdvertiserID)}
 	}
-	for _, a := range b.Advertisers {
-		n += binary.MaxVarintLen64 + len(a)
+	n := 3 * binary.MaxVarintLen64
+	for _, s := range append(table, b.Advertisers...) {
+		n += binary.MaxVarintLen64 + len(s)
 	}
-	buf := binary.AppendUvarint(make([]byte, 0, n), uint64(len(b.Advertisers)))
-	for _, a := range b.Advertisers {
-		buf = binary.AppendUvarint(buf, uint64(len(a)))
-		buf = append(buf, a...)
-	}
-	buf = binary.AppendUvarint(buf, uint64(len(b.Clicks)))
-	for i := range b.Clicks {
-		c := &b.Clicks[i]
-		buf = append(buf, c.Impression[:]...)
-		buf = append(buf, byte(c.Class))
-		buf = binary.AppendVarint(buf, c.ClickTimeMs)
-		for _, s := range [...]string{c.ClickID, c.AdID, c.AdvertiserID} {
+	n += len(b.Clicks) * (16 + 16 + 1 + 3*binary.MaxVarintLen64)
+	buf := make([]byte, 0, n)
+	appendStrings := func(ss []string) {
+		buf = binary.AppendUvarint(buf, uint64(len(ss)))
+		for _, s := range ss {
 			buf = binary.AppendUvarint(buf, uint64(len(s)))
 			buf = append(buf, s...)
 		}
 	}
+	appendStrings(b.Advertisers)
+	appendStrings(table)
+	buf = binary.AppendUvarint(buf, uint64(len(b.Clicks)))
+	var base int64
+	if len(b.Clicks) > 0 {
+		base = b.Clicks[0].ClickTimeMs
+	}
+	buf = binary.AppendVarint(buf, base)
+	for i := range b.Clicks {
+		c := &b.Clicks[i]
+		buf = append(buf, c.Impression[:]...)
+		buf = append(buf, c.ClickID[:]...)
+		buf = append(buf, byte(c.Class))
+		buf = binary.AppendVarint(buf, c.ClickTimeMs-base)
+		buf = binary.AppendUvarint(buf, refs[i][0])
+		buf = binary.AppendUvarint(buf, refs[i][1])
+	}
 	return buf
 }
 
+var errTruncated = fmt.Errorf("decode click batch: truncated")
+
 func decodeBatch(buf []byte) (ClickBatch, error) {
-	var b ClickBatch
-	str := func() (string, bool) {
-		l, k := binary.Uvarint(buf)
-		if k <= 0 || l > uint64(len(buf)-k) {
-			return "", false
-		}
-		s := string(buf[k : k+int(l)])
-		buf = buf[k+int(l):]
-		return s, true
-	}
-	count := func() (uint64, bool) {
-		n, k := binary.Uvarint(buf)
-		if k <= 0 || n > uint64(len(buf)) {
-			return 0, false
+	uvarint := func() (uint64, error) {
+		v, k := binary.Uvarint(buf)
+		if k <= 0 {
+			return 0, errTruncated
 		}
 		buf = buf[k:]
-		return n, true
+		return v, nil
 	}
-	na, ok := count()
-	if !ok {
-		return ClickBatch{}, fmt.Errorf("decode click batch: bad advertiser count")
-	}
-	for range na {
-		a, ok := str()
-		if !ok {
-			return ClickBatch{}, fmt.Errorf("decode click batch: truncated advertiser")
+	strs := func() ([]string, error) {
+		n, err := uvarint()
+		if err != nil || n > uint64(len(buf)) {
+			return nil, errTruncated
 		}
-		b.Advertisers = append(b.Advertisers, a)
+		out := make([]string, n)
+		for i := range out {
+			l, err := uvarint()
+			if err != nil || l > uint64(len(buf)) {
+				return nil, errTruncated
+			}
+			out[i], buf = string(buf[:l]), buf[l:]
+		}
+		return out, nil
 	}
-	n, ok := count()
-	if !ok {
-		return ClickBatch{}, fmt.Errorf("decode click batch: bad click count")
+	var b ClickBatch
+	var err error
+	if b.Advertisers, err = strs(); err != nil {
+		return ClickBatch{}, err
 	}
+	if len(b.Advertisers) == 0 {
+		b.Advertisers = nil
+	}
+	table, err := strs()
+	if err != nil {
+		return ClickBatch{}, err
+	}
+	n, err := uvarint()
+	if err != nil || n > uint64(len(buf)) {
+		return ClickBatch{}, errTruncated
+	}
+	base, k := binary.Varint(buf)
+	if k <= 0 {
+		return ClickBatch{}, errTruncated
+	}
+	buf = buf[k:]
 	b.Clicks = make([]Click, n)
 	for i := range b.Clicks {
 		c := &b.Clicks[i]
-		if len(buf) < 17 {
-			return ClickBatch{}, fmt.Errorf("decode click batch: truncated at click %d", i)
+		if len(buf) < 33 {
+			return ClickBatch{}, errTruncated
 		}
 		copy(c.Impression[:], buf)
-		c.Class = Class(buf[16])
-		buf = buf[17:]
-		var k int
-		c.ClickTimeMs, k = binary.Varint(buf)
+		copy(c.ClickID[:], buf[16:])
+		c.Class = Class(buf[32])
+		buf = buf[33:]
+		d, k := binary.Varint(buf)
 		if k <= 0 {
-			return ClickBatch{}, fmt.Errorf("decode click batch: truncated at click %d", i)
+			return ClickBatch{}, errTruncated
 		}
 		buf = buf[k:]
-		var ok1, ok2, ok3 bool
-		c.ClickID, ok1 = str()
-		c.AdID, ok2 = str()
-		c.AdvertiserID, ok3 = str()
-		if !ok1 || !ok2 || !ok3 {
-			return ClickBatch{}, fmt.Errorf("decode click batch: truncated at click %d", i)
+		c.ClickTimeMs = base + d
+		ad, err1 := uvarint()
+		adv, err2 := uvarint()
+		if err1 != nil || err2 != nil || ad >= uint64(len(table)) || adv >= uint64(len(table)) {
+			return ClickBatch{}, errTruncated
 		}
+		c.AdID, c.AdvertiserID = table[ad], table[adv]
 	}
 	return b, nil
 }

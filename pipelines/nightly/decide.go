@@ -1,6 +1,7 @@
 package nightly
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -81,7 +82,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, file string, emit func(int
 		}
 		shard := Shard(ev.AdvertiserID, fn.Shards)
 		shards[shard] = append(shards[shard], Click{
-			Impression: speed.ParseImpression(ev.ImpressionID), ClickID: ev.ClickID, AdID: ev.AdID, AdvertiserID: ev.AdvertiserID,
+			Impression: speed.ParseImpression(ev.ImpressionID), ClickID: speed.ParseImpression(ev.ClickID), AdID: ev.AdID, AdvertiserID: ev.AdvertiserID,
 			ClickTimeMs: ev.ClickTime.UnixMilli(), Class: classOf(countable.Classify(&ev)),
 		})
 		return nil
@@ -161,7 +162,7 @@ func (fn *settleFn) Teardown() error {
 
 func (fn *settleFn) ProcessElement(ctx context.Context, _ int, batches func(*ClickBatch) bool, emit func(Count), outcomes func(string, int64), parts func(string, []byte)) error {
 	byAdvertiser := map[string][]*Click{}
-	seen := map[string]bool{}
+	seen := map[speed.Impression]bool{}
 	var redelivered int64
 	var b ClickBatch
 	for batches(&b) {
@@ -277,12 +278,12 @@ func (fn *settleFn) readSpeed(ctx context.Context, advertiser string) (map[adMin
 }
 
 // first orders clicks as countable.First does: earliest click time, ties
-// to the smaller click id.
+// to the smaller click id (hex ids order as their bytes do).
 func first(a, b *Click) bool {
 	if a.ClickTimeMs != b.ClickTimeMs {
 		return a.ClickTimeMs < b.ClickTimeMs
 	}
-	return a.ClickID < b.ClickID
+	return bytes.Compare(a.ClickID[:], b.ClickID[:]) < 0
 }
 
 func abs(n int64) int64 {
