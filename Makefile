@@ -46,7 +46,7 @@ bench: build ## load tests that print numbers: the click service vs bare Gin, th
 	$(BIN)/batchbench -clicks=$(BATCH_CLICKS)
 
 batch: build ## reconcile one UTC day from the local archive (DATE=YYYY-MM-DD, default yesterday; or FROM= TO=)
-	$(BIN)/batch --runner=prism $(if $(DATE),--date=$(DATE)) $(if $(FROM),--from=$(FROM) --to=$(TO)) \
+	GOMEMLIMIT=$${GOMEMLIMIT:-2400MiB} $(BIN)/batch --runner=prism $(if $(DATE),--date=$(DATE)) $(if $(FROM),--from=$(FROM) --to=$(TO)) \
 		--archive=.run/archive --output=.run/warehouse
 
 clean-state: ## forget local secrets and the spool (.run/)

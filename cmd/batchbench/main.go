@@ -3,7 +3,8 @@
 // hot ad, 5 % duplicate clicks, 1 % bots, 1 % expired), runs bin/batch on
 // Prism over it, and, over the same files, a plain single-process Go
 // program doing the same exact aggregation (the ceiling). It prints the
-// time, clicks/s and peak memory of each, and their ratio.
+// time, clicks/s and peak memory of each, and their ratio. Bigtable is
+// left out (--bigtable_instance=): the emulator's cost is not the job's.
 //
 //	batchbench -clicks=1000000,10000000
 package main
@@ -33,6 +34,8 @@ import (
 )
 
 var day = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+
+const memLimit = "2400MiB"
 
 func main() {
 	sizes := flag.String("clicks", "1000000,10000000", "archive sizes to measure, comma separated")
@@ -79,8 +82,13 @@ func measure(n int, dir, binDir string) error {
 	if err != nil {
 		return err
 	}
-	pipe, err := timed(exec.Command(filepath.Join(binDir, "batch"), "--runner=prism", "--date="+day.Format(time.DateOnly),
-		"--archive="+archive, "--output="+out, "--bigtable_instance="))
+	job := exec.Command(filepath.Join(binDir, "batch"), "--runner=prism", "--date="+day.Format(time.DateOnly),
+		"--archive="+archive, "--output="+out, "--bigtable_instance=")
+	// The soft memory limit `make batch` uses on this machine: without it
+	// Go lets the heap grow to twice what is live (10M clicks: 4.9 GB peak
+	// instead of 2.8 GB, for 3 % less time).
+	job.Env = append(os.Environ(), "GOMEMLIMIT="+memLimit)
+	pipe, err := timed(job)
 	if err != nil {
 		return err
 	}
@@ -88,8 +96,8 @@ func measure(n int, dir, binDir string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%d clicks: batch job on Prism %.1f s (%.0f clicks/s, peak RSS %d MiB); plain Go %.1f s (%.0f clicks/s, peak RSS %d MiB); ratio %.2f×\n",
-		n, pipe.wall.Seconds(), float64(n)/pipe.wall.Seconds(), pipe.maxRSSMiB,
+	fmt.Printf("%d clicks: batch job on Prism (GOMEMLIMIT=%s) %.1f s (%.0f clicks/s, peak RSS %d MiB); plain Go %.1f s (%.0f clicks/s, peak RSS %d MiB); ratio %.2f×\n",
+		n, memLimit, pipe.wall.Seconds(), float64(n)/pipe.wall.Seconds(), pipe.maxRSSMiB,
 		base.wall.Seconds(), float64(n)/base.wall.Seconds(), base.maxRSSMiB, pipe.wall.Seconds()/base.wall.Seconds())
 	return nil
 }

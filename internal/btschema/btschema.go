@@ -173,6 +173,15 @@ func SpeedTimestamp(bucket time.Time, n int64) bigtable.Timestamp {
 	return bigtable.Timestamp((bucket.UnixMilli() + n) * 1000)
 }
 
+// ReconciledRowKey is the row that marks a UTC day as reconciled: the
+// nightly batch writes it (family b, column ReconciledColumn, the run's
+// time as value) once every batch cell of the day is written. Readers
+// treat every bucket of a marked day as final.
+func ReconciledRowKey(day time.Time) string { return "r#" + day.UTC().Format("20060102") }
+
+// ReconciledColumn is the marker's column.
+const ReconciledColumn = "run"
+
 // BatchTimestamp is the version of batch cells written by a reconciliation
 // run that started at run: a later run's cells replace an earlier one's,
 // even where it lowers a count.

@@ -403,6 +403,10 @@ func TestDayMatchesKnownAnswer(t *testing.T) {
 		t.Errorf("batch day cell of adv-aa = %d (present %v)", got, ok)
 	}
 
+	if row, err := h.bt.Open(btschema.Table).ReadRow(context.Background(), btschema.ReconciledRowKey(day0)); err != nil || len(row[btschema.FamilyBatch]) != 1 {
+		t.Errorf("reconciled marker of %s: %v, %v", day0.Format(time.DateOnly), row, err)
+	}
+
 	// A second run changes nothing.
 	before := h.tables(t, days)
 	again := h.run(t, day0, 1)

@@ -7,9 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"cloud.google.com/go/bigtable"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/adclick/adclick/internal/blob"
+	"github.com/adclick/adclick/internal/btschema"
 	"github.com/adclick/adclick/internal/rawarchive"
 	"github.com/adclick/adclick/internal/warehouse"
 )
@@ -73,6 +75,9 @@ func RunDays(ctx context.Context, o RunOptions) ([]Report, error) {
 		}
 	}
 
+	if err := markReconciled(ctx, o.Project, o.BigtableInstance, days, runAt); err != nil {
+		return nil, err
+	}
 	published, err := Publish(ctx, out, staging, days)
 	if err != nil {
 		return nil, err
@@ -105,4 +110,26 @@ func RunDays(ctx context.Context, o RunOptions) ([]Report, error) {
 			"report", out.URL(ReportName(day)))
 	}
 	return reports, blob.DeletePrefix(ctx, out, staging)
+}
+
+// markReconciled writes each day's reconciled marker, after the pipeline
+// wrote every batch cell of it.
+func markReconciled(ctx context.Context, project, instance string, days []time.Time, run time.Time) error {
+	if instance == "" {
+		return nil
+	}
+	client, err := bigtable.NewClient(ctx, project, instance)
+	if err != nil {
+		return fmt.Errorf("bigtable client %s/%s: %w", project, instance, err)
+	}
+	defer client.Close()
+	tbl := client.Open(btschema.Table)
+	for _, day := range days {
+		m := bigtable.NewMutation()
+		m.Set(btschema.FamilyBatch, btschema.ReconciledColumn, btschema.BatchTimestamp(run), []byte(run.Format(time.RFC3339)))
+		if err := tbl.Apply(ctx, btschema.ReconciledRowKey(day), m); err != nil {
+			return fmt.Errorf("mark %s reconciled: %w", day.Format(time.DateOnly), err)
+		}
+	}
+	return nil
 }
