@@ -1,0 +1,137 @@
+// Package app wires the reporting service from flags: catalog (with the
+// advertisers' hashed API keys), the Bigtable reader, the Gin server with
+// the API and dashboard, metrics, health and graceful shutdown. The main
+// package and the end-to-end tests both call Run.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/bigtable"
+	"github.com/gin-gonic/gin"
+
+	"github.com/adclick/adclick/internal/btschema"
+	"github.com/adclick/adclick/internal/catalog"
+	"github.com/adclick/adclick/internal/envflag"
+	"github.com/adclick/adclick/internal/gcpnames"
+	"github.com/adclick/adclick/internal/obs"
+	"github.com/adclick/adclick/reports/query"
+	"github.com/adclick/adclick/reports/server"
+)
+
+// EnvPrefix prefixes the environment variable of every flag.
+const EnvPrefix = "ADCLICK"
+
+// Flags is the reporting service's configuration.
+type Flags struct {
+	Listen           string
+	Project          string
+	BigtableInstance string
+	Catalog          string
+	CatalogPoll      time.Duration
+	PepperFile       string
+	LogLevel         string
+	DrainTimeout     time.Duration
+}
+
+// NewFlagSet defines the flags, with their documented defaults.
+func NewFlagSet(f *Flags) *flag.FlagSet {
+	fs := flag.NewFlagSet("reports", flag.ContinueOnError)
+	fs.StringVar(&f.Listen, "listen", ":8081", "address to serve the API and dashboard on")
+	fs.StringVar(&f.Project, "project", gcpnames.LocalProject, "project of the Bigtable instance")
+	fs.StringVar(&f.BigtableInstance, "bigtable-instance", gcpnames.BigtableInstance, "Bigtable instance of the clicks table")
+	fs.StringVar(&f.Catalog, "catalog", "config/catalog.json", "ad catalog with the advertisers' hashed API keys: a file or gs://bucket/object")
+	fs.DurationVar(&f.CatalogPoll, "catalog-poll", 5*time.Second, "how often to look for a new catalog")
+	fs.StringVar(&f.PepperFile, "api-key-pepper-file", "", "file holding the pepper API keys are hashed with (required)")
+	fs.StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&f.DrainTimeout, "drain-timeout", 10*time.Second, "on SIGTERM, how long in-flight requests may take")
+	envflag.DocumentEnv(fs, EnvPrefix)
+	return fs
+}
+
+// Run serves until ctx ends, then drains. ready, if set, gets the address.
+func Run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stderr io.Writer, ready func(addr string)) error {
+	var f Flags
+	fs := NewFlagSet(&f)
+	fs.SetOutput(stderr)
+	if err := envflag.Parse(fs, EnvPrefix, args, lookupEnv); err != nil {
+		return err
+	}
+	log, err := obs.NewLogger(stderr, f.LogLevel, "reports")
+	if err != nil {
+		return err
+	}
+	if f.PepperFile == "" {
+		return errors.New("-api-key-pepper-file is required (make run creates a local one in .run/secrets)")
+	}
+	pepper, err := os.ReadFile(f.PepperFile)
+	if err != nil {
+		return fmt.Errorf("api key pepper: %w", err)
+	}
+
+	reg := obs.NewRegistry()
+	health := obs.NewHealth()
+	src, err := catalog.NewSource(ctx, f.Catalog)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	watcher, err := catalog.NewWatcher(ctx, src, log)
+	if err != nil {
+		return err
+	}
+	health.Add("catalog", func(context.Context) error {
+		if watcher.Current() == nil {
+			return errors.New("not loaded")
+		}
+		return nil
+	})
+	bt, err := bigtable.NewClient(ctx, f.Project, f.BigtableInstance)
+	if err != nil {
+		return fmt.Errorf("bigtable client %s/%s: %w", f.Project, f.BigtableInstance, err)
+	}
+	defer bt.Close()
+	tbl := bt.Open(btschema.Table)
+	health.Add("bigtable", func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_, err := tbl.ReadRow(ctx, btschema.ReconciledRowKey(time.Now()))
+		return err
+	})
+
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(gin.Recovery(), obs.RequestMetrics(reg, "reports"), obs.RequestLog(log))
+	health.Register(r)
+	r.GET("/metrics", gin.WrapH(obs.MetricsHandler(reg)))
+	server.New(server.Config{
+		Catalog: watcher.Current, Pepper: []byte(strings.TrimSpace(string(pepper))),
+		Reader: query.NewReader(tbl, nil), Log: log, Metrics: reg,
+	}).Routes(r)
+
+	ln, err := net.Listen("tcp", f.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", f.Listen, err)
+	}
+	log.Info("reports service starting", "addr", ln.Addr().String(), "project", f.Project, "bigtable_instance", f.BigtableInstance,
+		"catalog", f.Catalog, "bigtable_emulator", os.Getenv("BIGTABLE_EMULATOR_HOST"))
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	go watcher.Run(bg, f.CatalogPoll)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+	err = obs.Serve(ctx, srv, ln, f.DrainTimeout, health, log)
+	log.Info("reports service stopped")
+	return err
+}

@@ -1,0 +1,148 @@
+package query
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/bigtable"
+
+	"github.com/adclick/adclick/internal/btschema"
+	"github.com/adclick/adclick/internal/gcpnames"
+	"github.com/adclick/adclick/internal/localstack/lstest"
+)
+
+// The fixture: ad "a1" of "acme" gets, in every minute of two UTC days,
+// speed count 2; day1 (2026-03-07) is reconciled with batch count 1 per
+// minute; day2 (2026-03-08, a DST change in New York) is not.
+var (
+	day1 = time.Date(2026, 3, 7, 0, 0, 0, 0, time.UTC)
+	day2 = day1.AddDate(0, 0, 1)
+)
+
+func fixture(t *testing.T) *Reader {
+	t.Helper()
+	lstest.Start(t)
+	ctx := context.Background()
+	c, err := bigtable.NewClient(ctx, gcpnames.LocalProject, gcpnames.BigtableInstance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	tbl := c.Open(btschema.Table)
+	rows := map[string]*bigtable.Mutation{}
+	mut := func(key string) *bigtable.Mutation {
+		if rows[key] == nil {
+			rows[key] = bigtable.NewMutation()
+		}
+		return rows[key]
+	}
+	for m := day1; m.Before(day2.AddDate(0, 0, 1)); m = m.Add(time.Minute) {
+		mut(btschema.RowKey(btschema.Minute, "acme", "a1", m)).Set(btschema.FamilySpeed, btschema.Qualifier(btschema.Minute, m), btschema.SpeedTimestamp(m, 2), btschema.EncodeCount(2))
+		mut(btschema.TopRowKey("acme", m)).Set(btschema.FamilySpeed, "a1", btschema.SpeedTimestamp(m, 2), btschema.EncodeCount(2))
+		if m.Minute()%2 == 0 {
+			mut(btschema.TopRowKey("acme", m)).Set(btschema.FamilySpeed, "a2", btschema.SpeedTimestamp(m, 1), btschema.EncodeCount(1))
+		}
+		if m.Before(day2) {
+			run := btschema.BatchTimestamp(day2)
+			mut(btschema.RowKey(btschema.Minute, "acme", "a1", m)).Set(btschema.FamilyBatch, btschema.Qualifier(btschema.Minute, m), run, btschema.EncodeCount(1))
+			mut(btschema.TopRowKey("acme", m)).Set(btschema.FamilyBatch, "a1", run, btschema.EncodeCount(1))
+			if m.Minute() == 0 {
+				mut(btschema.RowKey(btschema.Hour, "acme", "a1", m)).Set(btschema.FamilyBatch, btschema.Qualifier(btschema.Hour, m), run, btschema.EncodeCount(60))
+			}
+		}
+	}
+	mut(btschema.ReconciledRowKey(day1)).Set(btschema.FamilyBatch, btschema.ReconciledColumn, btschema.BatchTimestamp(day2), []byte("run"))
+	var keys []string
+	var muts []*bigtable.Mutation
+	for k, m := range rows {
+		keys, muts = append(keys, k), append(muts, m)
+	}
+	for start := 0; start < len(keys); start += 500 {
+		end := min(start+500, len(keys))
+		if errs, err := tbl.ApplyBulk(ctx, keys[start:end], muts[start:end]); err != nil || errs != nil {
+			t.Fatal(err, errs)
+		}
+	}
+	return NewReader(tbl, nil)
+}
+
+func TestSeries(t *testing.T) {
+	r := fixture(t)
+	ny, _ := time.LoadLocation("America/New_York")
+	kolkata, _ := time.LoadLocation("Asia/Kolkata")
+	tests := []struct {
+		name     string
+		from, to time.Time
+		g        Granularity
+		loc      *time.Location
+		want     []Point
+	}{
+		{"minutes of a reconciled hour are the batch's, final", day1.Add(time.Hour), day1.Add(time.Hour + 3*time.Minute), Minute, time.UTC,
+			[]Point{{day1.Add(time.Hour), 1, true}, {day1.Add(time.Hour + time.Minute), 1, true}, {day1.Add(time.Hour + 2*time.Minute), 1, true}}},
+		{"minutes of an open day are the speed layer's, provisional", day2, day2.Add(2 * time.Minute), Minute, time.UTC,
+			[]Point{{day2, 2, false}, {day2.Add(time.Minute), 2, false}}},
+		{"hours across the reconciled boundary", day2.Add(-time.Hour), day2.Add(time.Hour), Hour, time.UTC,
+			[]Point{{day2.Add(-time.Hour), 60, true}, {day2, 120, false}}},
+		{"UTC days", day1, day2.AddDate(0, 0, 1), Day, time.UTC,
+			[]Point{{day1, 1440, true}, {day2, 2880, false}}},
+		{"zeros are filled in", day2.AddDate(0, 0, 1), day2.AddDate(0, 0, 1).Add(2 * time.Hour), Hour, time.UTC,
+			[]Point{{day2.AddDate(0, 0, 1), 0, false}, {day2.AddDate(0, 0, 1).Add(time.Hour), 0, false}}},
+		{"a half-hour zone's day spans two UTC days", time.Date(2026, 3, 8, 0, 0, 0, 0, kolkata), time.Date(2026, 3, 9, 0, 0, 0, 0, kolkata), Day, kolkata,
+			// 05:30 of UTC day1 reconciled at 1/min (330 min) ... rest of day2 at 2/min (1110 min).
+			[]Point{{time.Date(2026, 3, 8, 0, 0, 0, 0, kolkata), 330*1 + 1110*2, false}}},
+		{"New York's spring-forward day has 23 hours", time.Date(2026, 3, 8, 0, 0, 0, 0, ny), time.Date(2026, 3, 9, 0, 0, 0, 0, ny), Day, ny,
+			// 00:00 EST = 05:00 UTC of day2; the day ends 04:00 UTC of day3, beyond the data.
+			[]Point{{time.Date(2026, 3, 8, 0, 0, 0, 0, ny), 19 * 60 * 2, false}}},
+		{"hours in New York on spring-forward", time.Date(2026, 3, 8, 1, 0, 0, 0, ny), time.Date(2026, 3, 8, 4, 0, 0, 0, ny), Hour, ny,
+			[]Point{{time.Date(2026, 3, 8, 1, 0, 0, 0, ny), 120, false}, {time.Date(2026, 3, 8, 3, 0, 0, 0, ny), 120, false}}},
+		{"a month", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), Month, time.UTC,
+			[]Point{{time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), 1440 + 2880, false}}},
+		{"the advertiser total has no cells here", day1, day1.Add(time.Hour), Hour, time.UTC,
+			[]Point{{day1, 0, true}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ad := "a1"
+			if tt.name == "the advertiser total has no cells here" {
+				ad = btschema.AllAds
+			}
+			got, err := r.Series(context.Background(), "acme", ad, tt.from, tt.to, tt.g, tt.loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d points, want %d: %+v", len(got), len(tt.want), got)
+			}
+			for i := range got {
+				if !got[i].Start.Equal(tt.want[i].Start) || got[i].Clicks != tt.want[i].Clicks || got[i].Final != tt.want[i].Final {
+					t.Errorf("point %d = %+v, want %+v", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+	if _, err := r.Series(context.Background(), "acme", "a1", day1, day1.AddDate(0, 0, 2), Minute, time.UTC); err == nil {
+		t.Error("two days of minutes (2880 points) accepted")
+	}
+}
+
+func TestTop(t *testing.T) {
+	r := fixture(t)
+	got, err := r.Top(context.Background(), "acme", day2.Add(-10*time.Minute), day2.Add(10*time.Minute), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a1: 10 batch minutes at 1 + 10 speed minutes at 2; a2: speed only,
+	// 5 even minutes of day1 and 5 of day2 at 1, but day1 is reconciled
+	// and the batch has no a2 cells: 5.
+	want := []AdClicks{{"a1", 30, false}, {"a2", 5, false}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("Top = %+v, want %+v", got, want)
+	}
+	if one, _ := r.Top(context.Background(), "acme", day2, day2.Add(time.Minute), 1); len(one) != 1 || one[0].AdID != "a1" {
+		t.Errorf("Top 1 = %+v", one)
+	}
+	if _, err := r.Top(context.Background(), "acme", day1, day2.Add(time.Hour), 5); err == nil {
+		t.Error("a 25-hour top accepted")
+	}
+}

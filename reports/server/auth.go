@@ -1,0 +1,40 @@
+package server
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"strings"
+
+	"github.com/adclick/adclick/internal/catalog"
+)
+
+// HashAPIKey is how an API key is stored in the catalog
+// (api_key_hashes): HMAC-SHA256 under the service's pepper, hex. A leaked
+// catalog alone does not let anyone check guesses offline. Rotation: add
+// the new key's hash, hand the key over, remove the old hash.
+func HashAPIKey(pepper []byte, key string) string {
+	m := hmac.New(sha256.New, pepper)
+	m.Write([]byte(key))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// advertiserFor returns the advertiser whose hashes include key's.
+func advertiserFor(cat *catalog.Catalog, pepper []byte, key string) (*catalog.Advertiser, bool) {
+	if key == "" {
+		return nil, false
+	}
+	h := []byte(HashAPIKey(pepper, key))
+	var found *catalog.Advertiser
+	for _, id := range cat.Advertisers() {
+		a, _ := cat.Advertiser(id)
+		for _, stored := range a.APIKeyHashes {
+			// Constant time per comparison; the loop visits every hash.
+			if subtle.ConstantTimeCompare(h, []byte(strings.ToLower(stored))) == 1 {
+				found = a
+			}
+		}
+	}
+	return found, found != nil
+}

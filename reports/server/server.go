@@ -1,0 +1,311 @@
+// Package server is the advertisers' reporting API and dashboard.
+//
+//	GET /v1/ads                          the caller's ads
+//	GET /v1/ads/{ad_id}/clicks           one ad's series
+//	GET /v1/advertiser/clicks            the caller's total over all ads
+//	GET /v1/advertiser/top               the caller's most clicked ads
+//	GET /openapi.json                    this API, described
+//	GET /                                the dashboard
+//
+// Every /v1 call needs "Authorization: Bearer <api key>"; the key names the
+// advertiser, who sees only their own ads: another advertiser's ad answers
+// 404 exactly as a missing one does.
+package server
+
+import (
+	"context"
+	"embed"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/adclick/adclick/internal/btschema"
+	"github.com/adclick/adclick/internal/catalog"
+	"github.com/adclick/adclick/reports/query"
+)
+
+// Config wires the server.
+type Config struct {
+	Catalog func() *catalog.Catalog
+	Pepper  []byte
+	Reader  *query.Reader
+	Log     *slog.Logger
+	// Metrics registers the API's metrics (nil: none).
+	Metrics prometheus.Registerer
+	Now     func() time.Time
+}
+
+// Server serves the API.
+type Server struct {
+	cfg     Config
+	queries *prometheus.HistogramVec
+}
+
+//go:embed web openapi.json
+var assets embed.FS
+
+// New builds the server.
+func New(cfg Config) *Server {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, queries: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "adclick", Subsystem: "reports", Name: "query_seconds",
+		Help:    "Bigtable read time per API query, by kind.",
+		Buckets: []float64{.001, .002, .005, .01, .02, .05, .1, .25, 1},
+	}, []string{"kind"})}
+	if cfg.Metrics != nil {
+		cfg.Metrics.MustRegister(s.queries)
+	}
+	return s
+}
+
+// Routes adds the API and the dashboard to r.
+func (s *Server) Routes(r gin.IRouter) {
+	v1 := r.Group("/v1", s.authenticate)
+	v1.GET("/ads", s.listAds)
+	v1.GET("/ads/:ad_id/clicks", s.adClicks)
+	v1.GET("/advertiser/clicks", s.advertiserClicks)
+	v1.GET("/advertiser/top", s.top)
+	r.GET("/openapi.json", func(c *gin.Context) {
+		data, _ := assets.ReadFile("openapi.json")
+		c.Data(http.StatusOK, "application/json", data)
+	})
+	web, _ := fs.Sub(assets, "web")
+	r.GET("/", func(c *gin.Context) { c.FileFromFS("/", http.FS(web)) })
+	r.StaticFS("/static", http.FS(web))
+}
+
+const advertiserKey = "advertiser"
+
+func (s *Server) authenticate(c *gin.Context) {
+	key, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	adv, found := advertiserFor(s.cfg.Catalog(), s.cfg.Pepper, strings.TrimSpace(key))
+	if !ok || !found {
+		c.Header("WWW-Authenticate", `Bearer realm="adclick reports"`)
+		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "a valid API key is required: Authorization: Bearer <key>"})
+		return
+	}
+	c.Set(advertiserKey, adv)
+	c.Next()
+}
+
+func advertiserOf(c *gin.Context) *catalog.Advertiser {
+	return c.MustGet(advertiserKey).(*catalog.Advertiser)
+}
+
+type adInfo struct {
+	AdID       string `json:"ad_id"`
+	Name       string `json:"name"`
+	CampaignID string `json:"campaign_id"`
+	Status     string `json:"status"`
+}
+
+func (s *Server) listAds(c *gin.Context) {
+	adv := advertiserOf(c)
+	ads := make([]adInfo, 0, len(adv.Ads))
+	for _, a := range adv.Ads {
+		ads = append(ads, adInfo{AdID: a.ID, Name: a.Name, CampaignID: a.CampaignID, Status: a.Status})
+	}
+	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "name": adv.Name, "ads": ads})
+}
+
+// seriesParams are a series request's parameters, validated.
+type seriesParams struct {
+	from, to    time.Time
+	granularity query.Granularity
+	loc         *time.Location
+}
+
+// defaultSpan is the range when from is not given.
+var defaultSpan = map[query.Granularity]time.Duration{
+	query.Minute: time.Hour, query.Hour: 48 * time.Hour, query.Day: 30 * 24 * time.Hour, query.Month: 365 * 24 * time.Hour,
+}
+
+// badRequest is a parameter error: which parameter and why.
+type badRequest struct{ param, why string }
+
+func (e badRequest) Error() string { return e.param + ": " + e.why }
+
+func (s *Server) parseSeries(c *gin.Context) (seriesParams, error) {
+	p := seriesParams{granularity: query.Granularity(c.DefaultQuery("granularity", "minute")), loc: time.UTC}
+	if _, ok := defaultSpan[p.granularity]; !ok {
+		return p, badRequest{"granularity", fmt.Sprintf("%q is not one of minute, hour, day, month", p.granularity)}
+	}
+	if tz := c.Query("tz"); tz != "" {
+		loc, err := time.LoadLocation(tz)
+		if err != nil || tz == "Local" {
+			return p, badRequest{"tz", fmt.Sprintf("%q is not an IANA time zone (e.g. Europe/Paris)", tz)}
+		}
+		p.loc = loc
+	}
+	var err error
+	if p.to, err = parseTime(c.Query("to"), p.loc, s.cfg.Now()); err != nil {
+		return p, badRequest{"to", err.Error()}
+	}
+	if p.from, err = parseTime(c.Query("from"), p.loc, p.to.Add(-defaultSpan[p.granularity])); err != nil {
+		return p, badRequest{"from", err.Error()}
+	}
+	if !p.from.Before(p.to) {
+		return p, badRequest{"from", fmt.Sprintf("%s is not before to %s", p.from.Format(time.RFC3339), p.to.Format(time.RFC3339))}
+	}
+	if _, err := query.Buckets(p.from, p.to, p.granularity, p.loc); err != nil {
+		return p, badRequest{"from", fmt.Sprintf("range too long for granularity %s: at most %d points (%v)", p.granularity, query.MaxPoints, err)}
+	}
+	return p, nil
+}
+
+// parseTime reads RFC 3339, or a date (midnight in loc); empty is def.
+func parseTime(v string, loc *time.Location, def time.Time) (time.Time, error) {
+	if v == "" {
+		return def, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation(time.DateOnly, v, loc); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither RFC 3339 (2026-11-27T13:00:00Z) nor a date (2026-11-27)", v)
+}
+
+func (s *Server) adClicks(c *gin.Context) {
+	adv := advertiserOf(c)
+	adID := c.Param("ad_id")
+	if !owns(adv, adID) {
+		// The same answer as for an ad that does not exist.
+		c.JSON(http.StatusNotFound, gin.H{"error": fmt.Sprintf("no ad %q", adID)})
+		return
+	}
+	s.series(c, adv.ID, adID)
+}
+
+func owns(adv *catalog.Advertiser, adID string) bool {
+	for _, a := range adv.Ads {
+		if a.ID == adID {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) advertiserClicks(c *gin.Context) {
+	s.series(c, advertiserOf(c).ID, btschema.AllAds)
+}
+
+func (s *Server) series(c *gin.Context, advertiser, ad string) {
+	p, err := s.parseSeries(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	start := time.Now()
+	points, err := s.cfg.Reader.Series(c.Request.Context(), advertiser, ad, p.from, p.to, p.granularity, p.loc)
+	s.queries.WithLabelValues("series_" + string(p.granularity)).Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.fail(c, fmt.Errorf("read series of %s/%s: %w", advertiser, ad, err))
+		return
+	}
+	if wantsCSV(c) {
+		rows := [][]string{{"start", "clicks", "final"}}
+		for _, pt := range points {
+			rows = append(rows, []string{pt.Start.Format(time.RFC3339), strconv.FormatInt(pt.Clicks, 10), strconv.FormatBool(pt.Final)})
+		}
+		writeCSV(c, rows)
+		return
+	}
+	id := ad
+	if ad == btschema.AllAds {
+		id = ""
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"advertiser_id": advertiser, "ad_id": id, "granularity": p.granularity, "tz": p.loc.String(),
+		"from": p.from.In(p.loc), "to": p.to.In(p.loc), "points": points,
+	})
+}
+
+const maxTop = 100
+
+func (s *Server) top(c *gin.Context) {
+	adv := advertiserOf(c)
+	now := s.cfg.Now()
+	to, err := parseTime(c.Query("to"), time.UTC, now)
+	if err != nil {
+		s.fail(c, badRequest{"to", err.Error()})
+		return
+	}
+	minutes, err := strconv.Atoi(c.DefaultQuery("minutes", "60"))
+	if err != nil || minutes < 1 || time.Duration(minutes)*time.Minute > query.MaxTopRange {
+		s.fail(c, badRequest{"minutes", fmt.Sprintf("%q: want 1 to %d", c.Query("minutes"), int(query.MaxTopRange/time.Minute))})
+		return
+	}
+	from := to.Add(-time.Duration(minutes) * time.Minute)
+	if v := c.Query("from"); v != "" {
+		if from, err = parseTime(v, time.UTC, from); err != nil {
+			s.fail(c, badRequest{"from", err.Error()})
+			return
+		}
+		if !from.Before(to) || to.Sub(from) > query.MaxTopRange {
+			s.fail(c, badRequest{"from", fmt.Sprintf("want before to and at most %v before it", query.MaxTopRange)})
+			return
+		}
+	}
+	n, err := strconv.Atoi(c.DefaultQuery("n", "10"))
+	if err != nil || n < 1 || n > maxTop {
+		s.fail(c, badRequest{"n", fmt.Sprintf("%q: want 1 to %d", c.Query("n"), maxTop)})
+		return
+	}
+	start := time.Now()
+	ads, err := s.cfg.Reader.Top(c.Request.Context(), adv.ID, from, to, n)
+	s.queries.WithLabelValues("top").Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.fail(c, fmt.Errorf("read top ads of %s: %w", adv.ID, err))
+		return
+	}
+	if wantsCSV(c) {
+		rows := [][]string{{"ad_id", "clicks", "final"}}
+		for _, a := range ads {
+			rows = append(rows, []string{a.AdID, strconv.FormatInt(a.Clicks, 10), strconv.FormatBool(a.Final)})
+		}
+		writeCSV(c, rows)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "from": from.UTC(), "to": to.UTC(), "ads": ads})
+}
+
+func wantsCSV(c *gin.Context) bool {
+	return c.Query("format") == "csv" || strings.Contains(c.GetHeader("Accept"), "text/csv")
+}
+
+func writeCSV(c *gin.Context, rows [][]string) {
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Status(http.StatusOK)
+	w := csv.NewWriter(c.Writer)
+	w.WriteAll(rows)
+}
+
+// fail answers 400 with the parameter and reason for bad parameters, and
+// 503 (logged) for anything else: the store is the only other source of
+// errors.
+func (s *Server) fail(c *gin.Context, err error) {
+	var bad badRequest
+	if errors.As(err, &bad) {
+		c.JSON(http.StatusBadRequest, gin.H{"error": bad.Error(), "param": bad.param})
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		c.AbortWithStatus(499)
+		return
+	}
+	s.cfg.Log.Error("query failed", "path", c.FullPath(), "err", err)
+	c.JSON(http.StatusServiceUnavailable, gin.H{"error": "counts are unavailable right now; try again"})
+}

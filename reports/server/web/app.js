@@ -1,0 +1,130 @@
+// The adclick dashboard: plain JavaScript, no build step. The API key stays
+// in this tab's sessionStorage and goes out only as a bearer token.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { key: sessionStorage.getItem("adclick.key") || "", chart: null, timer: null };
+
+const views = {
+  live: { granularity: "minute", span: 60 * 60e3, refresh: 5e3 },
+  hours: { granularity: "hour", span: 48 * 3600e3, refresh: 60e3 },
+  days: { granularity: "day", span: 30 * 86400e3, refresh: 300e3 },
+};
+
+async function api(path) {
+  const res = await fetch(path, { headers: { Authorization: "Bearer " + state.key } });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw Object.assign(new Error(body.error || res.statusText), { status: res.status });
+  return body;
+}
+
+async function signIn(key) {
+  state.key = key;
+  try {
+    const me = await api("/v1/ads");
+    sessionStorage.setItem("adclick.key", key);
+    $("who").textContent = me.name + " (" + me.advertiser_id + ")";
+    const sel = $("ad");
+    sel.length = 1;
+    for (const ad of me.ads) sel.add(new Option(ad.name ? ad.ad_id + " — " + ad.name : ad.ad_id, ad.ad_id));
+    $("signin").hidden = true;
+    $("dash").hidden = false;
+    $("signout").hidden = false;
+    $("error").textContent = "";
+    refresh();
+  } catch (e) {
+    state.key = "";
+    sessionStorage.removeItem("adclick.key");
+    $("error").textContent = e.status === 401 ? "That API key is not valid." : "Sign-in failed: " + e.message;
+  }
+}
+
+function signOut() {
+  sessionStorage.removeItem("adclick.key");
+  location.reload();
+}
+
+async function refresh() {
+  clearTimeout(state.timer);
+  const view = views[$("view").value];
+  const ad = $("ad").value;
+  const tz = $("tz").value.trim() || "UTC";
+  const to = new Date(Date.now() + 60e3).toISOString();
+  const from = new Date(Date.now() - view.span).toISOString();
+  const q = `from=${from}&to=${to}&granularity=${view.granularity}&tz=${encodeURIComponent(tz)}`;
+  const path = ad ? `/v1/ads/${encodeURIComponent(ad)}/clicks?${q}` : `/v1/advertiser/clicks?${q}`;
+  try {
+    const [series, top] = await Promise.all([api(path), api("/v1/advertiser/top?minutes=60&n=10")]);
+    draw(series.points);
+    table(series.points, series.tz);
+    topTable(top.ads);
+    $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+    $("error").textContent = "";
+  } catch (e) {
+    if (e.status === 401) return signOut();
+    $("updated").textContent = "error: " + e.message;
+  }
+  state.timer = setTimeout(refresh, view.refresh);
+}
+
+// draw plots final and provisional points as two series, so each has its
+// own style; a point shared by both keeps the line continuous.
+function draw(points) {
+  const xs = points.map((p) => Date.parse(p.start) / 1000);
+  const final = points.map((p, i) => (p.final || (points[i + 1] && points[i + 1].final) ? p.clicks : null));
+  const prov = points.map((p, i) => (!p.final || (points[i - 1] && !points[i - 1].final) ? p.clicks : null));
+  const total = points.reduce((s, p) => s + p.clicks, 0);
+  $("total").textContent = "total " + total.toLocaleString();
+  $("total").dataset.total = String(total);
+  const data = [xs, final, prov];
+  const width = Math.min(1060, document.body.clientWidth - 60);
+  if (state.chart && state.chart.series.length === 3) {
+    state.chart.setData(data);
+    return;
+  }
+  if (state.chart) state.chart.destroy();
+  state.chart = new uPlot({
+    width, height: 300,
+    scales: { x: { time: true } },
+    series: [
+      {},
+      { label: "final", stroke: "#1f6feb", width: 2, spanGaps: false },
+      { label: "provisional", stroke: "#d97706", width: 2, dash: [6, 4], spanGaps: false },
+    ],
+    axes: [{}, { label: "clicks" }],
+  }, data, $("chart"));
+}
+
+function table(points, tz) {
+  const body = $("points").tBodies[0];
+  body.replaceChildren(...points.slice().reverse().map((p) => {
+    const tr = document.createElement("tr");
+    tr.dataset.start = p.start;
+    tr.dataset.clicks = String(p.clicks);
+    tr.append(cell(new Date(p.start).toLocaleString(undefined, { timeZone: tz })), cell(p.clicks.toLocaleString(), "n"),
+      cell(p.final ? "final" : "provisional", p.final ? "final" : "provisional"));
+    return tr;
+  }));
+}
+
+function topTable(ads) {
+  $("top").tBodies[0].replaceChildren(...ads.map((a) => {
+    const tr = document.createElement("tr");
+    tr.append(cell(a.ad_id), cell(a.clicks.toLocaleString(), "n"));
+    return tr;
+  }));
+}
+
+function cell(text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (cls) td.className = cls;
+  return td;
+}
+
+$("signin-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("key").value.trim()); });
+$("signout").addEventListener("click", signOut);
+for (const id of ["ad", "view"]) $(id).addEventListener("change", () => { if (state.chart) { state.chart.destroy(); state.chart = null; } refresh(); });
+$("tz").addEventListener("change", refresh);
+$("tz").value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+if (state.key) signIn(state.key);
