@@ -17,7 +17,7 @@ help: ## list the targets
 
 build: ## build every binary into bin/
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./redirect ./pipelines/streaming ./pipelines/batch ./cmd/...
+	$(GO) build -o $(BIN)/ ./redirect ./reports ./pipelines/streaming ./pipelines/batch ./cmd/...
 
 run: build ## start the whole system locally (Ctrl-C stops it)
 	$(BIN)/local -bin-dir=$(BIN)

@@ -41,6 +41,8 @@ type config struct {
 	catalog      string
 	tail         bool
 	streaming    bool
+	reportsAddr  string
+	traffic      float64
 }
 
 func main() {
@@ -55,6 +57,8 @@ func main() {
 	fs.StringVar(&c.catalog, "catalog", "config/catalog.json", "ad catalog for the click service")
 	fs.BoolVar(&c.tail, "tail", true, "print each click event as it arrives on Pub/Sub")
 	fs.BoolVar(&c.streaming, "streaming", true, "run the streaming job on Prism")
+	fs.StringVar(&c.reportsAddr, "reports-addr", "127.0.0.1:8081", "address of the reports API and dashboard")
+	fs.Float64Var(&c.traffic, "traffic", 2, "simulated clicks per second through the click service, so the dashboard moves (0: none)")
 	envflag.DocumentEnv(fs, "ADCLICK_LOCAL")
 	if err := envflag.Parse(fs, "ADCLICK_LOCAL", os.Args[1:], os.LookupEnv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -121,7 +125,15 @@ func run(ctx context.Context, c config, out io.Writer) error {
 		name: "archiver", path: filepath.Join(c.binDir, "archiver"), out: out, env: emu,
 		args: []string{"-project=" + gcpnames.LocalProject, "-archive=" + filepath.Join(c.stateDir, "archive")},
 	}
-	procs := []*proc{archiver, redirect}
+	reportsCatalog, apiPepper, apiKeys, err := demoKeys(c.stateDir, c.catalog)
+	if err != nil {
+		return err
+	}
+	reports := &proc{
+		name: "reports", path: filepath.Join(c.binDir, "reports"), out: out, env: emu,
+		args: []string{"-listen=" + c.reportsAddr, "-project=" + gcpnames.LocalProject, "-catalog=" + reportsCatalog, "-api-key-pepper-file=" + apiPepper},
+	}
+	procs := []*proc{archiver, redirect, reports}
 	if c.streaming {
 		procs = append(procs, streaming)
 	}
@@ -141,6 +153,9 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	if err := waitReady(ctx, base+"/readyz", 30*time.Second, redirect.exited()); err != nil {
 		return err
 	}
+	if err := waitReady(ctx, "http://"+hostPort(c.reportsAddr)+"/readyz", 30*time.Second, reports.exited()); err != nil {
+		return err
+	}
 	clickURL, err := mintOne(ctx, base, secrets.AdServerSecret, "acme-trail-1")
 	if err != nil {
 		return err
@@ -152,6 +167,8 @@ adclick is running locally. Ctrl-C stops everything.
   Pub/Sub fake      %[2]s   export PUBSUB_EMULATOR_HOST=%[2]s
   Bigtable emulator %[3]s   export BIGTABLE_EMULATOR_HOST=%[3]s
   advertiser site   http://%[4]s   (stand-in landing pages of the sample catalog)
+  reports dashboard http://%[9]s/   sign in with acme's demo API key: %[10]s
+                    (every advertiser's key is in %[5]s/secrets/api-keys; API described at /openapi.json)
   state             %[5]s/   (generated secrets, click spool)
   raw click archive %[5]s/archive/clicks/   (Avro files as the Cloud Storage subscription writes them, every minute)
 
@@ -167,9 +184,15 @@ Mint more (ad ids are in %[7]s):
   curl -s -X POST %[1]s/v1/impressions -H "Authorization: Bearer $(head -1 %[8]s)" \
        -H 'Content-Type: application/json' -d '{"ad_id":"globex-lisbon","count":3}'
 
-`, base, stack.PubSubAddr, stack.BigtableAddr, hostPort(c.siteAddr), c.stateDir, clickURL, c.catalog, secrets.AdServerSecrets)
+`, base, stack.PubSubAddr, stack.BigtableAddr, hostPort(c.siteAddr), c.stateDir, clickURL, c.catalog, secrets.AdServerSecrets,
+		hostPort(c.reportsAddr), apiKeys["acme"])
+	if c.traffic > 0 {
+		fmt.Fprintf(out, "Simulated traffic: about %.0f clicks/s on the catalog's active ads (-traffic=0 turns it off).\n\n", c.traffic)
+	}
 
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); simulate(ctx, base, secrets.AdServerSecret, c.catalog, c.traffic, out) }()
 	if c.tail {
 		wg.Add(1)
 		go func() { defer wg.Done(); tail(ctx, stack.PubSubAddr, out) }()
@@ -180,6 +203,8 @@ Mint more (ad ids are in %[7]s):
 		err = errors.New("the click service exited; see its log above")
 	case <-exitedIf(c.streaming, streaming):
 		err = errors.New("the streaming job exited; see its log above")
+	case <-reports.exited():
+		err = errors.New("the reports service exited; see its log above")
 	case <-archiver.exited():
 		err = errors.New("the archiver exited; see its log above")
 	}
