@@ -1,0 +1,159 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/adclick/adclick/reports/app"
+	"github.com/adclick/adclick/reports/server"
+)
+
+// chromium finds Debian's Chromium (.ci/run installs the package).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no Chromium found: the dashboard test drives a real browser; install Debian's chromium package (apt-get install chromium), as .ci/run does")
+	return ""
+}
+
+// startReports runs the reports service in-process with a catalog in which
+// acme's API key is key.
+func (s *stack) startReports(t *testing.T, key string) string {
+	t.Helper()
+	dir := t.TempDir()
+	pepper := filepath.Join(dir, "pepper")
+	os.WriteFile(pepper, []byte("e2e-pepper"), 0o600)
+	src, err := os.ReadFile("../config/catalog.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	json.Unmarshal(src, &doc)
+	for _, a := range doc["advertisers"].([]any) {
+		adv := a.(map[string]any)
+		if adv["id"] == "acme" {
+			adv["api_key_hashes"] = []string{server.HashAPIKey([]byte("e2e-pepper"), key)}
+		}
+	}
+	data, _ := json.Marshal(doc)
+	cat := filepath.Join(dir, "catalog.json")
+	os.WriteFile(cat, data, 0o600)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan string, 1)
+	errc := make(chan error, 1)
+	logs := &syncBuffer{}
+	go func() {
+		errc <- app.Run(ctx, []string{"-listen=127.0.0.1:0", "-project=" + project, "-catalog=" + cat, "-api-key-pepper-file=" + pepper},
+			func(string) (string, bool) { return "", false }, logs, func(a string) { addrc <- a })
+	}()
+	t.Cleanup(func() { cancel(); <-errc })
+	select {
+	case a := <-addrc:
+		return "http://" + a
+	case err := <-errc:
+		t.Fatalf("reports service did not start: %v\n%s", err, logs)
+	case <-time.After(30 * time.Second):
+		t.Fatal("reports service did not start in 30s")
+	}
+	return ""
+}
+
+// apiTotal is acme's total over the dashboard's live view, from the API.
+func apiTotal(t *testing.T, base, key string) int64 {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+"/v1/advertiser/clicks?granularity=minute&from="+time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)+"&to="+time.Now().Add(time.Minute).UTC().Format(time.RFC3339), nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct{ Points []struct{ Clicks int64 } }
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("API series: %d %v", resp.StatusCode, err)
+	}
+	var n int64
+	for _, p := range r.Points {
+		n += p.Clicks
+	}
+	return n
+}
+
+// TestDashboardInBrowser signs in to the dashboard in headless Chromium,
+// checks that the chart's numbers are the API's, then clicks an ad through
+// the click service and watches the click appear on the live chart.
+func TestDashboardInBrowser(t *testing.T) {
+	browser := chromium(t)
+	s := newStack(t)
+	svc := s.startRedirect(t, t.TempDir())
+	stop := s.runStreaming(t)
+	defer stop()
+	const key = "e2e-acme-key"
+	base := s.startReports(t, key)
+
+	urls, _ := s.mint(t, svc, "acme-trail-1", 4)
+	for _, u := range urls[:3] {
+		click(t, u)
+	}
+	waitFor(t, 40*time.Second, "first clicks in the speed layer", func() bool { return apiTotal(t, base, key) == 3 })
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.Flag("headless", true))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	// The first action starts the browser: no timeout on its context.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+		t.Fatalf("open the dashboard: %v", err)
+	}
+	step, cancelT := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancelT()
+	err := chromedp.Do(step,
+		chromedp.WaitVisible("#key"),
+		chromedp.SendKeys("#key", "not-a-key"),
+		chromedp.Click("#signin-form button"),
+		chromedp.Poll[chromedp.Void](`document.getElementById("error").textContent.includes("not valid")`),
+		chromedp.SetValue("#key", key),
+		chromedp.Click("#signin-form button"),
+		chromedp.WaitVisible("#dash"),
+		chromedp.Poll[chromedp.Void](`document.getElementById("total").dataset.total === "3"`, chromedp.WithPollingTimeout(30*time.Second)),
+	)
+	if err != nil {
+		t.Fatalf("dashboard sign-in and first view: %v", err)
+	}
+	total, err := chromedp.Run(step, chromedp.Evaluate[string](`document.getElementById("total").dataset.total`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := chromedp.Run(step, chromedp.Evaluate[string](`[...document.querySelectorAll("#points tbody tr")].filter(r => r.dataset.clicks !== "0").map(r => r.dataset.clicks).join(",")`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strconv.FormatInt(apiTotal(t, base, key), 10); total != want || rows != "3" {
+		t.Errorf("dashboard shows total %s and non-zero points %q; the API says %s", total, rows, want)
+	}
+	if chart, err := chromedp.Run(step, chromedp.Evaluate[int](`document.querySelectorAll("#chart canvas").length`)); err != nil || chart == 0 {
+		t.Errorf("no chart drawn (%d canvases, %v)", chart, err)
+	}
+
+	// A new click through the click service appears on the live view.
+	click(t, urls[3])
+	err = chromedp.Do(step, chromedp.Poll[chromedp.Void](`document.getElementById("total").dataset.total === "4"`, chromedp.WithPollingTimeout(60*time.Second)))
+	if err != nil {
+		t.Fatalf("the new click did not appear on the dashboard within 60 s (API total %d): %v", apiTotal(t, base, key), err)
+	}
+}
