@@ -6,7 +6,7 @@ BIN      := bin
 SERVICES := redirect cmd/local cmd/clickbench
 FUZZTIME ?= 10s
 # Packages whose tests are fast enough to run under the race detector.
-RACE_PKGS := ./internal/... ./redirect/... ./e2e/...
+RACE_PKGS := ./internal/... ./redirect/... ./reports/... ./e2e/...
 
 .PHONY: all build run batch test unit fuzz lint bench clean-state help
 
@@ -40,10 +40,11 @@ STREAM_RATE     ?= 10000
 STREAM_DURATION ?= 10m
 BATCH_CLICKS    ?= 1000000,10000000
 
-bench: build ## load tests that print numbers: the click service vs bare Gin, the streaming job (STREAM_RATE, STREAM_DURATION)
+bench: build ## load tests that print numbers: click service, streaming job (STREAM_RATE, STREAM_DURATION), batch job, reports queries
 	$(BIN)/clickbench
 	$(BIN)/streambench -rate=$(STREAM_RATE) -duration=$(STREAM_DURATION)
 	$(BIN)/batchbench -clicks=$(BATCH_CLICKS)
+	$(BIN)/reportbench -rate=200 -duration=30s
 
 batch: build ## reconcile one UTC day from the local archive (DATE=YYYY-MM-DD, default yesterday; or FROM= TO=)
 	GOMEMLIMIT=$${GOMEMLIMIT:-2400MiB} $(BIN)/batch --runner=prism $(if $(DATE),--date=$(DATE)) $(if $(FROM),--from=$(FROM) --to=$(TO)) \
