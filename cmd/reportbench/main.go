@@ -150,7 +150,9 @@ func run(nAds, nDays, rate int, dur time.Duration) error {
 		if len(l) == 0 {
 			continue
 		}
-		p := func(f float64) float64 { return float64(l[min(len(l)-1, int(f*float64(len(l))))].Microseconds()) / 1000 }
+		p := func(f float64) float64 {
+			return float64(l[min(len(l)-1, int(f*float64(len(l))))].Microseconds()) / 1000
+		}
 		fmt.Printf("  %-42s n=%5d  p50 %6.1f ms  p99 %6.1f ms\n", q.name, len(l), p(0.5), p(0.99))
 	}
 	return nil
