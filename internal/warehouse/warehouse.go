@@ -8,6 +8,7 @@ package warehouse
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -17,6 +18,9 @@ import (
 	"github.com/xitongsys/parquet-go/source"
 	"github.com/xitongsys/parquet-go/writer"
 )
+
+// Dataset is the BigQuery dataset of the tables, as Terraform creates it.
+const Dataset = "adclick"
 
 // Table is one authoritative table.
 type Table struct {
@@ -228,4 +232,38 @@ func (m memFile) Open(string) (source.ParquetFile, error) {
 }
 func (m memFile) Create(string) (source.ParquetFile, error) {
 	return nil, fmt.Errorf("read-only parquet file")
+}
+
+// tfTable is a table as terraform/schemas/bigquery.json holds it.
+type tfTable struct {
+	Name        string     `json:"name"`
+	Description string     `json:"description"`
+	Monthly     bool       `json:"monthly"`
+	Clustering  []string   `json:"clustering"`
+	Schema      []tfColumn `json:"schema"`
+}
+
+type tfColumn struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Mode        string `json:"mode"`
+	Description string `json:"description"`
+}
+
+// TerraformJSON is every table in the form Terraform reads
+// (terraform/schemas/bigquery.json).
+func TerraformJSON() ([]byte, error) {
+	var out []tfTable
+	for _, t := range Tables {
+		tt := tfTable{Name: t.Name, Description: t.Description, Monthly: t.Monthly, Clustering: t.Clustering}
+		for _, c := range t.Columns {
+			tt.Schema = append(tt.Schema, tfColumn{Name: c.Name, Type: string(c.Type), Mode: "REQUIRED", Description: c.Description})
+		}
+		out = append(out, tt)
+	}
+	data, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
 }

@@ -94,7 +94,8 @@ func main() {
 }
 
 func read(s beam.Scope) beam.PCollection {
-	if strings.EqualFold(*runners.Runner, "dataflow") {
+	// Dataflow's launchers name the runner "dataflow" or "DataflowRunner".
+	if strings.Contains(strings.ToLower(*runners.Runner), "dataflow") {
 		return dataflowpubsub.Read(s, *project, *subscription, clickevent.AttrImpressionID, clickevent.AttrClickTime)
 	}
 	return pullsource.Read(s, *project, *subscription, *drainFile)

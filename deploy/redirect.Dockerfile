@@ -1,0 +1,13 @@
+# The redirect service: a static Go binary on distroless, non-root.
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/redirect ./redirect
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/redirect /redirect
+USER nonroot
+EXPOSE 8080
+ENTRYPOINT ["/redirect"]

@@ -1,0 +1,39 @@
+# The authoritative tables, defined once in internal/warehouse and
+# exported to schemas/bigquery.json. The batch job loads them partition by
+# partition; it never creates them.
+resource "google_bigquery_dataset" "adclick" {
+  dataset_id  = local.names.bigquery_dataset
+  location    = var.region
+  description = "Exact ad clicks from the nightly reconciliation of the raw click archive (adclick)."
+  depends_on  = [google_project_service.apis]
+}
+
+resource "google_bigquery_table" "warehouse" {
+  for_each            = { for t in local.warehouse_tables : t.name => t }
+  dataset_id          = google_bigquery_dataset.adclick.dataset_id
+  table_id            = each.key
+  description         = each.value.description
+  deletion_protection = true
+  schema              = jsonencode(each.value.schema)
+  clustering          = each.value.clustering
+  time_partitioning {
+    type  = each.value.monthly ? "MONTH" : "DAY"
+    field = "date"
+  }
+}
+
+# Row-level access: each advertiser's Looker group sees only its rows, in
+# every table (all have advertiser_id). Analysts with dataset-level roles
+# and no policy naming them see nothing once a policy exists, so give them
+# one with TRUE as its filter.
+resource "google_bigquery_row_access_policy" "advertiser" {
+  for_each = {
+    for pair in setproduct(keys(google_bigquery_table.warehouse), keys(var.looker_advertiser_groups)) :
+    "${pair[0]}/${pair[1]}" => { table = pair[0], advertiser = pair[1] }
+  }
+  dataset_id       = google_bigquery_dataset.adclick.dataset_id
+  table_id         = google_bigquery_table.warehouse[each.value.table].table_id
+  policy_id        = "advertiser_${replace(each.value.advertiser, "-", "_")}"
+  filter_predicate = "advertiser_id = \"${each.value.advertiser}\""
+  grantees         = ["group:${var.looker_advertiser_groups[each.value.advertiser]}"]
+}

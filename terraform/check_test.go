@@ -1,0 +1,329 @@
+// Package terraform holds the checks that keep the deployment and the
+// code in step, run by `make tf-check` (and so `make test`) without a
+// cloud account: every flag Terraform or a Flex Template passes exists in
+// the binary, every flag the deployment must set is set, every resource
+// name the code expects is the one Terraform creates, and the BigQuery
+// schemas are the ones internal/warehouse defines.
+package terraform
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/adclick/adclick/internal/btschema"
+	"github.com/adclick/adclick/internal/gcpnames"
+	"github.com/adclick/adclick/internal/rawarchive"
+	"github.com/adclick/adclick/internal/warehouse"
+	redirectapp "github.com/adclick/adclick/redirect/app"
+	reportsapp "github.com/adclick/adclick/reports/app"
+)
+
+// config is every .tf file of this folder, parsed.
+type config struct {
+	blocks []*hclsyntax.Block
+}
+
+func load(t *testing.T) config {
+	t.Helper()
+	files, _ := filepath.Glob("*.tf")
+	if len(files) == 0 {
+		t.Fatal("no .tf files")
+	}
+	p := hclparse.NewParser()
+	var c config
+	for _, f := range files {
+		file, diags := p.ParseHCLFile(f)
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", f, diags)
+		}
+		c.blocks = append(c.blocks, file.Body.(*hclsyntax.Body).Blocks...)
+	}
+	return c
+}
+
+// resource returns the body of resource typ.name.
+func (c config) resource(t *testing.T, typ, name string) *hclsyntax.Body {
+	t.Helper()
+	for _, b := range c.blocks {
+		if b.Type == "resource" && len(b.Labels) == 2 && b.Labels[0] == typ && b.Labels[1] == name {
+			return b.Body
+		}
+	}
+	t.Fatalf("no resource %s.%s", typ, name)
+	return nil
+}
+
+// nested walks into nested blocks by type.
+func nested(t *testing.T, body *hclsyntax.Body, path ...string) *hclsyntax.Body {
+	t.Helper()
+	for _, typ := range path {
+		var next *hclsyntax.Body
+		for _, b := range body.Blocks {
+			if b.Type == typ {
+				next = b.Body
+				break
+			}
+		}
+		if next == nil {
+			t.Fatalf("no block %s", typ)
+		}
+		body = next
+	}
+	return body
+}
+
+// literalPrefix is the leading literal text of a template expression.
+func literalPrefix(e hclsyntax.Expression) string {
+	switch x := e.(type) {
+	case *hclsyntax.TemplateExpr:
+		if len(x.Parts) > 0 {
+			return literalPrefix(x.Parts[0])
+		}
+	case *hclsyntax.LiteralValueExpr:
+		if x.Val.Type().FriendlyName() == "string" {
+			return x.Val.AsString()
+		}
+	}
+	return ""
+}
+
+// objectKeys are the literal keys of an object constructor.
+func objectKeys(t *testing.T, e hclsyntax.Expression) []string {
+	t.Helper()
+	obj, ok := e.(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		t.Fatalf("%T is not an object", e)
+	}
+	var keys []string
+	for _, item := range obj.Items {
+		k, diags := item.KeyExpr.Value(nil)
+		if diags.HasErrors() {
+			t.Fatalf("object key: %v", diags)
+		}
+		keys = append(keys, k.AsString())
+	}
+	return keys
+}
+
+// objectItem is the value of key in an object constructor.
+func objectItem(t *testing.T, e hclsyntax.Expression, key string) hclsyntax.Expression {
+	t.Helper()
+	obj, ok := e.(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		t.Fatalf("%T is not an object", e)
+	}
+	for _, item := range obj.Items {
+		if k, _ := item.KeyExpr.Value(nil); k.AsString() == key {
+			return item.ValueExpr
+		}
+	}
+	t.Fatalf("no key %s", key)
+	return nil
+}
+
+// unwrap strips function calls (base64encode, jsonencode) down to their
+// only argument.
+func unwrap(e hclsyntax.Expression) hclsyntax.Expression {
+	for {
+		call, ok := e.(*hclsyntax.FunctionCallExpr)
+		if !ok || len(call.Args) != 1 {
+			return e
+		}
+		e = call.Args[0]
+	}
+}
+
+// argFlags are the flag names of a container's args ("-name=value").
+func argFlags(t *testing.T, body *hclsyntax.Body) []string {
+	t.Helper()
+	list, ok := body.Attributes["args"].Expr.(*hclsyntax.TupleConsExpr)
+	if !ok {
+		t.Fatal("args is not a list")
+	}
+	var names []string
+	for _, e := range list.Exprs {
+		p := literalPrefix(e)
+		name, _, ok := strings.Cut(strings.TrimLeft(p, "-"), "=")
+		if !ok || !strings.HasPrefix(p, "-") {
+			t.Fatalf("arg %q is not -flag=value", p)
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
+func flagNames(fs *flag.FlagSet) map[string]bool {
+	names := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { names[f.Name] = true })
+	return names
+}
+
+// binaryFlags builds a main package and reads the flags its -help lists.
+func binaryFlags(t *testing.T, pkg string) map[string]bool {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/adclick/adclick/"+pkg).CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, err, out)
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "-help")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Run() // -help exits 2
+	names := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\s+-([A-Za-z0-9_.-]+)`).FindAllStringSubmatch(out.String(), -1) {
+		names[m[1]] = true
+	}
+	if len(names) == 0 {
+		t.Fatalf("%s -help listed no flags:\n%s", pkg, out.String())
+	}
+	return names
+}
+
+func checkFlags(t *testing.T, who string, passed []string, defined map[string]bool, required []string) {
+	t.Helper()
+	for _, name := range passed {
+		if !defined[name] {
+			t.Errorf("%s: passes -%s, which the binary does not define", who, name)
+		}
+	}
+	for _, name := range required {
+		if !slices.Contains(passed, name) {
+			t.Errorf("%s: does not pass -%s, which the deployment needs", who, name)
+		}
+	}
+}
+
+func TestCloudRunArgs(t *testing.T) {
+	c := load(t)
+	var rf redirectapp.Flags
+	checkFlags(t, "cloud run redirect", argFlags(t, nested(t, c.resource(t, "google_cloud_run_v2_service", "redirect"), "template", "containers")),
+		flagNames(redirectapp.NewFlagSet(&rf)),
+		[]string{"listen", "public-base-url", "project", "topic", "catalog", "token-keys-file", "user-key-pepper-file", "ad-server-secrets-file", "spool-dir"})
+	var pf reportsapp.Flags
+	checkFlags(t, "cloud run reports", argFlags(t, nested(t, c.resource(t, "google_cloud_run_v2_service", "reports"), "template", "containers")),
+		flagNames(reportsapp.NewFlagSet(&pf)),
+		[]string{"listen", "project", "bigtable-instance", "catalog", "api-key-pepper-file"})
+}
+
+// metadataParams are the parameter names of a Flex Template's metadata.
+func metadataParams(t *testing.T, file string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "deploy", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md struct{ Parameters []struct{ Name string } }
+	if err := json.Unmarshal(data, &md); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	var names []string
+	for _, p := range md.Parameters {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+func TestPipelineParameters(t *testing.T) {
+	c := load(t)
+	streaming := binaryFlags(t, "pipelines/streaming")
+	stream := c.resource(t, "google_dataflow_flex_template_job", "streaming")
+	checkFlags(t, "streaming flex template job", objectKeys(t, stream.Attributes["parameters"].Expr), streaming,
+		[]string{"subscription", "dead_letter_topic", "bigtable_instance"})
+	checkFlags(t, "streaming template metadata", metadataParams(t, "streaming-metadata.json"), streaming,
+		[]string{"subscription", "dead_letter_topic", "bigtable_instance", "dedupe_shards"})
+
+	batch := binaryFlags(t, "pipelines/batch")
+	body := unwrap(nested(t, c.resource(t, "google_cloud_scheduler_job", "batch"), "http_target").Attributes["body"].Expr)
+	params := objectItem(t, objectItem(t, body, "launchParameter"), "parameters")
+	checkFlags(t, "nightly batch scheduler", objectKeys(t, params), batch,
+		[]string{"archive", "output", "bigtable_instance", "bigquery_dataset"})
+	checkFlags(t, "batch template metadata", metadataParams(t, "batch-metadata.json"), batch,
+		[]string{"date", "from", "to", "archive", "output", "bigtable_instance", "bigquery_dataset"})
+}
+
+// TestNamesMatchCode: the names Terraform creates are the ones the code
+// uses.
+func TestNamesMatchCode(t *testing.T) {
+	c := load(t)
+	var names hclsyntax.Expression
+	for _, b := range c.blocks {
+		if b.Type == "locals" {
+			if a, ok := b.Body.Attributes["names"]; ok {
+				names = a.Expr
+			}
+		}
+	}
+	if names == nil {
+		t.Fatal("no locals.names")
+	}
+	want := map[string]string{
+		"clicks_topic":                  gcpnames.ClicksTopic,
+		"streaming_subscription":        gcpnames.StreamingSubscription,
+		"archive_subscription":          gcpnames.ArchiveSubscription,
+		"dead_letter_topic":             gcpnames.DeadLetterTopic,
+		"dead_letter_subscription":      gcpnames.DeadLetterSubscription,
+		"bigtable_instance":             gcpnames.BigtableInstance,
+		"bigtable_table":                btschema.Table,
+		"bigquery_dataset":              warehouse.Dataset,
+		"archive_filename_prefix":       rawarchive.FilenamePrefix,
+		"archive_filename_suffix":       rawarchive.FilenameSuffix,
+		"archive_filename_datetime_fmt": rawarchive.FilenameDatetimeFormat,
+	}
+	keys := objectKeys(t, names)
+	for k, v := range want {
+		if !slices.Contains(keys, k) {
+			t.Errorf("locals.names has no %s (the code uses %q)", k, v)
+			continue
+		}
+		got, diags := objectItem(t, names, k).Value(nil)
+		if diags.HasErrors() || got.AsString() != v {
+			t.Errorf("locals.names.%s = %v, the code uses %q", k, got.GoString(), v)
+		}
+	}
+	// The Bigtable families and their GC rules are btschema's.
+	var families []string
+	for _, b := range c.resource(t, "google_bigtable_table", "clicks").Blocks {
+		if b.Type == "column_family" {
+			v, _ := b.Body.Attributes["family"].Expr.Value(nil)
+			families = append(families, v.AsString())
+		}
+	}
+	var code []string
+	for f := range btschema.Families() {
+		code = append(code, f)
+	}
+	sort.Strings(families)
+	sort.Strings(code)
+	if !slices.Equal(families, code) {
+		t.Errorf("bigtable families %v, btschema has %v", families, code)
+	}
+}
+
+func TestBigQuerySchemasAreWarehouses(t *testing.T) {
+	f, err := os.Open(filepath.Join("schemas", "bigquery.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, _ := io.ReadAll(f)
+	want, err := warehouse.TerraformJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("terraform/schemas/bigquery.json is stale: go run ./cmd/tfschemas > terraform/schemas/bigquery.json")
+	}
+}

@@ -1,0 +1,33 @@
+# Secrets live in Secret Manager; their values never pass through
+# Terraform state. Add versions after apply (docs/deploy.md):
+#   gcloud secrets versions add adclick-token-keys --data-file=token-keys.json
+locals {
+  secrets = {
+    token_keys        = "adclick-token-keys"        # redirect: signing and verifying keys (JSON keyring)
+    user_key_pepper   = "adclick-user-key-pepper"   # redirect: pepper of the privacy-safe user key
+    ad_server_secrets = "adclick-ad-server-secrets" # redirect: bearer secrets of ad servers, one per line
+    api_key_pepper    = "adclick-api-key-pepper"    # reports: pepper of the advertisers' API key hashes
+  }
+}
+
+resource "google_secret_manager_secret" "s" {
+  for_each  = local.secrets
+  secret_id = each.value
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_iam_member" "redirect" {
+  for_each  = toset(["token_keys", "user_key_pepper", "ad_server_secrets"])
+  secret_id = google_secret_manager_secret.s[each.key].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.redirect.member
+}
+
+resource "google_secret_manager_secret_iam_member" "reports" {
+  secret_id = google_secret_manager_secret.s["api_key_pepper"].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.reports.member
+}
