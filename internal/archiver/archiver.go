@@ -7,8 +7,9 @@
 // A message is acknowledged only after the file holding it is durably
 // written (fsynced and renamed into place). A crash mid-file leaves a
 // hidden temporary file, removed on the next start, and the messages in it
-// unacknowledged; Pub/Sub redelivers them after the ack deadline, into a
-// later file. As with the managed subscription, a message may so appear
+// unacknowledged; Pub/Sub redelivers them once their lease lapses (the
+// archiver renews it while the file is open, AckExtension at a time), into
+// a later file. As with the managed subscription, a message may so appear
 // in two files (at-least-once); readers dedupe by message id.
 package archiver
 
@@ -34,6 +35,9 @@ type Config struct {
 	// max_duration and max_bytes do.
 	MaxDuration time.Duration
 	MaxBytes    int64
+	// Lease is how long the messages of the open file are leased at a time
+	// (AckExtension if 0); a crashed archiver's messages come back after it.
+	Lease time.Duration
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
 }
@@ -60,8 +64,9 @@ type Archiver struct {
 }
 
 type openFile struct {
-	name    string
-	started time.Time
+	name     string
+	started  time.Time
+	extended time.Time // when the ack deadlines were last extended
 	w       blob.Writer
 	avro    *rawarchive.Writer
 	bytes   int64
@@ -75,6 +80,9 @@ func New(cfg Config, ps *pubsub.Client, store blob.Store, log *slog.Logger) (*Ar
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = AckExtension
 	}
 	return &Archiver{cfg: cfg, ps: ps, store: store, log: log}, nil
 }
@@ -101,6 +109,9 @@ func (a *Archiver) step(ctx context.Context) error {
 		if err := a.rotate(ctx); err != nil {
 			return err
 		}
+	}
+	if err := a.extend(ctx); err != nil {
+		return err
 	}
 	pullCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	resp, err := a.ps.SubscriptionAdminClient.Pull(pullCtx, &pubsubpb.PullRequest{Subscription: a.cfg.Subscription, MaxMessages: 1000})
@@ -190,6 +201,30 @@ func (a *Archiver) rotate(ctx context.Context) error {
 		}
 	}
 	a.log.Info("archive file written", "file", a.store.URL(f.name), "messages", len(f.ackIDs), "bytes", f.bytes)
+	return nil
+}
+
+// Ack deadline extension: while a file is open its messages are leased
+// for AckExtension at a time, renewed every AckExtension/3, as Pub/Sub's
+// own clients do. A crashed archiver stops renewing, so its messages come
+// back within AckExtension instead of the subscription's full deadline.
+const AckExtension = 60 * time.Second
+
+func (a *Archiver) extend(ctx context.Context) error {
+	f := a.file
+	if f == nil || len(f.ackIDs) == 0 || a.cfg.Now().Sub(f.extended) < a.cfg.Lease/3 {
+		return nil
+	}
+	for start := 0; start < len(f.ackIDs); start += 2500 {
+		ids := f.ackIDs[start:min(start+2500, len(f.ackIDs))]
+		err := a.ps.SubscriptionAdminClient.ModifyAckDeadline(ctx, &pubsubpb.ModifyAckDeadlineRequest{
+			Subscription: a.cfg.Subscription, AckIds: ids, AckDeadlineSeconds: int32(a.cfg.Lease / time.Second),
+		})
+		if err != nil {
+			return fmt.Errorf("extend the lease of %d messages of %s: %w", len(ids), f.name, err)
+		}
+	}
+	f.extended = a.cfg.Now()
 	return nil
 }
 

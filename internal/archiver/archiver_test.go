@@ -268,3 +268,63 @@ func TestConfigLimits(t *testing.T) {
 		t.Errorf("limits themselves refused: %v", err)
 	}
 }
+
+// TestCrashMidFile: an archiver dies with a file open. Its temporary file
+// is removed by the next one, and the messages, never acknowledged, come
+// back once their lease lapses and land in exactly one finished file.
+func TestCrashMidFile(t *testing.T) {
+	h := newHarness(t)
+	sent := h.publish(t, 50)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := Config{Subscription: subName, MaxDuration: 10 * time.Minute, MaxBytes: 1 << 30, Lease: 10 * time.Second}
+	dead, err := New(cfg, h.ps, h.store, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; i < 20 && (dead.file == nil || len(dead.file.ackIDs) < len(sent)); i++ {
+		if err := dead.step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := dead.step(ctx); err != nil { // renews the lease to 10 s
+		t.Fatal(err)
+	}
+	// The process dies here: no rotate, no acks.
+	if n := h.acked(sent); n != 0 {
+		t.Fatalf("%d acknowledged before any file was written", n)
+	}
+	if n, err := blob.RemoveUnfinished(h.store); err != nil || n != 1 {
+		t.Fatalf("RemoveUnfinished = %d, %v; want the dead archiver's file", n, err)
+	}
+	stop := h.start(t, cfg)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		delivered := 0
+		for id := range sent {
+			if h.st.PubSub.Message(id).Deliveries > 1 {
+				delivered++
+			}
+		}
+		if delivered == len(sent) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	files := h.files(t)
+	seen := map[string]int{}
+	for _, name := range files {
+		rawarchive.Read(bytes.NewReader(h.read(t, name)), func(r *rawarchive.Record) error { seen[r.MessageID]++; return nil })
+	}
+	for id := range sent {
+		if seen[id] != 1 {
+			t.Errorf("message %s in %d finished files, want 1", id, seen[id])
+		}
+	}
+	if n := h.acked(sent); n != len(sent) {
+		t.Errorf("%d of %d acknowledged in the end", n, len(sent))
+	}
+}

@@ -121,15 +121,10 @@ func EnsureSubscription(ctx context.Context, addr, project, sub, topic string) e
 	return createSubscription(ctx, c, project, sub, topic)
 }
 
-// AckDeadline is a subscription's ack deadline. The archive's is the
-// longest Pub/Sub allows: the archiver acknowledges a message only once the
-// file holding it is written, up to rawarchive.MaxDuration later.
-func AckDeadline(sub string) time.Duration {
-	if sub == gcpnames.ArchiveSubscription {
-		return 600 * time.Second
-	}
-	return 60 * time.Second
-}
+// AckDeadline is a subscription's ack deadline: 60 s. The archiver holds
+// messages until their file is written, up to rawarchive.MaxDuration, and
+// renews their leases meanwhile.
+func AckDeadline(string) time.Duration { return 60 * time.Second }
 
 func createSubscription(ctx context.Context, c *pubsub.Client, project, sub, topic string) error {
 	_, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
