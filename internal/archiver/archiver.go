@@ -67,10 +67,10 @@ type openFile struct {
 	name     string
 	started  time.Time
 	extended time.Time // when the ack deadlines were last extended
-	w       blob.Writer
-	avro    *rawarchive.Writer
-	bytes   int64
-	ackIDs  []string
+	w        blob.Writer
+	avro     *rawarchive.Writer
+	bytes    int64
+	ackIDs   []string
 }
 
 // New returns an archiver; Run starts it.
