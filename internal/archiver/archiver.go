@@ -126,7 +126,11 @@ func (a *Archiver) step(ctx context.Context) error {
 		sleep(ctx, 200*time.Millisecond)
 		return nil
 	}
-	return a.append(ctx, resp.ReceivedMessages)
+	// What was pulled is finished even if a stop comes meanwhile: a stop
+	// only ends pulling.
+	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return a.append(work, resp.ReceivedMessages)
 }
 
 // append writes msgs into the open file, rotating whenever the file
