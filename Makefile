@@ -8,7 +8,7 @@ FUZZTIME ?= 10s
 # Packages whose tests are fast enough to run under the race detector.
 RACE_PKGS := ./internal/... ./redirect/... ./reports/... ./e2e/...
 
-.PHONY: all build run batch test unit fuzz lint tf-check images bench clean-state help
+.PHONY: all build run batch test unit fuzz lint tf-check proof proof-short images bench clean-state help
 
 all: build
 
@@ -22,7 +22,7 @@ build: ## build every binary into bin/
 run: build ## start the whole system locally (Ctrl-C stops it)
 	$(BIN)/local -bin-dir=$(BIN)
 
-test: lint unit tf-check fuzz ## everything CI runs: lint, all tests, the Terraform checks, a short fuzz
+test: lint unit tf-check proof-short fuzz ## everything CI runs: lint, all tests, the Terraform checks, the short system proof, a short fuzz
 
 unit: ## go test, with the race detector where it is affordable (not under Beam)
 	$(GO) test -count=1 -race $(RACE_PKGS)
@@ -44,6 +44,15 @@ $(TERRAFORM):
 tf-check: $(TERRAFORM) ## terraform fmt, and the Go checks of flags and names between code and deployment
 	TF_CLI_CONFIG_FILE=/dev/null $(TERRAFORM) fmt -check -recursive -diff terraform/
 	$(GO) test -count=1 ./terraform/
+
+PROOF_RATE     ?= 1000
+PROOF_DURATION ?= 10m
+
+proof: build ## the system proof: load, faults and hostile input across the whole local stack, nothing lost (PROOF_RATE, PROOF_DURATION)
+	$(BIN)/proof -rate=$(PROOF_RATE) -duration=$(PROOF_DURATION)
+
+proof-short: build ## the system proof's CI form: 90 s of load, same faults and assertions
+	$(BIN)/proof -short
 
 REGISTRY ?=
 TAG      ?= $(shell git rev-parse --short HEAD)

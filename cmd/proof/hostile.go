@@ -31,7 +31,7 @@ type hostileResult struct {
 // hostile runs every attack against the click service and the reports
 // API. None may crash a process, redirect off the catalog, or create a
 // countable click; each gets its documented status.
-func hostile(ctx context.Context, s *stack, validURL string) []hostileResult {
+func hostile(ctx context.Context, s *stack, validURL string, offCatalog func(status int)) []hostileResult {
 	catalogHosts := func(loc string) bool {
 		u, err := url.Parse(loc)
 		return err == nil && u.Host == "localhost:8090"
@@ -95,7 +95,14 @@ func hostile(ctx context.Context, s *stack, validURL string) []hostileResult {
 		}
 		r := hostileResult{name: c.name, unexpected: map[int]int{}}
 		for range n {
-			resp, err := client.Do(c.req())
+			req := c.req()
+			// Each attack from its own address; the flood below is the
+			// one that comes from a single client.
+			req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.240.%d.%d", rand.IntN(250), 1+rand.IntN(250)))
+			// Attacks wear a browser's user agent: the off-catalog attempt
+			// then is a countable click, as the truth records it.
+			req.Header.Set("User-Agent", browserUA)
+			resp, err := client.Do(req)
 			r.sent++
 			if err != nil {
 				r.unexpected[0]++
@@ -103,6 +110,9 @@ func hostile(ctx context.Context, s *stack, validURL string) []hostileResult {
 			}
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
+			if c.name == "off-catalog redirect via query" {
+				offCatalog(resp.StatusCode)
+			}
 			ok := false
 			for _, a := range c.allow {
 				ok = ok || resp.StatusCode == a

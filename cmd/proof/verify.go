@@ -168,3 +168,31 @@ func leftovers(ctx context.Context, s *stack) (spooled int, dead int, err error)
 	msgs, err := localstack.Pull(ctx, ps, gcpnames.LocalProject, gcpnames.DeadLetterSubscription, 1000)
 	return spooled, len(msgs), err
 }
+
+// minuteCells reads one ad's minute cells of a family for a day.
+func minuteCells(ctx context.Context, tbl *bigtable.Table, advertiser, ad string, day time.Time, family string) (map[time.Time]int64, error) {
+	out := map[time.Time]int64{}
+	var bad error
+	err := tbl.ReadRows(ctx, bigtable.NewRange(btschema.RowKey(btschema.Minute, advertiser, ad, day), btschema.RowKey(btschema.Minute, advertiser, ad, day.Add(24*time.Hour))),
+		func(r bigtable.Row) bool {
+			start, err := time.Parse("2006010215", r.Key()[strings.LastIndexByte(r.Key(), '#')+1:])
+			if err != nil {
+				bad = err
+				return false
+			}
+			for _, c := range r[family] {
+				m, err := btschema.BucketTime(btschema.Minute, start, strings.TrimPrefix(c.Column, family+":"))
+				if err != nil {
+					bad = err
+					return false
+				}
+				n, _ := btschema.DecodeCount(c.Value)
+				out[m] = n
+			}
+			return true
+		}, bigtable.RowFilter(bigtable.LatestNFilter(1)))
+	if err == nil {
+		err = bad
+	}
+	return out, err
+}
