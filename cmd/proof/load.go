@@ -53,8 +53,9 @@ type truth struct {
 }
 
 type latency struct {
-	at time.Time
-	d  time.Duration
+	at   time.Time
+	d    time.Duration
+	kind string
 }
 
 func newTruth() *truth {
@@ -76,7 +77,7 @@ func (t *truth) record(kind string, status int, imp, ad string, at time.Time, d 
 		t.statuses[kind] = map[int]int{}
 	}
 	t.statuses[kind][status]++
-	t.latencies = append(t.latencies, latency{at, d})
+	t.latencies = append(t.latencies, latency{at, d, kind})
 	if status != http.StatusFound {
 		return
 	}

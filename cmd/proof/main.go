@@ -383,10 +383,22 @@ func verify(ctx context.Context, s *stack, t *truth, days []time.Time, published
 			}
 		}
 	}
-	fmt.Printf("speed layer before reconciliation: %d in all (exact: %d); outside the streaming crash's two minutes it is off by %d of %d clicks (%.2f %%, tolerance 1 %%); in those two minutes by %d\n",
-		speedTotal, total, off, inMinutes, 100*float64(off)/float64(max(inMinutes, 1)), offCrash)
-	if float64(off) > 0.01*float64(inMinutes) {
-		fail("the speed layer is off by %d clicks outside the crash minutes, beyond 1 %%", off)
+	// A repeat click made while its impression's first click waits in the
+	// spool (the Pub/Sub outage, and the replay after it) reaches the
+	// streaming job first and is counted in its own minute instead: the
+	// speed layer counts the first click it sees. Each such repeat can
+	// move one click between two minutes.
+	moved := 0
+	for _, l := range t.latencies {
+		if l.kind == kindRepeat && !l.at.Before(outageFrom) && l.at.Before(outageTo.Add(30*time.Second)) {
+			moved++
+		}
+	}
+	tolerance := int64(0.01*float64(inMinutes)) + 2*int64(moved)
+	fmt.Printf("speed layer before reconciliation: %d in all (exact: %d); outside the streaming crash's two minutes it is off by %d of %d clicks (%.2f %%), tolerance %d (1 %% + 2 per repeat click made during the outage and its replay: %d); in the crash's two minutes off by %d\n",
+		speedTotal, total, off, inMinutes, 100*float64(off)/float64(max(inMinutes, 1)), tolerance, moved, offCrash)
+	if off > tolerance {
+		fail("the speed layer is off by %d clicks outside the crash minutes, beyond the tolerance %d", off, tolerance)
 	}
 	fmt.Printf("left behind: %d spooled clicks, %d dead letters\n", spooled, dead)
 	if spooled > 0 || dead > 0 {
