@@ -29,6 +29,7 @@ import (
 	"github.com/adclick/adclick/internal/envflag"
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack"
+	"github.com/adclick/adclick/internal/proc"
 )
 
 type config struct {
@@ -105,55 +106,55 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	defer site.Close()
 
 	emu := []string{"PUBSUB_EMULATOR_HOST=" + stack.PubSubAddr, "BIGTABLE_EMULATOR_HOST=" + stack.BigtableAddr}
-	redirect := &proc{
-		name: "redirect", path: filepath.Join(c.binDir, "redirect"), out: out, env: emu,
-		args: []string{
+	redirect := &proc.Proc{
+		Name: "redirect", Path: filepath.Join(c.binDir, "redirect"), Out: out, Env: emu,
+		Args: []string{
 			"-listen=" + c.redirectAddr, "-public-base-url=http://" + hostPort(c.redirectAddr),
 			"-project=" + gcpnames.LocalProject, "-catalog=" + c.catalog,
 			"-token-keys-file=" + secrets.TokenKeys, "-user-key-pepper-file=" + secrets.Pepper,
 			"-ad-server-secrets-file=" + secrets.AdServerSecrets, "-spool-dir=" + filepath.Join(c.stateDir, "spool"),
 		},
 	}
-	streaming := &proc{
-		name: "streaming", path: filepath.Join(c.binDir, "streaming"), out: out, env: emu,
-		args: []string{
+	streaming := &proc.Proc{
+		Name: "streaming", Path: filepath.Join(c.binDir, "streaming"), Out: out, Env: emu,
+		Args: []string{
 			"--runner=prism", "--experiments=prism_disable_sdf_split", "--project=" + gcpnames.LocalProject,
 			"--drain_file=" + filepath.Join(c.stateDir, "streaming.drain"),
 		},
 	}
-	archiver := &proc{
-		name: "archiver", path: filepath.Join(c.binDir, "archiver"), out: out, env: emu,
-		args: []string{"-project=" + gcpnames.LocalProject, "-archive=" + filepath.Join(c.stateDir, "archive")},
+	archiver := &proc.Proc{
+		Name: "archiver", Path: filepath.Join(c.binDir, "archiver"), Out: out, Env: emu,
+		Args: []string{"-project=" + gcpnames.LocalProject, "-archive=" + filepath.Join(c.stateDir, "archive")},
 	}
 	reportsCatalog, apiPepper, apiKeys, err := demoKeys(c.stateDir, c.catalog)
 	if err != nil {
 		return err
 	}
-	reports := &proc{
-		name: "reports", path: filepath.Join(c.binDir, "reports"), out: out, env: emu,
-		args: []string{"-listen=" + c.reportsAddr, "-project=" + gcpnames.LocalProject, "-catalog=" + reportsCatalog, "-api-key-pepper-file=" + apiPepper},
+	reports := &proc.Proc{
+		Name: "reports", Path: filepath.Join(c.binDir, "reports"), Out: out, Env: emu,
+		Args: []string{"-listen=" + c.reportsAddr, "-project=" + gcpnames.LocalProject, "-catalog=" + reportsCatalog, "-api-key-pepper-file=" + apiPepper},
 	}
-	procs := []*proc{archiver, redirect, reports}
+	procs := []*proc.Proc{archiver, redirect, reports}
 	if c.streaming {
 		procs = append(procs, streaming)
 	}
 	for _, p := range procs {
-		if err := p.start(); err != nil {
+		if err := p.Start(); err != nil {
 			return err
 		}
 	}
 	defer func() {
 		for i := len(procs) - 1; i >= 0; i-- {
-			procs[i].stop(30 * time.Second)
+			procs[i].Stop(30 * time.Second)
 		}
 		fmt.Fprintln(out, "local stack stopped")
 	}()
 
 	base := "http://" + hostPort(c.redirectAddr)
-	if err := waitReady(ctx, base+"/readyz", 30*time.Second, redirect.exited()); err != nil {
+	if err := waitReady(ctx, base+"/readyz", 30*time.Second, redirect.Exited()); err != nil {
 		return err
 	}
-	if err := waitReady(ctx, "http://"+hostPort(c.reportsAddr)+"/readyz", 30*time.Second, reports.exited()); err != nil {
+	if err := waitReady(ctx, "http://"+hostPort(c.reportsAddr)+"/readyz", 30*time.Second, reports.Exited()); err != nil {
 		return err
 	}
 	clickURL, err := mintOne(ctx, base, secrets.AdServerSecret, "acme-trail-1")
@@ -199,13 +200,13 @@ Mint more (ad ids are in %[7]s):
 	}
 	select {
 	case <-ctx.Done():
-	case <-redirect.exited():
+	case <-redirect.Exited():
 		err = errors.New("the click service exited; see its log above")
 	case <-exitedIf(c.streaming, streaming):
 		err = errors.New("the streaming job exited; see its log above")
-	case <-reports.exited():
+	case <-reports.Exited():
 		err = errors.New("the reports service exited; see its log above")
-	case <-archiver.exited():
+	case <-archiver.Exited():
 		err = errors.New("the archiver exited; see its log above")
 	}
 	wg.Wait()
@@ -295,9 +296,9 @@ func tail(ctx context.Context, addr string, out io.Writer) {
 
 // exitedIf is p's exit channel when it runs, and a channel that never
 // closes otherwise.
-func exitedIf(runs bool, p *proc) <-chan struct{} {
+func exitedIf(runs bool, p *proc.Proc) <-chan struct{} {
 	if !runs {
 		return nil
 	}
-	return p.exited()
+	return p.Exited()
 }

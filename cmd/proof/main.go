@@ -34,6 +34,7 @@ import (
 	"github.com/adclick/adclick/internal/btschema"
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack"
+	"github.com/adclick/adclick/internal/proc"
 	"github.com/adclick/adclick/internal/token"
 	"github.com/adclick/adclick/internal/warehouse"
 	"github.com/adclick/adclick/pipelines/nightly"
@@ -122,27 +123,27 @@ func run(ctx context.Context, c config) (bool, error) {
 	note("Pub/Sub back after %v", c.outage)
 
 	at(0.40)
-	s.redirect.kill()
+	s.redirect.Kill()
 	note("click service killed (SIGKILL)")
 	time.Sleep(time.Second)
-	if err := s.redirect.start(); err != nil {
+	if err := s.redirect.Start(); err != nil {
 		return false, err
 	}
 	note("click service restarted on the same spool")
 
 	at(0.55)
 	streamingKill = time.Now()
-	s.streaming.kill()
+	s.streaming.Kill()
 	note("streaming job killed (SIGKILL)")
-	if err := s.streaming.start(); err != nil {
+	if err := s.streaming.Start(); err != nil {
 		return false, err
 	}
 	note("streaming job restarted")
 
 	at(0.70)
-	s.archiver.kill()
+	s.archiver.Kill()
 	note("archiver killed (SIGKILL) mid-file")
-	if err := s.archiver.start(); err != nil {
+	if err := s.archiver.Start(); err != nil {
 		return false, err
 	}
 	note("archiver restarted")
@@ -167,9 +168,9 @@ func run(ctx context.Context, c config) (bool, error) {
 	hostileResults := hostile(ctx, s, validURL[0], func(status int) {
 		t.record(kindHuman, status, impressionOf(validURL[0], l), ads[1].id, time.Now(), 0)
 	})
-	for _, c := range []*child{s.redirect, s.streaming, s.archiver, s.reports} {
-		if !c.alive() {
-			return false, fmt.Errorf("%s died during the hostile phase", c.name)
+	for _, c := range []*proc.Proc{s.redirect, s.streaming, s.archiver, s.reports} {
+		if !c.Alive() {
+			return false, fmt.Errorf("%s died during the hostile phase", c.Name)
 		}
 	}
 
@@ -182,8 +183,8 @@ func run(ctx context.Context, c config) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	s.archiver.stop(time.Minute)
-	s.streaming.stop(2 * time.Minute)
+	s.archiver.Stop(time.Minute)
+	s.streaming.Stop(2 * time.Minute)
 	days = daysOf(start, time.Now().UTC())
 	for range 2 {
 		if err := runBatch(s, days); err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,15 +8,13 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/adclick/adclick/internal/faultproxy"
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack"
+	"github.com/adclick/adclick/internal/proc"
 	"github.com/adclick/adclick/reports/server"
 )
 
@@ -32,10 +29,10 @@ type stack struct {
 	secrets   localstack.Secrets
 	apiKeys   map[string]string // advertiser → reports API key
 	log       io.Writer
-	redirect  *child
-	streaming *child
-	archiver  *child
-	reports   *child
+	redirect  *proc.Proc
+	streaming *proc.Proc
+	archiver  *proc.Proc
+	reports   *proc.Proc
 	clickBase string
 	reportURL string
 }
@@ -65,24 +62,24 @@ func startStack(ctx context.Context, bin, dir string, log io.Writer) (*stack, er
 	env := []string{"PUBSUB_EMULATOR_HOST=" + s.proxy.Addr(), "BIGTABLE_EMULATOR_HOST=" + emu.BigtableAddr}
 	redirectAddr, reportsAddr := freeAddr(), freeAddr()
 	s.clickBase, s.reportURL = "http://"+redirectAddr, "http://"+reportsAddr
-	s.archiver = &child{name: "archiver", path: filepath.Join(bin, "archiver"), env: env, log: log,
-		args: []string{"-archive=" + filepath.Join(dir, "archive"), "-max-duration=1m"}}
-	s.redirect = &child{name: "redirect", path: filepath.Join(bin, "redirect"), env: env, log: log, args: []string{
+	s.archiver = &proc.Proc{Name: "archiver", Path: filepath.Join(bin, "archiver"), Env: env, Out: log,
+		Args: []string{"-archive=" + filepath.Join(dir, "archive"), "-max-duration=1m"}}
+	s.redirect = &proc.Proc{Name: "redirect", Path: filepath.Join(bin, "redirect"), Env: env, Out: log, Args: []string{
 		"-listen=" + redirectAddr, "-public-base-url=" + s.clickBase, "-catalog=config/catalog.json",
 		"-token-keys-file=" + s.secrets.TokenKeys, "-user-key-pepper-file=" + s.secrets.Pepper,
 		"-ad-server-secrets-file=" + s.secrets.AdServerSecrets, "-spool-dir=" + filepath.Join(dir, "spool"),
 		// The load generator speaks for many clients through X-Forwarded-For.
 		"-trusted-proxies=127.0.0.1/32", "-rate-limit=50", "-rate-burst=100",
 	}}
-	s.streaming = &child{name: "streaming", path: filepath.Join(bin, "streaming"), env: env, log: log, args: []string{
+	s.streaming = &proc.Proc{Name: "streaming", Path: filepath.Join(bin, "streaming"), Env: env, Out: log, Args: []string{
 		"--runner=prism", "--experiments=prism_disable_sdf_split", "--project=" + gcpnames.LocalProject,
 		"--drain_file=" + filepath.Join(dir, "streaming.drain"),
 	}}
-	s.reports = &child{name: "reports", path: filepath.Join(bin, "reports"), env: env, log: log, args: []string{
+	s.reports = &proc.Proc{Name: "reports", Path: filepath.Join(bin, "reports"), Env: env, Out: log, Args: []string{
 		"-listen=" + reportsAddr, "-catalog=" + reportsCatalog, "-api-key-pepper-file=" + pepper,
 	}}
-	for _, c := range []*child{s.archiver, s.redirect, s.streaming, s.reports} {
-		if err := c.start(); err != nil {
+	for _, c := range []*proc.Proc{s.archiver, s.redirect, s.streaming, s.reports} {
+		if err := c.Start(); err != nil {
 			return s, err
 		}
 	}
@@ -121,9 +118,9 @@ func (s *stack) reportsCatalog() (string, string, error) {
 }
 
 func (s *stack) close() {
-	for _, c := range []*child{s.reports, s.streaming, s.redirect, s.archiver} {
+	for _, c := range []*proc.Proc{s.reports, s.streaming, s.redirect, s.archiver} {
 		if c != nil {
-			c.stop(60 * time.Second)
+			c.Stop(60 * time.Second)
 		}
 	}
 	if s.proxy != nil {
@@ -159,80 +156,4 @@ func waitOK(ctx context.Context, url string, within time.Duration) error {
 		}
 	}
 	return fmt.Errorf("%s not ready after %v", url, within)
-}
-
-// child is a service process.
-type child struct {
-	name, path string
-	args, env  []string
-	log        io.Writer
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-func (c *child) start() error {
-	cmd := exec.Command(c.path, c.args...)
-	cmd.Env = append(os.Environ(), c.env...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", c.name, err)
-	}
-	done := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			fmt.Fprintf(c.log, "%-9s| %s\n", c.name, sc.Text())
-		}
-		cmd.Wait()
-		close(done)
-	}()
-	c.mu.Lock()
-	c.cmd, c.done = cmd, done
-	c.mu.Unlock()
-	return nil
-}
-
-// kill is a crash: SIGKILL, nothing flushed.
-func (c *child) kill() {
-	c.mu.Lock()
-	cmd, done := c.cmd, c.done
-	c.mu.Unlock()
-	cmd.Process.Signal(syscall.SIGKILL)
-	<-done
-}
-
-// stop is a graceful stop: SIGTERM, then SIGKILL after timeout.
-func (c *child) stop(timeout time.Duration) {
-	c.mu.Lock()
-	cmd, done := c.cmd, c.done
-	c.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(timeout):
-		cmd.Process.Signal(syscall.SIGKILL)
-		<-done
-	}
-}
-
-func (c *child) alive() bool {
-	c.mu.Lock()
-	done := c.done
-	c.mu.Unlock()
-	select {
-	case <-done:
-		return false
-	default:
-		return true
-	}
 }

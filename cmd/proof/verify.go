@@ -175,7 +175,7 @@ func minuteCells(ctx context.Context, tbl *bigtable.Table, advertiser, ad string
 	var bad error
 	err := tbl.ReadRows(ctx, bigtable.NewRange(btschema.RowKey(btschema.Minute, advertiser, ad, day), btschema.RowKey(btschema.Minute, advertiser, ad, day.Add(24*time.Hour))),
 		func(r bigtable.Row) bool {
-			start, err := time.Parse("2006010215", r.Key()[strings.LastIndexByte(r.Key(), '#')+1:])
+			start, err := btschema.ParseRowStart(btschema.Minute, r.Key())
 			if err != nil {
 				bad = err
 				return false

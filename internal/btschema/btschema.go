@@ -24,6 +24,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/bigtable"
@@ -211,6 +212,85 @@ func EnsureTables(ctx context.Context, admin *bigtable.AdminClient) error {
 		}
 		if err := admin.SetGCPolicy(ctx, Table, fam, policy); err != nil {
 			return fmt.Errorf("set gc policy %s:%s: %w", Table, fam, err)
+		}
+	}
+	return nil
+}
+
+// ParseRowStart parses the bucket time that ends a row key of kind k (the
+// first bucket of the row), as RowKey and TopRowKey write it.
+func ParseRowStart(k Kind, key string) (time.Time, error) {
+	i := strings.LastIndexByte(key, '#')
+	t, err := time.Parse(rowTimeLayout(k), key[i+1:])
+	if err != nil {
+		return time.Time{}, fmt.Errorf("btschema: row key %q: %w", key, err)
+	}
+	return t, nil
+}
+
+// ParseReconciledRowKey is the day a ReconciledRowKey marks.
+func ParseReconciledRowKey(key string) (time.Time, error) {
+	t, err := time.Parse("20060102", strings.TrimPrefix(key, "r#"))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("btschema: marker row %q: %w", key, err)
+	}
+	return t, nil
+}
+
+// DayPattern is the regular expression of the date part (yyyymmdd) of the
+// row keys of the given UTC days, for row-key filters.
+func DayPattern(days []time.Time) string {
+	var parts []string
+	for _, d := range days {
+		parts = append(parts, d.UTC().Format("20060102"))
+	}
+	return "(" + strings.Join(parts, "|") + ")"
+}
+
+// Batch gathers mutations by row so a writer sends a bundle's cells in
+// few ApplyBulk calls.
+type Batch struct {
+	rows map[string]*bigtable.Mutation
+}
+
+// Set adds a cell to row.
+func (b *Batch) Set(row, family, column string, ts bigtable.Timestamp, value []byte) {
+	if b.rows == nil {
+		b.rows = map[string]*bigtable.Mutation{}
+	}
+	m, ok := b.rows[row]
+	if !ok {
+		m = bigtable.NewMutation()
+		b.rows[row] = m
+	}
+	m.Set(family, column, ts, value)
+}
+
+// maxRowsPerBulk keeps each MutateRows request well under gRPC's message
+// limit (the emulator's in particular).
+const maxRowsPerBulk = 1000
+
+// Apply sends the gathered rows to tbl, at most maxRowsPerBulk a request,
+// and empties the batch. An error names the first row that failed.
+func (b *Batch) Apply(ctx context.Context, tbl *bigtable.Table) error {
+	keys := make([]string, 0, len(b.rows))
+	muts := make([]*bigtable.Mutation, 0, len(b.rows))
+	for k, m := range b.rows {
+		keys, muts = append(keys, k), append(muts, m)
+	}
+	b.rows = nil
+	for start := 0; start < len(keys); start += maxRowsPerBulk {
+		end := min(start+maxRowsPerBulk, len(keys))
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		errs, err := tbl.ApplyBulk(ctx, keys[start:end], muts[start:end])
+		cancel()
+		if err != nil {
+			return fmt.Errorf("write %d rows: %w", end-start, err)
+		}
+		for i, e := range errs {
+			if e != nil {
+				return fmt.Errorf("write row %s: %w", keys[start+i], e)
+			}
 		}
 	}
 	return nil

@@ -127,3 +127,32 @@ func TestHighestCountSurvives(t *testing.T) {
 		t.Errorf("surviving count = %d, want 7", n)
 	}
 }
+
+func TestParseRowStart(t *testing.T) {
+	at := time.Date(2026, 11, 27, 13, 45, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		k    Kind
+		key  string
+		want time.Time
+	}{
+		{Minute, RowKey(Minute, "acme", "ad#1", at), at.Truncate(time.Hour)},
+		{Hour, RowKey(Hour, "acme", "ad", at), time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)},
+		{Day, RowKey(Day, "acme", AllAds, at), time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)},
+		{Top, TopRowKey("acme", at), at},
+	} {
+		got, err := ParseRowStart(tt.k, tt.key)
+		if err != nil || !got.Equal(tt.want) {
+			t.Errorf("ParseRowStart(%c, %s) = %v, %v; want %v", tt.k, tt.key, got, err, tt.want)
+		}
+	}
+	if _, err := ParseRowStart(Minute, "m#acme#ad#2026"); err == nil {
+		t.Error("ParseRowStart accepted a short time")
+	}
+	day, err := ParseReconciledRowKey(ReconciledRowKey(at))
+	if err != nil || !day.Equal(at.Truncate(24*time.Hour)) {
+		t.Errorf("reconciled marker round trip = %v, %v", day, err)
+	}
+	if got := DayPattern([]time.Time{at, at.AddDate(0, 0, 1)}); got != "(20261127|20261128)" {
+		t.Errorf("DayPattern = %s", got)
+	}
+}

@@ -187,48 +187,29 @@ func readParquet(ctx context.Context, store blob.Store, name string, rowType any
 	if err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
 	}
-	var ptr any
 	switch rowType.(type) {
 	case warehouse.AdRow:
-		ptr = new(warehouse.AdRow)
+		return readAll[warehouse.AdRow](data, name, fn)
 	case warehouse.AdvertiserRow:
-		ptr = new(warehouse.AdvertiserRow)
+		return readAll[warehouse.AdvertiserRow](data, name, fn)
 	case warehouse.OutcomeRow:
-		ptr = new(warehouse.OutcomeRow)
+		return readAll[warehouse.OutcomeRow](data, name, fn)
 	}
-	pr, err := reader.NewParquetReader(warehouse.NewMemFile(data), ptr, 1)
+	return fmt.Errorf("read parquet %s: unknown row type %T", name, rowType)
+}
+
+func readAll[T any](data []byte, name string, fn func(any)) error {
+	pr, err := reader.NewParquetReader(warehouse.NewMemFile(data), new(T), 1)
 	if err != nil {
 		return fmt.Errorf("open parquet %s: %w", name, err)
 	}
 	defer pr.ReadStop()
-	n := int(pr.GetNumRows())
-	switch rowType.(type) {
-	case warehouse.AdRow:
-		rows := make([]warehouse.AdRow, n)
-		if err := pr.Read(&rows); err != nil {
-			return fmt.Errorf("read parquet %s: %w", name, err)
-		}
-		for _, row := range rows {
-			fn(row)
-		}
-	case warehouse.AdvertiserRow:
-		rows := make([]warehouse.AdvertiserRow, n)
-		if err := pr.Read(&rows); err != nil {
-			return fmt.Errorf("read parquet %s: %w", name, err)
-		}
-		for _, row := range rows {
-			fn(row)
-		}
-	case warehouse.OutcomeRow:
-		rows := make([]warehouse.OutcomeRow, n)
-		if err := pr.Read(&rows); err != nil {
-			return fmt.Errorf("read parquet %s: %w", name, err)
-		}
-		for _, row := range rows {
-			fn(row)
-		}
-	default:
-		return fmt.Errorf("read parquet %s: unknown row type %T", name, rowType)
+	rows := make([]T, pr.GetNumRows())
+	if err := pr.Read(&rows); err != nil {
+		return fmt.Errorf("read parquet %s: %w", name, err)
+	}
+	for _, row := range rows {
+		fn(row)
 	}
 	return nil
 }

@@ -45,7 +45,8 @@ func (fn *speedAdvertisersFn) ProcessElement(ctx context.Context, _ []byte, emit
 	}
 	byShard := map[int][]string{}
 	for a := range found {
-		byShard[Shard(a, fn.Shards)] = append(byShard[Shard(a, fn.Shards)], a)
+		shard := Shard(a, fn.Shards)
+		byShard[shard] = append(byShard[shard], a)
 	}
 	for shard, advertisers := range byShard {
 		emit(shard, ClickBatch{Advertisers: advertisers})
@@ -56,22 +57,18 @@ func (fn *speedAdvertisersFn) ProcessElement(ctx context.Context, _ []byte, emit
 // scanSpeed calls fn for every speed minute cell under prefix (of m# rows)
 // in the days [fromMs, toMs).
 func scanSpeed(ctx context.Context, tbl *bigtable.Table, prefix string, fromMs, toMs int64, fn func(advertiser, ad string, minute time.Time, n int64)) error {
-	var days []string
-	for d := time.UnixMilli(fromMs).UTC(); d.Before(time.UnixMilli(toMs)); d = d.AddDate(0, 0, 1) {
-		days = append(days, d.Format("20060102"))
-	}
 	// Minute rows end in their hour, yyyymmddhh.
 	filter := bigtable.ChainFilters(
-		bigtable.RowKeyFilter(fmt.Sprintf(`^m#[^#]+#[^#]+#(%s)\d\d$`, strings.Join(days, "|"))),
+		bigtable.RowKeyFilter(`^m#[^#]+#[^#]+#`+btschema.DayPattern(Days(time.UnixMilli(fromMs), time.UnixMilli(toMs)))+`\d\d$`),
 		bigtable.FamilyFilter("^"+regexp.QuoteMeta(btschema.FamilySpeed)+"$"),
 		bigtable.LatestNFilter(1),
 	)
 	var bad error
 	err := tbl.ReadRows(ctx, bigtable.PrefixRange(prefix), func(r bigtable.Row) bool {
 		parts := strings.Split(r.Key(), "#")
-		start, err := time.Parse("2006010215", parts[3])
+		start, err := btschema.ParseRowStart(btschema.Minute, r.Key())
 		if err != nil {
-			bad = fmt.Errorf("speed row %s: %w", r.Key(), err)
+			bad = err
 			return false
 		}
 		for _, cell := range r[btschema.FamilySpeed] {

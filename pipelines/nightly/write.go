@@ -166,7 +166,7 @@ type writeBigtableFn struct {
 
 	client *bigtable.Client
 	table  *bigtable.Table
-	rows   map[string]*bigtable.Mutation
+	batch  btschema.Batch
 }
 
 func (fn *writeBigtableFn) Setup(ctx context.Context) error {
@@ -181,54 +181,24 @@ func (fn *writeBigtableFn) Setup(ctx context.Context) error {
 	return nil
 }
 
-func (fn *writeBigtableFn) StartBundle() { fn.rows = map[string]*bigtable.Mutation{} }
-
 func (fn *writeBigtableFn) ProcessElement(ctx context.Context, c Count) {
 	if fn.client == nil {
 		return
 	}
 	ts, val := btschema.BatchTimestamp(time.UnixMilli(fn.RunMs)), btschema.EncodeCount(c.N)
-	fn.mutation(btschema.RowKey(c.Kind, c.Advertiser, c.Ad, c.Start)).Set(btschema.FamilyBatch, btschema.Qualifier(c.Kind, c.Start), ts, val)
+	fn.batch.Set(btschema.RowKey(c.Kind, c.Advertiser, c.Ad, c.Start), btschema.FamilyBatch, btschema.Qualifier(c.Kind, c.Start), ts, val)
 	if c.Kind == btschema.Minute && c.Ad != btschema.AllAds {
-		fn.mutation(btschema.TopRowKey(c.Advertiser, c.Start)).Set(btschema.FamilyBatch, c.Ad, ts, val)
+		fn.batch.Set(btschema.TopRowKey(c.Advertiser, c.Start), btschema.FamilyBatch, c.Ad, ts, val)
 	}
 }
-
-func (fn *writeBigtableFn) mutation(row string) *bigtable.Mutation {
-	m, ok := fn.rows[row]
-	if !ok {
-		m = bigtable.NewMutation()
-		fn.rows[row] = m
-	}
-	return m
-}
-
-const maxRowsPerBulk = 1000
 
 func (fn *writeBigtableFn) FinishBundle(ctx context.Context) error {
 	if fn.client == nil {
 		return nil
 	}
-	keys := make([]string, 0, len(fn.rows))
-	muts := make([]*bigtable.Mutation, 0, len(fn.rows))
-	for k, m := range fn.rows {
-		keys, muts = append(keys, k), append(muts, m)
+	if err := fn.batch.Apply(ctx, fn.table); err != nil {
+		return fmt.Errorf("write batch cells: %w", err)
 	}
-	for start := 0; start < len(keys); start += maxRowsPerBulk {
-		end := min(start+maxRowsPerBulk, len(keys))
-		ctx, cancel := context.WithTimeout(ctx, time.Minute)
-		errs, err := fn.table.ApplyBulk(ctx, keys[start:end], muts[start:end])
-		cancel()
-		if err != nil {
-			return fmt.Errorf("write %d batch rows: %w", end-start, err)
-		}
-		for i, e := range errs {
-			if e != nil {
-				return fmt.Errorf("write batch row %s: %w", keys[start+i], e)
-			}
-		}
-	}
-	fn.rows = nil
 	return nil
 }
 

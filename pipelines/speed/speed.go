@@ -150,16 +150,12 @@ func DedupeKey(imp Impression, impressionTime time.Time, shards int) string {
 
 // dedupeKeyEpoch returns the start of the epoch a DedupeKey names.
 func dedupeKeyEpoch(key string) (time.Time, error) {
-	for i := range len(key) {
-		if key[i] == '/' {
-			sec, err := strconv.ParseInt(key[i+1:], 10, 64)
-			if err != nil {
-				break
-			}
-			return time.Unix(sec, 0), nil
-		}
+	_, epoch, ok := strings.Cut(key, "/")
+	sec, err := strconv.ParseInt(epoch, 10, 64)
+	if !ok || err != nil {
+		return time.Time{}, fmt.Errorf("dedupe key %q: want shard/epoch", key)
 	}
-	return time.Time{}, fmt.Errorf("dedupe key %q: want shard/epoch", key)
+	return time.Unix(sec, 0), nil
 }
 
 func keyByAd(c Click, emit func(string, int64)) {

@@ -227,7 +227,7 @@ func (r *Reader) readHours(ctx context.Context, advertiser, ad string, days []ti
 func (r *Reader) read(ctx context.Context, keys bigtable.RowList, k btschema.Kind, reconciled map[int64]bool, fn func(time.Time, int64)) error {
 	var bad error
 	err := r.tbl.ReadRows(ctx, keys, func(row bigtable.Row) bool {
-		start, err := rowStart(row.Key(), k)
+		start, err := btschema.ParseRowStart(k, row.Key())
 		if err != nil {
 			bad = err
 			return false
@@ -258,16 +258,6 @@ func (r *Reader) read(ctx context.Context, keys bigtable.RowList, k btschema.Kin
 	return bad
 }
 
-func rowStart(key string, k btschema.Kind) (time.Time, error) {
-	i := strings.LastIndexByte(key, '#')
-	layout := map[btschema.Kind]string{btschema.Minute: "2006010215", btschema.Hour: "20060102", btschema.Day: "200601", btschema.Top: "200601021504"}[k]
-	t, err := time.Parse(layout, key[i+1:])
-	if err != nil {
-		return t, fmt.Errorf("row key %s: %w", key, err)
-	}
-	return t, nil
-}
-
 // reconcileTTL is how long a day's marker answer is reused. A day becomes
 // reconciled once a night; until then, re-checking every request would
 // double the reads.
@@ -295,7 +285,7 @@ func (r *Reader) reconciledDays(ctx context.Context, from, to time.Time) (map[in
 	rng := bigtable.NewRange(btschema.ReconciledRowKey(missing[0]), btschema.ReconciledRowKey(missing[len(missing)-1].Add(24*time.Hour)))
 	found := map[int64]bool{}
 	err := r.tbl.ReadRows(ctx, rng, func(row bigtable.Row) bool {
-		if t, err := time.Parse("20060102", strings.TrimPrefix(row.Key(), "r#")); err == nil {
+		if t, err := btschema.ParseReconciledRowKey(row.Key()); err == nil {
 			found[t.Unix()] = true
 		}
 		return true
@@ -342,7 +332,7 @@ func (r *Reader) Top(ctx context.Context, advertiser string, from, to time.Time,
 	rng := bigtable.NewRange(btschema.TopRowKey(advertiser, from), btschema.TopRowKey(advertiser, to.Add(-time.Nanosecond).Truncate(time.Minute).Add(time.Minute)))
 	var bad error
 	err = r.tbl.ReadRows(ctx, rng, func(row bigtable.Row) bool {
-		start, err := rowStart(row.Key(), btschema.Top)
+		start, err := btschema.ParseRowStart(btschema.Top, row.Key())
 		if err != nil {
 			bad = err
 			return false

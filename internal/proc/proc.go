@@ -1,0 +1,106 @@
+// Package proc runs the local stack's services as child processes, as
+// they run in production: each in its own process group (so Ctrl-C in a
+// terminal reaches only the parent, which stops them in order), its output
+// prefixed with its name, stoppable gracefully or killed like a crash.
+package proc
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Proc is one child service. Start it again after it ended to restart it.
+type Proc struct {
+	Name string
+	Path string
+	Args []string
+	Env  []string // added to this process's environment
+	Out  io.Writer
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Start runs the process.
+func (p *Proc) Start() error {
+	cmd := exec.Command(p.Path, p.Args...)
+	cmd.Env = append(os.Environ(), p.Env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = cmd.Stdout
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", p.Name, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			fmt.Fprintf(p.Out, "%-9s| %s\n", p.Name, sc.Text())
+		}
+		cmd.Wait()
+		close(done)
+	}()
+	p.mu.Lock()
+	p.cmd, p.done = cmd, done
+	p.mu.Unlock()
+	return nil
+}
+
+// Stop sends SIGTERM (a graceful drain) and SIGKILL after timeout.
+func (p *Proc) Stop(timeout time.Duration) {
+	cmd, done := p.current()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		cmd.Process.Kill()
+		<-done
+	}
+}
+
+// Kill is a crash: SIGKILL, nothing flushed. It returns once the process
+// is gone.
+func (p *Proc) Kill() {
+	cmd, done := p.current()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Kill()
+	<-done
+}
+
+// Exited is closed when the current run of the process ends.
+func (p *Proc) Exited() <-chan struct{} {
+	_, done := p.current()
+	return done
+}
+
+// Alive reports whether the process is running.
+func (p *Proc) Alive() bool {
+	select {
+	case <-p.Exited():
+		return false
+	default:
+		return true
+	}
+}
+
+func (p *Proc) current() (*exec.Cmd, chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd, p.done
+}

@@ -1,0 +1,50 @@
+package proc
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestStopKillRestart(t *testing.T) {
+	out := &syncBuf{}
+	// A shell that says hello, then waits; on SIGTERM it says bye and ends.
+	p := &Proc{Name: "sh", Path: "/bin/sh", Args: []string{"-c", `trap 'echo bye; exit 0' TERM; echo hello; while :; do sleep 0.1; done`}, Out: out}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if !p.Alive() {
+		t.Fatal("not alive after start")
+	}
+	p.Stop(5 * time.Second)
+	if p.Alive() {
+		t.Fatal("alive after Stop")
+	}
+	if got := out.String(); !strings.Contains(got, "sh       | hello") || !strings.Contains(got, "sh       | bye") {
+		t.Errorf("output %q: want prefixed hello and the graceful bye", got)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	p.Kill()
+	select {
+	case <-p.Exited():
+	default:
+		t.Fatal("Exited not closed after Kill")
+	}
+	if strings.Count(out.String(), "bye") != 1 {
+		t.Errorf("a killed process ran its graceful exit: %q", out.String())
+	}
+}
