@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -53,6 +54,7 @@ type config struct {
 	rounds     int
 	maxConns   int
 	pubsubOnly string
+	fakePprof  string
 }
 
 func main() {
@@ -68,6 +70,7 @@ func main() {
 	flag.StringVar(&c.pprof, "pprof-addr", "", "pass -pprof-addr to the click service, for profiling during the run")
 	flag.StringVar(&c.svcArgs, "service-args", "", "extra space-separated flags for the click service, to compare settings")
 	flag.StringVar(&c.self, "self-pprof-addr", "", "serve net/http/pprof of the load generator and Pub/Sub fake on this address")
+	flag.StringVar(&c.fakePprof, "fake-pprof-addr", "", "serve net/http/pprof of the Pub/Sub fake's process on this address")
 	flag.StringVar(&c.pubsubOnly, "serve-pubsub", "", "internal: serve the Pub/Sub fake on this address")
 	flag.StringVar(&c.bareOnly, "serve-bare", "", "internal: serve the bare Gin redirect on this address")
 	flag.Parse()
@@ -82,6 +85,9 @@ func main() {
 		return
 	}
 	if c.pubsubOnly != "" {
+		if c.fakePprof != "" {
+			go http.ListenAndServe(c.fakePprof, nil)
+		}
 		servePubSub(c.pubsubOnly)
 		return
 	}
@@ -135,7 +141,7 @@ func run(c config) error {
 	// pauses then are not the load generator's and vice versa.
 	exe, _ := os.Executable()
 	psAddr := freeAddr()
-	fake, err := startProc(exe, nil, "-serve-pubsub="+psAddr)
+	fake, err := startProc(exe, nil, "-serve-pubsub="+psAddr, "-fake-pprof-addr="+c.fakePprof)
 	if err != nil {
 		return err
 	}
@@ -215,14 +221,15 @@ func run(c config) error {
 		runtime.NumCPU(), c.rounds, c.step, c.conns, c.maxConns)
 	fmt.Printf("each figure is the median over the rounds; sustained = achieved >= 99%% of target, no errors, p99 < %v\n", c.maxP99)
 	fmt.Println("the Pub/Sub fake holds the clicks topic without subscriptions (see localstack.EnsureTopics)")
-	targets := []struct{ name, base string }{
-		{"click service (verify token, catalog, publish to the Pub/Sub fake, 302)", "http://" + svcAddr},
-		{"bare Gin handler (302 only): the ceiling", "http://" + bareAddr},
+	targets := []target{
+		{name: "click service (verify token, catalog, publish to the Pub/Sub fake, 302)", base: "http://" + svcAddr, pid: svc.Process.Pid, metrics: "http://" + svcAddr + "/metrics"},
+		{name: "bare Gin handler (302 only): the ceiling", base: "http://" + bareAddr, pid: bare.Process.Pid},
 	}
+	procs := processes{fake: fake.Process.Pid, gen: os.Getpid()}
 	// results[target][step][round]; the last step is the closed loop.
-	results := make([][][]loadgen.Result, len(targets))
+	results := make([][][]step, len(targets))
 	for k := range targets {
-		results[k] = make([][]loadgen.Result, len(rates)+1)
+		results[k] = make([][]step, len(rates)+1)
 		loadgen.Closed(ctx, client, reqFor(targets[k].base), http.StatusFound, c.conns, 2*time.Second) // warm-up
 	}
 	// Interleave targets and rounds so drift in a shared, noisy machine
@@ -231,30 +238,130 @@ func run(c config) error {
 		for k, tg := range targets {
 			req := reqFor(tg.base)
 			for i, rate := range rates {
-				results[k][i] = append(results[k][i], loadgen.Open(ctx, client, req, http.StatusFound, rate, c.step, c.conns*4))
+				results[k][i] = append(results[k][i], measure(tg, procs, func() loadgen.Result {
+					return loadgen.Open(ctx, client, req, http.StatusFound, rate, c.step, c.conns*4)
+				}))
 			}
-			results[k][len(rates)] = append(results[k][len(rates)], loadgen.Closed(ctx, maxClient, req, http.StatusFound, c.maxConns, c.step))
+			results[k][len(rates)] = append(results[k][len(rates)], measure(tg, procs, func() loadgen.Result {
+				return loadgen.Closed(ctx, maxClient, req, http.StatusFound, c.maxConns, c.step)
+			}))
 		}
 		fmt.Fprintf(os.Stderr, "round %d of %d done\n", round+1, c.rounds)
 	}
+	fmt.Println("CPU columns: CPU time per answered click of the target, the Pub/Sub fake and the load generator (each process's user+system time)")
+	fmt.Println("publish and handler columns: the click service's own histograms (publish: from handing a click to Pub/Sub to its ack; handler: the whole request in Gin)")
 	var tops [2]float64
 	for k, tg := range targets {
-		fmt.Printf("\n%s\n%s\n", tg.name, loadgen.Header)
+		fmt.Printf("\n%s\n%s%s\n", tg.name, loadgen.Header, stepHeader)
 		best := 0.0
 		for i, rate := range rates {
-			m := loadgen.Median(results[k][i])
+			m := medianStep(results[k][i])
 			fmt.Println(m)
-			if sustained(m, c.maxP99) {
+			if sustained(m.Result, c.maxP99) {
 				best = rate
 			}
 		}
-		m := loadgen.Median(results[k][len(rates)])
+		m := medianStep(results[k][len(rates)])
 		fmt.Println(m)
 		tops[k] = m.Rate()
 		fmt.Printf("highest listed rate sustained: %.0f/s; top rate (closed loop): %.0f/s\n", best, tops[k])
 	}
 	fmt.Printf("\nclick service top rate = %.0f%% of the bare Gin handler's\n", 100*tops[0]/tops[1])
 	return nil
+}
+
+// target is one server under test.
+type target struct {
+	name, base string
+	pid        int
+	metrics    string // its /metrics, if it publishes
+}
+
+// processes are the other two processes whose CPU each step costs.
+type processes struct{ fake, gen int }
+
+// step is one measurement: the load generator's figures plus what they
+// cost in CPU and, for the click service, how long clicks waited for
+// Pub/Sub.
+type step struct {
+	loadgen.Result
+	cpuTarget, cpuFake, cpuGen time.Duration // per answered click
+	publishP50, publishP99     time.Duration
+	serverP99                  time.Duration // in the handler, as the service measures it
+}
+
+const stepHeader = "  cpu/click  fake/click   gen/click  publish p50    p99  handler p99"
+
+func (s step) String() string {
+	pub := fmt.Sprintf("%12s %6s %12s", "-", "-", "-")
+	if s.publishP50 > 0 {
+		pub = fmt.Sprintf("%12s %6s %12s", ms(s.publishP50), ms(s.publishP99), ms(s.serverP99))
+	}
+	return fmt.Sprintf("%s %10s %11s %11s %s", s.Result, us(s.cpuTarget), us(s.cpuFake), us(s.cpuGen), pub)
+}
+
+func us(d time.Duration) string { return fmt.Sprintf("%.1fµs", float64(d.Nanoseconds())/1000) }
+func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
+
+// measure runs one load step and reads the processes' CPU and the click
+// service's publish histogram around it.
+func measure(tg target, p processes, run func() loadgen.Result) step {
+	const histName, label = "adclick_redirect_publish_latency_seconds", "result"
+	const reqName, route = "adclick_redirect_http_request_duration_seconds", "/c/:token"
+	pids := []int{tg.pid, p.fake, p.gen}
+	before := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		before[i], _ = cpuTime(pid)
+	}
+	var histBefore, reqBefore histogram
+	if tg.metrics != "" {
+		histBefore, _ = scrapeHistogram(tg.metrics, histName, label, "ok")
+		reqBefore, _ = scrapeHistogram(tg.metrics, reqName, "route", route)
+	}
+	r := run()
+	s := step{Result: r}
+	per := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		after, err := cpuTime(pid)
+		if err == nil && r.OK > 0 {
+			per[i] = (after - before[i]) / time.Duration(r.OK)
+		}
+	}
+	s.cpuTarget, s.cpuFake, s.cpuGen = per[0], per[1], per[2]
+	if tg.metrics != "" {
+		if h, err := scrapeHistogram(tg.metrics, histName, label, "ok"); err == nil {
+			s.publishP50, s.publishP99 = h.quantile(histBefore, 0.5), h.quantile(histBefore, 0.99)
+		}
+		if h, err := scrapeHistogram(tg.metrics, reqName, "route", route); err == nil {
+			s.serverP99 = h.quantile(reqBefore, 0.99)
+		}
+	}
+	return s
+}
+
+// medianStep is the field-by-field median over rounds.
+func medianStep(ss []step) step {
+	rs := make([]loadgen.Result, len(ss))
+	for i, s := range ss {
+		rs[i] = s.Result
+	}
+	med := func(f func(step) time.Duration) time.Duration {
+		v := make([]time.Duration, len(ss))
+		for i, s := range ss {
+			v[i] = f(s)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	return step{
+		Result:     loadgen.Median(rs),
+		cpuTarget:  med(func(s step) time.Duration { return s.cpuTarget }),
+		cpuFake:    med(func(s step) time.Duration { return s.cpuFake }),
+		cpuGen:     med(func(s step) time.Duration { return s.cpuGen }),
+		publishP50: med(func(s step) time.Duration { return s.publishP50 }),
+		publishP99: med(func(s step) time.Duration { return s.publishP99 }),
+		serverP99:  med(func(s step) time.Duration { return s.serverP99 }),
+	}
 }
 
 func sustained(r loadgen.Result, maxP99 time.Duration) bool {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -88,7 +89,7 @@ func Attributes(e *Event) map[string]string {
 		AttrImpressionID:  e.ImpressionID,
 		AttrClickTime:     e.ClickTime.UTC().Format(TimeLayout),
 		AttrClickID:       e.ClickID,
-		AttrSchemaVersion: fmt.Sprint(e.SchemaVersion),
+		AttrSchemaVersion: strconv.Itoa(e.SchemaVersion),
 	}
 }
 

@@ -53,8 +53,8 @@ type Flags struct {
 	AdServerSecrets string
 	SpoolDir        string
 	PublishWait     time.Duration
-	PublishDelay    time.Duration
-	PublishCount    int
+	PublishLinger   time.Duration
+	PublishRequests int
 	RateLimit       float64
 	RateBurst       int
 	TokenTTL        time.Duration
@@ -79,8 +79,8 @@ func NewFlagSet(f *Flags) *flag.FlagSet {
 	fs.StringVar(&f.AdServerSecrets, "ad-server-secrets-file", "", "file of bearer secrets for POST /v1/impressions, one per line; empty disables minting")
 	fs.StringVar(&f.SpoolDir, "spool-dir", ".run/spool", "folder of the durable spool used while Pub/Sub is unreachable")
 	fs.DurationVar(&f.PublishWait, "publish-wait", 500*time.Millisecond, "how long a click waits for Pub/Sub before it is spooled")
-	fs.DurationVar(&f.PublishDelay, "publish-delay", 2*time.Millisecond, "Pub/Sub batching delay")
-	fs.IntVar(&f.PublishCount, "publish-batch", 100, "Pub/Sub batch size in messages")
+	fs.DurationVar(&f.PublishLinger, "publish-linger", time.Millisecond, "how long a batch of clicks gathers before it may be sent to Pub/Sub")
+	fs.IntVar(&f.PublishRequests, "publish-requests", 4, "Publish requests under way at once; while all are, the next batch keeps growing")
 	fs.Float64Var(&f.RateLimit, "rate-limit", 50, "requests per second allowed per client address (0 disables)")
 	fs.IntVar(&f.RateBurst, "rate-burst", 100, "burst allowed per client address")
 	fs.DurationVar(&f.TokenTTL, "token-ttl", time.Hour, "default lifetime of minted click URLs")
@@ -154,17 +154,11 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return fmt.Errorf("pubsub client for project %s: %w", f.Project, err)
 	}
 	defer ps.Close()
-	topic := ps.Publisher(f.Topic)
-	topic.PublishSettings.DelayThreshold = f.PublishDelay
-	topic.PublishSettings.CountThreshold = f.PublishCount
-	topic.PublishSettings.Timeout = 30 * time.Second
-	topic.PublishSettings.FlowControlSettings = pubsub.FlowControlSettings{
-		MaxOutstandingMessages: 20000, MaxOutstandingBytes: 64 << 20,
-		// Over the limit, fail fast: the click goes to the spool instead of queueing.
-		LimitExceededBehavior: pubsub.FlowControlSignalError,
-	}
-	pub := publish.New(topic, sp, publish.Config{Wait: f.PublishWait}, log, metrics.PublishObserver())
-	reach := newReachability(ps, f.Project, f.Topic)
+	topicName := "projects/" + f.Project + "/topics/" + f.Topic
+	pub := publish.New(ps.TopicAdminClient, sp, publish.Config{
+		Topic: topicName, Wait: f.PublishWait, Linger: f.PublishLinger, Requests: f.PublishRequests,
+	}, log, metrics.PublishObserver())
+	reach := newReachability(ps, topicName)
 	health.Add("topic", reach.Check)
 
 	var limiter *ratelimit.Limiter
@@ -286,8 +280,8 @@ type reachability struct {
 	lastErr atomic.Pointer[error]
 }
 
-func newReachability(ps *pubsub.Client, project, topic string) *reachability {
-	r := &reachability{ps: ps, name: "projects/" + project + "/topics/" + topic}
+func newReachability(ps *pubsub.Client, topic string) *reachability {
+	r := &reachability{ps: ps, name: topic}
 	err := errors.New("not checked yet")
 	r.lastErr.Store(&err)
 	return r

@@ -20,7 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"github.com/adclick/adclick/redirect/spool"
 )
@@ -29,12 +29,6 @@ import (
 type Message struct {
 	Data       []byte            `json:"d"`
 	Attributes map[string]string `json:"a"`
-}
-
-// Topic is the part of *pubsub.Publisher this package uses.
-type Topic interface {
-	Publish(ctx context.Context, msg *pubsub.Message) *pubsub.PublishResult
-	Stop()
 }
 
 // Route says where a message went.
@@ -55,8 +49,15 @@ type Observer struct {
 
 // Config tunes a Publisher.
 type Config struct {
+	// Topic is the full topic name, projects/P/topics/T.
+	Topic string
 	// Wait is how long a click waits for Pub/Sub before it is spooled.
 	Wait time.Duration
+	// Linger is how long a batch gathers clicks before it may be sent.
+	Linger time.Duration
+	// Requests is how many Publish requests may be under way at once;
+	// while all are, the next batch keeps growing.
+	Requests int
 	// ReplayEvery is how often the spool is checked for records.
 	ReplayEvery time.Duration
 	// ReplayTimeout bounds one replay attempt of a segment.
@@ -65,7 +66,8 @@ type Config struct {
 
 // Publisher is safe for concurrent use.
 type Publisher struct {
-	topic   Topic
+	send    Sender
+	batches *batcher
 	spool   *spool.Spool
 	cfg     Config
 	log     *slog.Logger
@@ -74,13 +76,18 @@ type Publisher struct {
 	replay  sync.Mutex  // one replay at a time
 	stopped chan struct{}
 	wg      sync.WaitGroup
-	timers  sync.Pool // of stopped *time.Timer, one per waiting click
 }
 
 // New returns a Publisher. Call Run to start replaying, Close to stop.
-func New(topic Topic, sp *spool.Spool, cfg Config, log *slog.Logger, obs Observer) *Publisher {
+func New(send Sender, sp *spool.Spool, cfg Config, log *slog.Logger, obs Observer) *Publisher {
 	if cfg.Wait <= 0 {
 		cfg.Wait = 500 * time.Millisecond
+	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = time.Millisecond
+	}
+	if cfg.Requests <= 0 {
+		cfg.Requests = 4
 	}
 	if cfg.ReplayEvery <= 0 {
 		cfg.ReplayEvery = time.Second
@@ -88,9 +95,10 @@ func New(topic Topic, sp *spool.Spool, cfg Config, log *slog.Logger, obs Observe
 	if cfg.ReplayTimeout <= 0 {
 		cfg.ReplayTimeout = 30 * time.Second
 	}
-	p := &Publisher{topic: topic, spool: sp, cfg: cfg, log: log, obs: obs, stopped: make(chan struct{})}
-	p.timers.New = func() any { t := time.NewTimer(time.Hour); t.Stop(); return t }
-	return p
+	return &Publisher{
+		send: send, batches: newBatcher(send, cfg.Topic, cfg.Linger, cfg.Wait, cfg.Requests),
+		spool: sp, cfg: cfg, log: log, obs: obs, stopped: make(chan struct{}),
+	}
 }
 
 // Publish returns once msg is accepted by Pub/Sub or synced to the spool.
@@ -99,21 +107,14 @@ func New(topic Topic, sp *spool.Spool, cfg Config, log *slog.Logger, obs Observe
 func (p *Publisher) Publish(ctx context.Context, msg Message) (Route, error) {
 	if !p.open.Load() {
 		start := time.Now()
-		res := p.topic.Publish(ctx, &pubsub.Message{Data: msg.Data, Attributes: msg.Attributes})
-		timer := p.timers.Get().(*time.Timer)
-		timer.Reset(p.cfg.Wait)
-		defer func() { timer.Stop(); p.timers.Put(timer) }() // since Go 1.23 a stopped timer's channel is empty
+		b := p.batches.add(&pubsubpb.PubsubMessage{Data: msg.Data, Attributes: msg.Attributes}, start)
 		select {
-		case <-res.Ready():
-			_, err := res.Get(ctx)
-			p.observeLatency(time.Since(start), err == nil)
-			if err == nil {
+		case <-b.done:
+			p.observeLatency(time.Since(start), b.err == nil)
+			if b.err == nil {
 				return RoutePubSub, nil
 			}
-			p.trip(fmt.Errorf("publish click %s: %w", msg.Attributes["click_id"], err))
-		case <-timer.C:
-			p.observeLatency(time.Since(start), false)
-			p.trip(fmt.Errorf("publish click %s: no answer within %v", msg.Attributes["click_id"], p.cfg.Wait))
+			p.trip(fmt.Errorf("publish click %s: %w", msg.Attributes["click_id"], b.err))
 		case <-ctx.Done():
 			// The request is gone, but the click may already be on its way;
 			// spool it anyway so it is not lost if that publish fails.
@@ -208,8 +209,27 @@ func (p *Publisher) replaySegment(ctx context.Context, seg string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.ReplayTimeout)
 	defer cancel()
-	results := make([]*pubsub.PublishResult, len(recs))
 	var keep [][]byte
+	var firstErr error
+	req := &pubsubpb.PublishRequest{Topic: p.cfg.Topic}
+	var pending [][]byte // records in req
+	size := 0
+	flush := func() {
+		if len(req.Messages) == 0 {
+			return
+		}
+		if firstErr == nil {
+			// The default retry of the Publish call: a replay can wait.
+			if _, err := p.send.Publish(ctx, req); err != nil {
+				firstErr = fmt.Errorf("publish %d records: %w", len(pending), err)
+			}
+		}
+		if firstErr != nil {
+			keep = append(keep, pending...) // the rest waits for the next replay
+		}
+		req = &pubsubpb.PublishRequest{Topic: p.cfg.Topic}
+		pending, size = nil, 0
+	}
 	for i, rec := range recs {
 		var m Message
 		if err := json.Unmarshal(rec, &m); err != nil {
@@ -218,20 +238,16 @@ func (p *Publisher) replaySegment(ctx context.Context, seg string) error {
 			keep = append(keep, rec)
 			continue
 		}
-		results[i] = p.topic.Publish(ctx, &pubsub.Message{Data: m.Data, Attributes: m.Attributes})
-	}
-	var firstErr error
-	for i, res := range results {
-		if res == nil {
-			continue
+		pm := &pubsubpb.PubsubMessage{Data: m.Data, Attributes: m.Attributes}
+		n := messageSize(pm)
+		if len(req.Messages) == maxBatchMessages || size+n > maxBatchBytes {
+			flush()
 		}
-		if _, err := res.Get(ctx); err != nil {
-			keep = append(keep, recs[i])
-			if firstErr == nil {
-				firstErr = err
-			}
-		}
+		req.Messages = append(req.Messages, pm)
+		pending = append(pending, rec)
+		size += n
 	}
+	flush()
 	if err := p.spool.Done(seg, len(recs), keep); err != nil {
 		return err
 	}
@@ -256,11 +272,7 @@ func (p *Publisher) replaySegment(ctx context.Context, seg string) error {
 func (p *Publisher) Close(flush time.Duration) error {
 	close(p.stopped)
 	p.wg.Wait()
-	stopped := make(chan struct{})
-	go func() { p.topic.Stop(); close(stopped) }()
-	select {
-	case <-stopped:
-	case <-time.After(flush):
+	if !p.batches.close(flush) {
 		p.log.Warn("Pub/Sub flush unfinished at shutdown; those clicks are already in the spool", "waited", flush.String())
 	}
 	return p.spool.Close()

@@ -60,11 +60,9 @@ func (e *env) publisher(t *testing.T, dir string) (*Publisher, *spool.Spool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	topic := e.client.Publisher(gcpnames.ClicksTopic)
-	topic.PublishSettings.DelayThreshold = time.Millisecond
-	topic.PublishSettings.Timeout = 5 * time.Second
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return New(topic, sp, Config{Wait: 200 * time.Millisecond, ReplayEvery: 50 * time.Millisecond, ReplayTimeout: 5 * time.Second}, log, Observer{}), sp
+	cfg := Config{Topic: localstack.TopicName(project, gcpnames.ClicksTopic), Wait: 200 * time.Millisecond, ReplayEvery: 50 * time.Millisecond, ReplayTimeout: 5 * time.Second}
+	return New(e.client.TopicAdminClient, sp, cfg, log, Observer{}), sp
 }
 
 func msg(i int) Message {

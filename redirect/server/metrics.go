@@ -19,6 +19,11 @@ type Metrics struct {
 	BreakerOpen    prometheus.Gauge
 	CatalogReloads *prometheus.CounterVec
 	RateLimited    prometheus.Counter
+
+	// Children of the vectors that every click touches, resolved once:
+	// a label lookup hashes and locks on each call.
+	redirected, expired      prometheus.Counter
+	publishOK, publishFailed prometheus.Observer
 }
 
 // NewMetrics registers the click service's metrics on reg. spoolDepth is
@@ -46,6 +51,8 @@ func NewMetrics(reg prometheus.Registerer, spoolDepth func() float64) *Metrics {
 	}
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "spool_depth",
 		Help: "Clicks in the spool waiting to be replayed to Pub/Sub."}, spoolDepth)
+	m.redirected, m.expired = m.Clicks.WithLabelValues("redirected"), m.Clicks.WithLabelValues("expired")
+	m.publishOK, m.publishFailed = m.PublishLatency.WithLabelValues("ok"), m.PublishLatency.WithLabelValues("failed")
 	reg.MustRegister(m.Clicks, m.Minted, m.PublishLatency, m.Spooled, m.Replayed, m.BreakerOpen, m.CatalogReloads, m.RateLimited, depth)
 	return m
 }
@@ -54,11 +61,11 @@ func NewMetrics(reg prometheus.Registerer, spoolDepth func() float64) *Metrics {
 func (m *Metrics) PublishObserver() publish.Observer {
 	return publish.Observer{
 		PublishLatency: func(d time.Duration, ok bool) {
-			r := "ok"
-			if !ok {
-				r = "failed"
+			if ok {
+				m.publishOK.Observe(d.Seconds())
+			} else {
+				m.publishFailed.Observe(d.Seconds())
 			}
-			m.PublishLatency.WithLabelValues(r).Observe(d.Seconds())
 		},
 		Spooled:  func() { m.Spooled.Inc() },
 		Replayed: func(n int) { m.Replayed.Add(float64(n)) },
@@ -70,6 +77,17 @@ func (m *Metrics) PublishObserver() publish.Observer {
 			}
 		},
 	}
+}
+
+// click is the clicks_total child of an outcome.
+func (m *Metrics) click(outcome string) prometheus.Counter {
+	switch outcome {
+	case "redirected":
+		return m.redirected
+	case "expired":
+		return m.expired
+	}
+	return m.Clicks.WithLabelValues(outcome)
 }
 
 // CatalogObserver adapts the metrics to catalog.Watcher.OnReload.

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -187,26 +188,74 @@ func (s *Server) click(c *gin.Context) {
 		// click is archived and never counted.
 		outcome = "expired"
 	}
-	s.cfg.Metrics.Clicks.WithLabelValues(outcome).Inc()
+	s.cfg.Metrics.click(outcome).Inc()
 	if route == publish.RouteSpool {
 		c.Set("reason", "spooled") // c.Set allocates: only when it tells something
 	}
-	c.Header("Cache-Control", "no-store")
-	c.Header("Referrer-Policy", "no-referrer-when-downgrade")
-	c.Redirect(http.StatusFound, ad.LandingURL)
+	found(c, ad.LandingURL)
+}
+
+// Header values shared by every redirect; net/http only reads them, and
+// their capacity of one makes an Add elsewhere copy, not overwrite.
+var (
+	noStore           = []string{"no-store"}
+	referrerPolicy    = []string{"no-referrer-when-downgrade"}
+	zeroContentLength = []string{"0"}
+)
+
+// found answers 302 to a landing URL from the catalog, which validated it
+// as an absolute http(s) URL. net/http.Redirect would parse it again and
+// write an HTML note from inside the handler, which makes net/http copy
+// the header map: together a third of a click's allocations. Browsers
+// follow the Location header alone.
+func found(c *gin.Context, landing string) {
+	h := c.Writer.Header()
+	h["Location"] = []string{escapeNonASCII(landing)}
+	h["Cache-Control"] = noStore
+	h["Referrer-Policy"] = referrerPolicy
+	h["Content-Length"] = zeroContentLength
+	c.Status(http.StatusFound)
+}
+
+// escapeNonASCII percent-encodes bytes outside ASCII, as net/http.Redirect
+// does, so a header carries only ASCII; control characters never reach
+// here (url.Parse refuses them in the catalog).
+func escapeNonASCII(u string) string {
+	i := 0
+	for i < len(u) && u[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(u) {
+		return u
+	}
+	const hexDigits = "0123456789ABCDEF"
+	b := make([]byte, 0, len(u)+16)
+	b = append(b, u[:i]...)
+	for ; i < len(u); i++ {
+		if u[i] < utf8.RuneSelf {
+			b = append(b, u[i])
+		} else {
+			b = append(b, '%', hexDigits[u[i]>>4], hexDigits[u[i]&0xf])
+		}
+	}
+	return string(b)
 }
 
 func (s *Server) refuse(c *gin.Context, code int, reason, msg string) {
-	s.cfg.Metrics.Clicks.WithLabelValues(reason).Inc()
+	s.cfg.Metrics.click(reason).Inc()
 	c.Set("reason", reason)
 	plain(c, code, msg)
 }
 
 func (s *Server) event(c *gin.Context, claims token.Claims, ad catalog.Ad, now time.Time) *clickevent.Event {
 	ua := c.Request.UserAgent()
+	class := clickevent.ClassifyUserAgent(ua)
+	// One read of the random source for the click id and a new cookie.
+	var random [32]byte
+	rand.Read(random[:]) // never fails on supported platforms
 	return &clickevent.Event{
 		SchemaVersion:  clickevent.SchemaVersion,
-		ClickID:        randomHex(16),
+		ClickID:        hex.EncodeToString(random[:16]),
 		ImpressionID:   claims.ImpressionID.String(),
 		AdID:           ad.ID,
 		AdvertiserID:   ad.AdvertiserID,
@@ -215,30 +264,24 @@ func (s *Server) event(c *gin.Context, claims token.Claims, ad catalog.Ad, now t
 		ImpressionTime: claims.IssuedAt,
 		ExpiresAt:      claims.ExpiresAt,
 		ClickTime:      now,
-		UserKey:        s.userKey(c, ua),
-		UAClass:        clickevent.ClassifyUserAgent(ua),
+		UserKey:        s.userKey(c, ua, class, random[16:]),
+		UAClass:        class,
 	}
 }
 
 // userKey keys the user by our cookie, setting one if absent, so repeat
 // visitors keep one key even when their address changes.
-func (s *Server) userKey(c *gin.Context, ua string) string {
+func (s *Server) userKey(c *gin.Context, ua, class string, random []byte) string {
 	if v, err := c.Cookie(CookieName); err == nil && len(v) == 32 {
 		return s.cfg.UserKeys.FromCookie(v)
 	}
-	if ua == "" || clickevent.ClassifyUserAgent(ua) == clickevent.UABot {
+	if class == clickevent.UABot {
 		return s.cfg.UserKeys.FromClient(c.ClientIP(), ua)
 	}
-	v := randomHex(16)
+	v := hex.EncodeToString(random)
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: CookieName, Value: v, Path: "/c/", MaxAge: 365 * 24 * 3600,
 		HttpOnly: true, Secure: strings.HasPrefix(s.cfg.PublicBase, "https://"), SameSite: http.SameSiteLaxMode,
 	})
 	return s.cfg.UserKeys.FromCookie(v)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b) // never fails on supported platforms
-	return hex.EncodeToString(b)
 }

@@ -129,6 +129,13 @@ func TestClick(t *testing.T) {
 			if got := w.Header().Get("Location"); got != tt.location {
 				t.Errorf("Location %q, want %q", got, tt.location)
 			}
+			if tt.code == http.StatusFound {
+				h := w.Header()
+				if h.Get("Cache-Control") != "no-store" || h.Get("Content-Length") != "0" || w.Body.Len() != 0 {
+					t.Errorf("302 with Cache-Control %q, Content-Length %q and %d body bytes; want no-store, 0 and none",
+						h.Get("Cache-Control"), h.Get("Content-Length"), w.Body.Len())
+				}
+			}
 			if published := len(f.pub.msgs) > before; published != tt.published {
 				t.Errorf("published = %v, want %v", published, tt.published)
 			}
@@ -289,6 +296,20 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 	} {
 		if w := f.do(httptest.NewRequest(tt.method, tt.path, nil)); w.Code != tt.code {
 			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, w.Code, tt.code)
+		}
+	}
+}
+
+func TestEscapeNonASCII(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://example.com/a?b=c", "https://example.com/a?b=c"},
+		{"https://example.com/caf\u00e9", "https://example.com/caf%C3%A9"},
+		{"https://example.com/\u00e9/x?q=\u00fc", "https://example.com/%C3%A9/x?q=%C3%BC"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := escapeNonASCII(tt.in); got != tt.want {
+			t.Errorf("escapeNonASCII(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
