@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -20,7 +21,7 @@ func TestAllow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := New(tt.rate, tt.burst, time.Minute)
+			l := New(tt.rate, tt.burst)
 			n := 0
 			for _, d := range tt.at {
 				if ok, _ := l.Allow("client", t0.Add(d)); ok {
@@ -36,7 +37,7 @@ func TestAllow(t *testing.T) {
 
 func TestKeysAreIndependentAndSwept(t *testing.T) {
 	t0 := time.Now()
-	l := New(1, 1, time.Minute)
+	l := New(1, 1)
 	if ok, _ := l.Allow("a", t0); !ok {
 		t.Fatal("first request refused")
 	}
@@ -46,10 +47,40 @@ func TestKeysAreIndependentAndSwept(t *testing.T) {
 	if ok, _ := l.Allow("b", t0); !ok {
 		t.Error("b was limited by a's bucket")
 	}
-	if n := l.Sweep(t0.Add(30 * time.Second)); n != 2 {
-		t.Errorf("Sweep kept %d, want 2", n)
+	if n := l.Sweep(t0.Add(500 * time.Millisecond)); n != 2 {
+		t.Errorf("Sweep kept %d half-full buckets, want 2", n)
 	}
-	if n := l.Sweep(t0.Add(2 * time.Minute)); n != 0 {
-		t.Errorf("Sweep kept %d idle buckets, want 0", n)
+	if n := l.Sweep(t0.Add(l.Refill())); n != 0 {
+		t.Errorf("Sweep kept %d refilled buckets, want 0", n)
+	}
+	if ok, _ := l.Allow("a", t0.Add(l.Refill())); !ok {
+		t.Error("a swept bucket did not start full")
+	}
+}
+
+func TestWaitUntilNextToken(t *testing.T) {
+	t0 := time.Now()
+	l := New(10, 1) // a token every 100ms
+	l.Allow("a", t0)
+	ok, wait := l.Allow("a", t0.Add(30*time.Millisecond))
+	if ok || wait < 69*time.Millisecond || wait > 71*time.Millisecond {
+		t.Errorf("ok=%v wait=%v, want refused with about 70ms to wait", ok, wait)
+	}
+	if ok, _ := l.Allow("a", t0.Add(100*time.Millisecond)); !ok {
+		t.Error("refused once the next token was due")
+	}
+}
+
+// BenchmarkAllow is the per-click cost over many distinct clients.
+func BenchmarkAllow(b *testing.B) {
+	l := New(50, 100)
+	keys := make([]string, 1<<16)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("10.%d.%d.7", i/250%250, i%250)
+	}
+	now := time.Now()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		l.Allow(keys[i%len(keys)], now.Add(time.Duration(i)))
 	}
 }

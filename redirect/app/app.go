@@ -163,7 +163,11 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 
 	var limiter *ratelimit.Limiter
 	if f.RateLimit > 0 {
-		limiter = ratelimit.New(f.RateLimit, f.RateBurst, 10*time.Minute)
+		if f.RateBurst < 1 {
+			sp.Close()
+			return fmt.Errorf("-rate-burst %d: must be at least 1 when -rate-limit is on", f.RateBurst)
+		}
+		limiter = ratelimit.New(f.RateLimit, f.RateBurst)
 	}
 	srv, err := server.New(server.Config{
 		Keys: keys, Catalog: watcher.Current, Publisher: pub, UserKeys: userKeys, Limiter: limiter,
@@ -260,7 +264,9 @@ func sweep(ctx context.Context, l *ratelimit.Limiter) {
 	if l == nil {
 		return
 	}
-	t := time.NewTicker(time.Minute)
+	// A bucket is forgotten once it has refilled; sweeping that often keeps
+	// the limiter to the clients of the last few seconds.
+	t := time.NewTicker(max(l.Refill(), time.Second))
 	defer t.Stop()
 	for {
 		select {

@@ -28,9 +28,10 @@ var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 // recorder is the Publisher seam: these tests are about HTTP semantics;
 // publishing against the real Pub/Sub fake is covered in publish and e2e.
 type recorder struct {
-	mu   sync.Mutex
-	msgs []publish.Message
-	err  error
+	mu      sync.Mutex
+	msgs    []publish.Message
+	err     error
+	discard bool // keep nothing (benchmarks)
 }
 
 func (r *recorder) Publish(_ context.Context, m publish.Message) (publish.Route, error) {
@@ -39,7 +40,9 @@ func (r *recorder) Publish(_ context.Context, m publish.Message) (publish.Route,
 	if r.err != nil {
 		return "", r.err
 	}
-	r.msgs = append(r.msgs, m)
+	if !r.discard {
+		r.msgs = append(r.msgs, m)
+	}
 	return publish.RoutePubSub, nil
 }
 
@@ -49,7 +52,7 @@ type fixture struct {
 	pub  *recorder
 }
 
-func newFixture(t *testing.T, limiter *ratelimit.Limiter) *fixture {
+func newFixture(t testing.TB, limiter *ratelimit.Limiter) *fixture {
 	t.Helper()
 	keys, err := token.NewKeyring("k1", map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)})
 	if err != nil {
@@ -78,7 +81,7 @@ func newFixture(t *testing.T, limiter *ratelimit.Limiter) *fixture {
 	return &fixture{srv: srv, keys: keys, pub: pub}
 }
 
-func (f *fixture) token(t *testing.T, ad string, issued time.Time) string {
+func (f *fixture) token(t testing.TB, ad string, issued time.Time) string {
 	t.Helper()
 	tok, err := f.keys.Sign(token.Claims{ImpressionID: token.NewImpressionID(), AdID: ad, PlacementID: "p1", IssuedAt: issued, ExpiresAt: issued.Add(time.Hour)})
 	if err != nil {
@@ -202,7 +205,7 @@ func TestClickNotRecordedIsNotRedirected(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	f := newFixture(t, ratelimit.New(1, 3, time.Minute))
+	f := newFixture(t, ratelimit.New(1, 3))
 	tok := f.token(t, "acme-trail-1", now)
 	codes := map[int]int{}
 	for range 5 {
@@ -310,6 +313,41 @@ func TestEscapeNonASCII(t *testing.T) {
 	for _, tt := range tests {
 		if got := escapeNonASCII(tt.in); got != tt.want {
 			t.Errorf("escapeNonASCII(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps only the status, so the
+// benchmark measures the handler, not a recorder.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(code int)        { w.code = code }
+
+// BenchmarkClick is the click handler's own cost, in process, with
+// publishing stubbed out: token, catalog, rate limit, event, cookie,
+// metrics and the 302. cmd/clickbench measures the service over the wire.
+func BenchmarkClick(b *testing.B) {
+	f := newFixture(b, ratelimit.New(1e9, 1e9))
+	f.pub.discard = true
+	reqs := make([]*http.Request, 1024)
+	for i := range reqs {
+		r := httptest.NewRequest(http.MethodGet, "/c/"+f.token(b, "acme-trail-1", now.Add(-time.Minute)), nil)
+		r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0")
+		reqs[i] = r
+	}
+	h := f.srv.Handler()
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		clear(w.h)
+		h.ServeHTTP(w, reqs[i%len(reqs)])
+		if w.code != http.StatusFound {
+			b.Fatalf("status %d", w.code)
 		}
 	}
 }
