@@ -50,6 +50,7 @@ type config struct {
 	bareOnly   string
 	pprof      string
 	svcArgs    string
+	svcEnv     string
 	self       string
 	rounds     int
 	maxConns   int
@@ -69,6 +70,7 @@ func main() {
 	flag.StringVar(&c.catalog, "catalog", "config/catalog.json", "catalog the click service serves")
 	flag.StringVar(&c.pprof, "pprof-addr", "", "pass -pprof-addr to the click service, for profiling during the run")
 	flag.StringVar(&c.svcArgs, "service-args", "", "extra space-separated flags for the click service, to compare settings")
+	flag.StringVar(&c.svcEnv, "service-env", "", "extra space-separated NAME=value environment for the click service (GOGC=800, say)")
 	flag.StringVar(&c.self, "self-pprof-addr", "", "serve net/http/pprof of the load generator and Pub/Sub fake on this address")
 	flag.StringVar(&c.fakePprof, "fake-pprof-addr", "", "serve net/http/pprof of the Pub/Sub fake's process on this address")
 	flag.StringVar(&c.pubsubOnly, "serve-pubsub", "", "internal: serve the Pub/Sub fake on this address")
@@ -174,7 +176,7 @@ func run(c config) error {
 	args := append([]string{"-listen=" + svcAddr, "-catalog=" + c.catalog, "-token-keys-file=" + sec.TokenKeys,
 		"-user-key-pepper-file=" + sec.Pepper, "-spool-dir=" + filepath.Join(state, "spool"),
 		"-trusted-proxies=127.0.0.1/32", "-log-level=warn", "-pprof-addr=" + c.pprof}, strings.Fields(c.svcArgs)...)
-	svc, err := startProc(filepath.Join(c.binDir, "redirect"), []string{"PUBSUB_EMULATOR_HOST=" + psAddr}, args...)
+	svc, err := startProc(filepath.Join(c.binDir, "redirect"), append([]string{"PUBSUB_EMULATOR_HOST=" + psAddr}, strings.Fields(c.svcEnv)...), args...)
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ func RequestMetrics(reg prometheus.Registerer, namespace string) gin.HandlerFunc
 	}, []string{"route", "code"})
 	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "http_request_duration_seconds", Help: "HTTP request latency by route.",
-		Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		Buckets: []float64{.0005, .001, .002, .003, .005, .0075, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"route"})
 	reg.MustRegister(total, dur)
 	return func(c *gin.Context) {
