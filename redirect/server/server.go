@@ -68,6 +68,9 @@ type Server struct {
 	cfg         Config
 	engine      *gin.Engine
 	bearerHashs [][32]byte
+	// cookieAttrs follow name=value in the Set-Cookie of a new visitor;
+	// built once, as http.Cookie.String would build them per click.
+	cookieAttrs string
 }
 
 // Limits on what a client may send.
@@ -97,7 +100,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("public base url: %w", err)
 	}
 	cfg.PublicBase = strings.TrimRight(cfg.PublicBase, "/")
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, cookieAttrs: cookieAttrs(cfg.PublicBase)}
 	for _, sec := range cfg.AdServerSecrets {
 		if len(sec) < 16 {
 			return nil, errors.New("ad server secret shorter than 16 characters")
@@ -279,9 +282,15 @@ func (s *Server) userKey(c *gin.Context, ua, class string, random []byte) string
 		return s.cfg.UserKeys.FromClient(c.ClientIP(), ua)
 	}
 	v := hex.EncodeToString(random)
-	http.SetCookie(c.Writer, &http.Cookie{
-		Name: CookieName, Value: v, Path: "/c/", MaxAge: 365 * 24 * 3600,
-		HttpOnly: true, Secure: strings.HasPrefix(s.cfg.PublicBase, "https://"), SameSite: http.SameSiteLaxMode,
-	})
+	c.Writer.Header()["Set-Cookie"] = []string{CookieName + "=" + v + s.cookieAttrs}
 	return s.cfg.UserKeys.FromCookie(v)
+}
+
+// cookieAttrs are the attributes of our cookie: a year, click paths only,
+// invisible to scripts, sent on top-level navigation from other sites (an
+// ad click is one), and Secure when clicks are served over https.
+func cookieAttrs(publicBase string) string {
+	c := (&http.Cookie{Name: CookieName, Value: "v", Path: "/c/", MaxAge: 365 * 24 * 3600, HttpOnly: true,
+		Secure: strings.HasPrefix(publicBase, "https://"), SameSite: http.SameSiteLaxMode}).String()
+	return strings.TrimPrefix(c, CookieName+"=v")
 }

@@ -181,7 +181,8 @@ func TestClickEventContents(t *testing.T) {
 			cookie = c
 		}
 	}
-	if cookie == nil || !cookie.HttpOnly || !cookie.Secure {
+	if cookie == nil || !cookie.HttpOnly || !cookie.Secure || cookie.Path != "/c/" || cookie.MaxAge != 365*24*3600 ||
+		cookie.SameSite != http.SameSiteLaxMode || len(cookie.Value) != 32 {
 		t.Fatalf("user cookie = %+v", cookie)
 	}
 	// The same browser keeps its user key on the next click.
