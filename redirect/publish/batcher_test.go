@@ -65,15 +65,16 @@ func waitDone(t *testing.T, b *batch) error {
 
 func TestBatcherLingersThenSends(t *testing.T) {
 	g := newGateSender()
-	bt := newBatcher(g, "projects/p/topics/t", 20*time.Millisecond, 5*time.Second, 2)
+	// A long linger, so a descheduled test cannot see it pass between adds.
+	bt := newBatcher(g, "projects/p/topics/t", 200*time.Millisecond, 5*time.Second, 2)
 	start := time.Now()
 	b1, b2 := bt.add(testMsg(1), start), bt.add(testMsg(2), start)
 	if b1 != b2 {
 		t.Fatal("two clicks within the linger went to different batches")
 	}
 	<-g.started
-	if waited := time.Since(start); waited < 20*time.Millisecond {
-		t.Errorf("sent after %v, before the 20ms linger", waited)
+	if waited := time.Since(start); waited < 200*time.Millisecond {
+		t.Errorf("sent after %v, before the 200ms linger", waited)
 	}
 	g.release <- nil
 	if err := waitDone(t, b1); err != nil {
