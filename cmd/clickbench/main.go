@@ -16,18 +16,15 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	_ "net/http/pprof"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/pstest"
@@ -37,6 +34,7 @@ import (
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/loadgen"
 	"github.com/adclick/adclick/internal/localstack"
+	"github.com/adclick/adclick/internal/proc"
 	"github.com/adclick/adclick/internal/token"
 )
 
@@ -121,18 +119,6 @@ func servePubSub(addr string) {
 	}
 }
 
-func waitTCP(addr string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not listening after %v", addr, within)
-}
-
 func run(c config) error {
 	if c.binDir == "" {
 		exe, _ := os.Executable()
@@ -142,13 +128,20 @@ func run(c config) error {
 	// The Pub/Sub fake runs in a process of its own, as Pub/Sub would: its
 	// pauses then are not the load generator's and vice versa.
 	exe, _ := os.Executable()
-	psAddr := freeAddr()
-	fake, err := startProc(exe, nil, "-serve-pubsub="+psAddr, "-fake-pprof-addr="+c.fakePprof)
-	if err != nil {
+	addrs := make([]string, 3)
+	for i := range addrs {
+		var err error
+		if addrs[i], err = proc.FreeAddr(); err != nil {
+			return err
+		}
+	}
+	psAddr, svcAddr, bareAddr := addrs[0], addrs[1], addrs[2]
+	fake := &proc.Proc{Name: "pubsub", Path: exe, Out: os.Stderr, Args: []string{"-serve-pubsub=" + psAddr, "-fake-pprof-addr=" + c.fakePprof}}
+	if err := fake.Start(); err != nil {
 		return err
 	}
-	defer stopProc(fake)
-	if err := waitTCP(psAddr, 10*time.Second); err != nil {
+	defer fake.Stop(15 * time.Second)
+	if err := proc.WaitListening(ctx, psAddr, 10*time.Second); err != nil {
 		return err
 	}
 	if err := localstack.EnsureTopics(ctx, psAddr, gcpnames.LocalProject); err != nil {
@@ -172,24 +165,23 @@ func run(c config) error {
 		return err
 	}
 
-	svcAddr, bareAddr := freeAddr(), freeAddr()
-	args := append([]string{"-listen=" + svcAddr, "-catalog=" + c.catalog, "-token-keys-file=" + sec.TokenKeys,
-		"-user-key-pepper-file=" + sec.Pepper, "-spool-dir=" + filepath.Join(state, "spool"),
-		"-trusted-proxies=127.0.0.1/32", "-log-level=warn", "-pprof-addr=" + c.pprof}, strings.Fields(c.svcArgs)...)
-	svc, err := startProc(filepath.Join(c.binDir, "redirect"), append([]string{"PUBSUB_EMULATOR_HOST=" + psAddr}, strings.Fields(c.svcEnv)...), args...)
-	if err != nil {
-		return err
-	}
-	defer stopProc(svc)
-	bare, err := startProc(exe, nil, "-serve-bare="+bareAddr)
-	if err != nil {
-		return err
-	}
-	defer stopProc(bare)
-	for _, a := range []string{svcAddr + "/readyz", bareAddr + "/c/x"} {
-		if err := waitUp("http://"+a, 30*time.Second); err != nil {
+	svc := &proc.Proc{Name: "redirect", Path: filepath.Join(c.binDir, "redirect"), Out: os.Stderr,
+		Env: append([]string{"PUBSUB_EMULATOR_HOST=" + psAddr}, strings.Fields(c.svcEnv)...),
+		Args: append([]string{"-listen=" + svcAddr, "-catalog=" + c.catalog, "-token-keys-file=" + sec.TokenKeys,
+			"-user-key-pepper-file=" + sec.Pepper, "-spool-dir=" + filepath.Join(state, "spool"),
+			"-trusted-proxies=127.0.0.1/32", "-log-level=warn", "-pprof-addr=" + c.pprof}, strings.Fields(c.svcArgs)...)}
+	bare := &proc.Proc{Name: "bare", Path: exe, Out: os.Stderr, Args: []string{"-serve-bare=" + bareAddr}}
+	for _, p := range []*proc.Proc{svc, bare} {
+		if err := p.Start(); err != nil {
 			return err
 		}
+		defer p.Stop(15 * time.Second)
+	}
+	if err := proc.WaitReady(ctx, "http://"+svcAddr+"/readyz", 30*time.Second, svc.Exited()); err != nil {
+		return err
+	}
+	if err := proc.WaitListening(ctx, bareAddr, 30*time.Second); err != nil {
+		return err
 	}
 
 	// Mint enough distinct impressions for the whole run up front.
@@ -224,10 +216,10 @@ func run(c config) error {
 	fmt.Printf("each figure is the median over the rounds; sustained = achieved >= 99%% of target, no errors, p99 < %v\n", c.maxP99)
 	fmt.Println("the Pub/Sub fake holds the clicks topic without subscriptions (see localstack.EnsureTopics)")
 	targets := []target{
-		{name: "click service (verify token, catalog, publish to the Pub/Sub fake, 302)", base: "http://" + svcAddr, pid: svc.Process.Pid, metrics: "http://" + svcAddr + "/metrics"},
-		{name: "bare Gin handler (302 only): the ceiling", base: "http://" + bareAddr, pid: bare.Process.Pid},
+		{name: "click service (verify token, catalog, publish to the Pub/Sub fake, 302)", base: "http://" + svcAddr, pid: svc.Pid(), metrics: "http://" + svcAddr + "/metrics"},
+		{name: "bare Gin handler (302 only): the ceiling", base: "http://" + bareAddr, pid: bare.Pid()},
 	}
-	procs := processes{fake: fake.Process.Pid, gen: os.Getpid()}
+	procs := processes{fake: fake.Pid(), gen: os.Getpid()}
 	// results[target][step][round]; the last step is the closed loop.
 	results := make([][][]step, len(targets))
 	for k := range targets {
@@ -403,49 +395,4 @@ func parseRates(s string) ([]float64, error) {
 		out = append(out, v)
 	}
 	return out, nil
-}
-
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func startProc(path string, env []string, args ...string) (*exec.Cmd, error) {
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", path, err)
-	}
-	return cmd, nil
-}
-
-func stopProc(cmd *exec.Cmd) {
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		cmd.Process.Kill()
-	}
-}
-
-func waitUp(url string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	c := loadgen.Client(1)
-	for time.Now().Before(deadline) {
-		if resp, err := c.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode < 500 {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not up after %v", url, within)
 }

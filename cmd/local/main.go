@@ -151,10 +151,10 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	}()
 
 	base := "http://" + hostPort(c.redirectAddr)
-	if err := waitReady(ctx, base+"/readyz", 30*time.Second, redirect.Exited()); err != nil {
+	if err := proc.WaitReady(ctx, base+"/readyz", 30*time.Second, redirect.Exited()); err != nil {
 		return err
 	}
-	if err := waitReady(ctx, "http://"+hostPort(c.reportsAddr)+"/readyz", 30*time.Second, reports.Exited()); err != nil {
+	if err := proc.WaitReady(ctx, "http://"+hostPort(c.reportsAddr)+"/readyz", 30*time.Second, reports.Exited()); err != nil {
 		return err
 	}
 	clickURL, err := mintOne(ctx, base, secrets.AdServerSecret, "acme-trail-1")
@@ -218,27 +218,6 @@ func hostPort(addr string) string {
 		return "localhost" + addr
 	}
 	return strings.Replace(addr, "127.0.0.1", "localhost", 1)
-}
-
-func waitReady(ctx context.Context, url string, within time.Duration, exited <-chan struct{}) error {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-exited:
-			return fmt.Errorf("service behind %s exited during start-up", url)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("%s not ready after %v", url, within)
 }
 
 // mintOne asks the click service for a click URL the way an ad server does.

@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -60,7 +57,14 @@ func startStack(ctx context.Context, bin, dir string, log io.Writer) (*stack, er
 		return s, err
 	}
 	env := []string{"PUBSUB_EMULATOR_HOST=" + s.proxy.Addr(), "BIGTABLE_EMULATOR_HOST=" + emu.BigtableAddr}
-	redirectAddr, reportsAddr := freeAddr(), freeAddr()
+	redirectAddr, err := proc.FreeAddr()
+	if err != nil {
+		return s, err
+	}
+	reportsAddr, err := proc.FreeAddr()
+	if err != nil {
+		return s, err
+	}
 	s.clickBase, s.reportURL = "http://"+redirectAddr, "http://"+reportsAddr
 	s.archiver = &proc.Proc{Name: "archiver", Path: filepath.Join(bin, "archiver"), Env: env, Out: log,
 		Args: []string{"-archive=" + filepath.Join(dir, "archive"), "-max-duration=1m"}}
@@ -83,10 +87,11 @@ func startStack(ctx context.Context, bin, dir string, log io.Writer) (*stack, er
 			return s, err
 		}
 	}
-	for _, u := range []string{s.clickBase + "/readyz", s.reportURL + "/readyz"} {
-		if err := waitOK(ctx, u, 60*time.Second); err != nil {
-			return s, err
-		}
+	if err := proc.WaitReady(ctx, s.clickBase+"/readyz", 60*time.Second, s.redirect.Exited()); err != nil {
+		return s, err
+	}
+	if err := proc.WaitReady(ctx, s.reportURL+"/readyz", 60*time.Second, s.reports.Exited()); err != nil {
+		return s, err
 	}
 	return s, nil
 }
@@ -129,31 +134,4 @@ func (s *stack) close() {
 	if s.emu != nil {
 		s.emu.Close()
 	}
-}
-
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func waitOK(ctx context.Context, url string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("%s not ready after %v", url, within)
 }

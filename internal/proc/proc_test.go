@@ -2,6 +2,9 @@ package proc
 
 import (
 	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -46,5 +49,29 @@ func TestStopKillRestart(t *testing.T) {
 	}
 	if strings.Count(out.String(), "bye") != 1 {
 		t.Errorf("a killed process ran its graceful exit: %q", out.String())
+	}
+}
+
+func TestWaitHelpers(t *testing.T) {
+	ctx := context.Background()
+	addr, err := FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WaitListening(ctx, addr, 100*time.Millisecond); err == nil {
+		t.Error("WaitListening succeeded with nothing listening")
+	}
+	exited := make(chan struct{})
+	close(exited)
+	if err := WaitReady(ctx, "http://"+addr+"/readyz", 5*time.Second, exited); err == nil || !strings.Contains(err.Error(), "exited") {
+		t.Errorf("WaitReady for an exited child: %v, want an exit error", err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	if err := WaitReady(ctx, srv.URL, 5*time.Second, nil); err != nil {
+		t.Errorf("WaitReady on a 200 server: %v", err)
+	}
+	if err := WaitListening(ctx, srv.Listener.Addr().String(), 5*time.Second); err != nil {
+		t.Errorf("WaitListening on a live server: %v", err)
 	}
 }
