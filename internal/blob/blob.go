@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -132,6 +133,59 @@ func ReplaceDir(ctx context.Context, s Store, src, dst string) error {
 		}
 	}
 	return nil
+}
+
+// PublishFiles makes folder dst (ending in "/") hold exactly copies of
+// files, each under its base name, and leaves files where they are: run
+// again with the same files, it leaves the same folder, so a retried
+// publication cannot empty a partition the way moving the files would.
+// On a local folder the new set is built beside dst and swapped in whole
+// (ReplaceDir); on Cloud Storage the files are copied in and the others
+// deleted.
+func PublishFiles(ctx context.Context, s Store, files []string, dst string) error {
+	if l, ok := s.(*local); ok {
+		return l.publishFiles(files, dst)
+	}
+	old, err := s.List(ctx, dst)
+	if err != nil {
+		return err
+	}
+	kept := map[string]bool{}
+	for _, name := range files {
+		target := dst + path.Base(name)
+		if err := copyObject(ctx, s, name, target); err != nil {
+			return err
+		}
+		kept[target] = true
+	}
+	for _, name := range old {
+		if !kept[name] {
+			if err := s.Delete(ctx, name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (l *local) publishFiles(files []string, dst string) error {
+	clean := strings.TrimSuffix(dst, "/")
+	next := path.Join(path.Dir(clean), "."+path.Base(clean)+".next") + "/"
+	if err := os.RemoveAll(l.path(next)); err != nil {
+		return fmt.Errorf("publish %s: %w", dst, err)
+	}
+	if err := os.MkdirAll(l.path(next), 0o755); err != nil {
+		return fmt.Errorf("publish %s: %w", dst, err)
+	}
+	for _, name := range files {
+		target := l.path(next + path.Base(name))
+		// A hard link is a copy that costs nothing: staged files are never
+		// written again once closed.
+		if err := os.Link(l.path(name), target); err != nil {
+			return fmt.Errorf("publish %s: %w", dst, err)
+		}
+	}
+	return l.replaceDir(next, dst)
 }
 
 // DeletePrefix removes every object under prefix (a folder, ending in

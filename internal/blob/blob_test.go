@@ -132,3 +132,52 @@ func TestReplaceDir(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPublishFiles: the folder ends up with exactly the listed files,
+// the staged files stay, and publishing again (a retried bundle) leaves
+// the same folder; an unlisted staged file (a failed attempt's) is not
+// published.
+func TestPublishFiles(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(name, body string) {
+		w, _ := s.Create(ctx, name)
+		io.WriteString(w, body)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("t/date=1/old-a", "old")
+	put("stage/t/date=1/new-a", "a")
+	put("stage/t/date=1/new-b", "b")
+	put("stage/t/date=1/failed-attempt", "x")
+	files := []string{"stage/t/date=1/new-a", "stage/t/date=1/new-b"}
+	for range 2 {
+		if err := PublishFiles(ctx, s, files, "t/date=1/"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.List(ctx, "t/"); !slices.Equal(got, []string{"t/date=1/new-a", "t/date=1/new-b"}) {
+			t.Errorf("published %v, want the two listed files", got)
+		}
+	}
+	r, err := s.Open(ctx, "t/date=1/new-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(r); string(b) != "b" {
+		t.Errorf("published new-b holds %q", b)
+	}
+	r.Close()
+	if got, _ := s.List(ctx, "stage/"); len(got) != 3 {
+		t.Errorf("staging after publish: %v, want the three staged files kept", got)
+	}
+	if err := PublishFiles(ctx, s, nil, "t/date=1/"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.List(ctx, "t/"); len(got) != 0 {
+		t.Errorf("published nothing, folder holds %v", got)
+	}
+}

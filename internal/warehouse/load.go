@@ -33,7 +33,7 @@ func (l *Loader) Close() error { return l.client.Close() }
 // LoadPartition replaces one partition of t with the Parquet files at
 // uris: a load job into table$partition that truncates exactly that
 // partition, so a rerun leaves the same rows. runID names the job, so a
-// retried launcher finds its job instead of loading twice. With no files
+// retried publication finds its job instead of loading twice. With no files
 // the partition is deleted: the day has no rows.
 func (l *Loader) LoadPartition(ctx context.Context, t Table, partition time.Time, uris []string, runID string) error {
 	table := l.client.Dataset(l.dataset).Table(t.Decorator(partition))
@@ -53,6 +53,11 @@ func (l *Loader) LoadPartition(ctx context.Context, t Table, partition time.Time
 	loader.JobIDConfig = bigquery.JobIDConfig{JobID: LoadJobID(t, partition, runID)}
 	loader.Labels = map[string]string{"app": "adclick", "table": t.Name}
 	job, err := loader.Run(ctx)
+	if isConflict(err) {
+		// A retried publication: this run's job exists already; wait for it
+		// rather than loading twice.
+		job, err = l.client.JobFromID(ctx, loader.JobIDConfig.JobID)
+	}
 	if err != nil {
 		return fmt.Errorf("start load of %s: %w", t.Decorator(partition), err)
 	}
@@ -89,6 +94,11 @@ func (l *Loader) EnsureTables(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func isConflict(err error) bool {
+	var gerr *googleapi.Error
+	return errors.As(err, &gerr) && gerr.Code == http.StatusConflict
 }
 
 func isNotFound(err error) bool {

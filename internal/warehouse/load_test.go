@@ -2,89 +2,29 @@ package warehouse
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/api/option"
+
+	"github.com/adclick/adclick/internal/warehouse/bqtest"
 )
 
-// fakeBigQuery records the REST calls the client makes and answers as
-// BigQuery would: jobs finish at once, tables are created.
-type fakeBigQuery struct {
-	mu    sync.Mutex
-	calls []call
-}
-
-type call struct {
-	method, path string
-	body         map[string]any
-}
-
-func (f *fakeBigQuery) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	raw, _ := io.ReadAll(r.Body)
-	var body map[string]any
-	json.Unmarshal(raw, &body)
-	f.mu.Lock()
-	f.calls = append(f.calls, call{r.Method, r.URL.Path, body})
-	f.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	switch {
-	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/jobs"):
-		body["status"] = map[string]any{"state": "DONE"}
-		json.NewEncoder(w).Encode(body)
-	case r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/jobs/"):
-		id := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
-		json.NewEncoder(w).Encode(map[string]any{"jobReference": map[string]any{"projectId": "p", "jobId": id}, "status": map[string]any{"state": "DONE"}})
-	case r.Method == http.MethodDelete:
-		w.WriteHeader(http.StatusNoContent)
-	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/tables"):
-		json.NewEncoder(w).Encode(body)
-	default:
-		http.Error(w, `{"error":{"code":404,"message":"not here"}}`, http.StatusNotFound)
-	}
-}
-
-func (f *fakeBigQuery) loader(t *testing.T) *Loader {
+func newLoader(t *testing.T) (*bqtest.Server, *Loader) {
 	t.Helper()
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	l, err := NewLoader(context.Background(), "p", "clicks_ds", option.WithEndpoint(srv.URL+"/bigquery/v2/"), option.WithoutAuthentication())
+	f := bqtest.Start(t)
+	l, err := NewLoader(context.Background(), "p", "clicks_ds", option.WithEndpoint(f.Endpoint()), option.WithoutAuthentication())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	return l
+	return f, l
 }
 
-func (f *fakeBigQuery) inserts() []map[string]any {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []map[string]any
-	for _, c := range f.calls {
-		if c.method == http.MethodPost && strings.HasSuffix(c.path, "/projects/p/jobs") {
-			out = append(out, c.body)
-		}
-	}
-	return out
-}
-
-func get(m any, path ...string) any {
-	for _, p := range path {
-		mm, ok := m.(map[string]any)
-		if !ok {
-			return nil
-		}
-		m = mm[p]
-	}
-	return m
-}
+var get = bqtest.Get
 
 // TestLoadJobContract checks the load-job request that replaces one
 // partition: Parquet from the partition's files, into table$partition,
@@ -101,8 +41,7 @@ func TestLoadJobContract(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.table, func(t *testing.T) {
-			f := &fakeBigQuery{}
-			l := f.loader(t)
+			f, l := newLoader(t)
 			tbl, err := Lookup(tt.table)
 			if err != nil {
 				t.Fatal(err)
@@ -112,7 +51,7 @@ func TestLoadJobContract(t *testing.T) {
 			if err := l.LoadPartition(context.Background(), tbl, partition, uris, "run1"); err != nil {
 				t.Fatal(err)
 			}
-			ins := f.inserts()
+			ins := f.Inserts()
 			if len(ins) != 1 {
 				t.Fatalf("%d job inserts, want 1", len(ins))
 			}
@@ -150,30 +89,29 @@ func TestLoadJobContract(t *testing.T) {
 // TestEmptyPartitionIsDeleted: a day without rows deletes the partition
 // rather than loading nothing (a load job needs files).
 func TestEmptyPartitionIsDeleted(t *testing.T) {
-	f := &fakeBigQuery{}
-	l := f.loader(t)
+	f, l := newLoader(t)
 	tbl, _ := Lookup("ad_clicks_hour")
 	if err := l.LoadPartition(context.Background(), tbl, time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), nil, "run1"); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.calls) != 1 || f.calls[0].method != http.MethodDelete || !strings.HasSuffix(f.calls[0].path, "/datasets/clicks_ds/tables/ad_clicks_hour$20261126") {
-		t.Errorf("calls = %+v, want one DELETE of the partition", f.calls)
+	if calls := f.Calls(); len(calls) != 1 || calls[0].Method != http.MethodDelete || !strings.HasSuffix(calls[0].Path, "/datasets/clicks_ds/tables/ad_clicks_hour$20261126") {
+		t.Errorf("calls = %+v, want one DELETE of the partition", calls)
 	}
 }
 
 // TestEnsureTablesSendsSchema: every table is created with its columns,
 // their descriptions, partitioning and clustering, as defined here once.
 func TestEnsureTablesSendsSchema(t *testing.T) {
-	f := &fakeBigQuery{}
-	l := f.loader(t)
+	f, l := newLoader(t)
 	if err := l.EnsureTables(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.calls) != len(Tables) {
-		t.Fatalf("%d calls, want one per table (%d)", len(f.calls), len(Tables))
+	calls := f.Calls()
+	if len(calls) != len(Tables) {
+		t.Fatalf("%d calls, want one per table (%d)", len(calls), len(Tables))
 	}
 	for i, tbl := range Tables {
-		body := f.calls[i].body
+		body := calls[i].Body
 		if get(body, "tableReference", "tableId") != tbl.Name || get(body, "description") != tbl.Description {
 			t.Errorf("table %d: %v", i, get(body, "tableReference"))
 		}
@@ -189,5 +127,23 @@ func TestEnsureTablesSendsSchema(t *testing.T) {
 		if get(body, "timePartitioning", "field") != "date" {
 			t.Errorf("%s partitioning = %v", tbl.Name, get(body, "timePartitioning"))
 		}
+	}
+}
+
+// TestRetriedLoadFindsItsJob: a publication retried after its load job
+// was accepted (the same run, so the same job id) waits for that job
+// instead of failing on BigQuery's 409 or loading twice.
+func TestRetriedLoadFindsItsJob(t *testing.T) {
+	f, l := newLoader(t)
+	tbl, _ := Lookup("ad_clicks_day")
+	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	uris := []string{"gs://out/" + tbl.PartFile(day, "a")}
+	for i := range 2 {
+		if err := l.LoadPartition(context.Background(), tbl, day, uris, "run1"); err != nil {
+			t.Fatalf("load %d: %v", i+1, err)
+		}
+	}
+	if n := len(f.Inserts()); n != 1 {
+		t.Errorf("%d accepted load jobs, want 1", n)
 	}
 }
