@@ -170,22 +170,23 @@ func PublishFiles(ctx context.Context, s Store, files []string, dst string) erro
 
 func (l *local) publishFiles(files []string, dst string) error {
 	clean := strings.TrimSuffix(dst, "/")
-	next := path.Join(path.Dir(clean), "."+path.Base(clean)+".next") + "/"
-	if err := os.RemoveAll(l.path(next)); err != nil {
+	if err := os.MkdirAll(l.path(path.Dir(clean)), 0o755); err != nil {
 		return fmt.Errorf("publish %s: %w", dst, err)
 	}
-	if err := os.MkdirAll(l.path(next), 0o755); err != nil {
+	// A folder of its own per call, so overlapping runs never share one.
+	tmp, err := os.MkdirTemp(l.path(path.Dir(clean)), "."+path.Base(clean)+".next-")
+	if err != nil {
 		return fmt.Errorf("publish %s: %w", dst, err)
 	}
+	defer os.RemoveAll(tmp)
 	for _, name := range files {
-		target := l.path(next + path.Base(name))
 		// A hard link is a copy that costs nothing: staged files are never
 		// written again once closed.
-		if err := os.Link(l.path(name), target); err != nil {
+		if err := os.Link(l.path(name), filepath.Join(tmp, path.Base(name))); err != nil {
 			return fmt.Errorf("publish %s: %w", dst, err)
 		}
 	}
-	return l.replaceDir(next, dst)
+	return l.replaceDir(path.Join(path.Dir(clean), filepath.Base(tmp))+"/", dst)
 }
 
 // DeletePrefix removes every object under prefix (a folder, ending in

@@ -18,9 +18,13 @@ import (
 // SchemaVersion is the version this package writes and the only one it reads.
 const SchemaVersion = 1
 
-// Pub/Sub attribute names. Dataflow's pubsubio reads AttrImpressionID as
-// its id attribute (deduplicating redeliveries) and AttrClickTime as its
-// timestamp attribute (the element's event time).
+// Pub/Sub attribute names. Dataflow's Pub/Sub source reads AttrClickID as
+// its id attribute and AttrClickTime as its timestamp attribute (the
+// element's event time). The id attribute must be the click's, never the
+// impression's: Dataflow drops every message whose id it saw in the last
+// ten minutes before the pipeline sees it, which is right for a
+// redelivered copy of one click and wrong for a second click of one
+// impression (a bot's, then a person's): that one the pipeline decides.
 const (
 	AttrImpressionID  = "impression_id"
 	AttrClickTime     = "click_time"

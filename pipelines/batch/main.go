@@ -8,8 +8,10 @@
 //
 // Locally (`make batch`) it runs on Prism over .run/archive into
 // .run/warehouse and the Bigtable emulator; with --bigquery_dataset empty
-// the loads are skipped and listed. On Dataflow the same binary launches
-// the job from the Flex Template and does the publishing steps after it.
+// the loads are skipped and listed. On Dataflow (the Flex Template) the
+// same binary submits the job and returns at once: publishing, the
+// BigQuery loads and the reconciled markers are the job's last stages
+// (package nightly, finish.go), so nothing is left for the launcher.
 package main
 
 import (
@@ -18,10 +20,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/gcpopts"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/dataflow"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
@@ -29,7 +34,6 @@ import (
 	"github.com/adclick/adclick/internal/envflag"
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/obs"
-	"github.com/adclick/adclick/internal/warehouse"
 	"github.com/adclick/adclick/pipelines/nightly"
 )
 
@@ -46,6 +50,7 @@ var (
 	bigtableInstance = flag.String("bigtable_instance", gcpnames.BigtableInstance, "Bigtable instance of the clicks table; empty skips Bigtable")
 	bigqueryProject  = flag.String("bigquery_project", "", "project of the BigQuery dataset (default: --project)")
 	bigqueryDataset  = flag.String("bigquery_dataset", "", "BigQuery dataset to load; empty skips the loads (local runs)")
+	loadTimeout      = flag.Duration("bigquery_load_timeout", nightly.DefaultLoadTimeout, "longest one BigQuery partition load may take, retries included")
 )
 
 func main() {
@@ -75,27 +80,31 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	opts := nightly.RunOptions{
+	bq := nightly.BigQuery{Project: *bigqueryProject, Dataset: *bigqueryDataset, LoadTimeout: *loadTimeout}
+	if bq.Project == "" {
+		bq.Project = *project
+	}
+	_, err = nightly.RunDays(ctx, nightly.RunOptions{
 		Archive: *archive, Output: *output, From: first, To: last, LateMargin: *lateMargin, Shards: *shards,
-		Project: *project, BigtableInstance: *bigtableInstance, Log: log,
+		Project: *project, BigtableInstance: *bigtableInstance, BigQuery: bq, Log: log,
+		Detached: detach(),
 		Run: func(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
 			return beamx.RunWithMetrics(ctx, p)
 		},
-	}
-	if *bigqueryDataset != "" {
-		bqProject := *bigqueryProject
-		if bqProject == "" {
-			bqProject = *project
-		}
-		loader, err := warehouse.NewLoader(ctx, bqProject, *bigqueryDataset)
-		if err != nil {
-			return err
-		}
-		defer loader.Close()
-		opts.Loader = loader
-	}
-	_, err = nightly.RunDays(ctx, opts)
+	})
 	return err
+}
+
+// detach makes a Dataflow launch return once the job is submitted: a
+// Flex Template launcher is there to submit, not to wait for a batch.
+// It reports whether the runner returns before the job is done (that,
+// or a dry run, which submits nothing).
+func detach() bool {
+	if r := strings.ToLower(*runners.Runner); r != "dataflow" && r != "dataflowrunner" {
+		return false
+	}
+	*jobopts.Async = true
+	return true
 }
 
 // dayRange turns the flags into [first, last) in whole UTC days.

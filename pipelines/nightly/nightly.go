@@ -16,6 +16,7 @@
 package nightly
 
 import (
+	"strings"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -53,26 +54,41 @@ type Config struct {
 	From, To time.Time
 	// Shards of advertisers.
 	Shards int
-	// Staging is where this run writes its outputs (Parquet partitions
-	// and reports) before the launcher swaps them into place.
-	Staging string
-	// Project and BigtableInstance locate the clicks table; Run is the
+	// Output is where the Parquet tables and reports are published; the
+	// run writes into StagingDir(RunID) under it first.
+	Output string
+	// RunID names the run's staging folder and BigQuery jobs; Run is the
 	// run's start, the version of every batch cell it writes.
+	RunID string
+	Run   time.Time
+	// Project and BigtableInstance locate the clicks table (an empty
+	// instance skips Bigtable).
 	Project, BigtableInstance string
-	Run                       time.Time
+	BigQuery                  BigQuery
 }
 
-// Build adds the batch layer to the pipeline.
+// StagingDir is the run's folder under the output location.
+func StagingDir(runID string) string { return "_staging/" + runID + "/" }
+
+// Build adds the batch layer to the pipeline: count, write into staging,
+// then publish and mark reconciled (finish.go).
 func Build(s beam.Scope, cfg Config) {
 	s = s.Scope("nightly")
+	staging := strings.TrimRight(cfg.Output, "/") + "/" + StagingDir(cfg.RunID)
 	files := beam.Reshuffle(s, beam.CreateList(s, cfg.Files))
 	batches, unreadable := beam.ParDo2(s, &readFn{Archive: cfg.Archive, Shards: cfg.Shards}, files)
 	phantoms := beam.ParDo(s, &speedAdvertisersFn{Project: cfg.Project, Instance: cfg.BigtableInstance, FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli(), Shards: cfg.Shards}, beam.Impulse(s))
 	grouped := beam.GroupByKey(s, beam.Flatten(s, batches, phantoms))
 	counts, outcomes, parts := beam.ParDo3(s, &settleFn{Project: cfg.Project, Instance: cfg.BigtableInstance, FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli()}, grouped)
 
-	beam.ParDo0(s, &writeParquetFn{Staging: cfg.Staging}, counts)
-	beam.ParDo0(s, &writeParquetOutcomesFn{Staging: cfg.Staging}, outcomes)
-	beam.ParDo0(s, &writeBigtableFn{Project: cfg.Project, Instance: cfg.BigtableInstance, RunMs: cfg.Run.UnixMilli()}, counts)
-	beam.ParDo0(s, &writeReportFn{Staging: cfg.Staging, FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli()}, beam.GroupByKey(s, beam.Flatten(s, parts, unreadable)))
+	countFiles := beam.ParDo(s, &writeParquetFn{Staging: staging}, counts)
+	outcomeFiles := beam.ParDo(s, &writeParquetOutcomesFn{Staging: staging}, outcomes)
+	reports := beam.ParDo(s, &writeReportFn{Staging: staging, FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli()}, beam.GroupByKey(s, beam.Flatten(s, parts, unreadable)))
+	cells := beam.ParDo(s, &writeBigtableFn{Project: cfg.Project, Instance: cfg.BigtableInstance, RunMs: cfg.Run.UnixMilli()}, counts)
+
+	staged := beam.Flatten(s, countFiles, outcomeFiles, reports)
+	published := beam.ParDo(s.Scope("publish"), &publishFn{Output: cfg.Output, Staging: StagingDir(cfg.RunID), RunID: cfg.RunID,
+		FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli(), BigQuery: cfg.BigQuery}, beam.Impulse(s), beam.SideInput{Input: staged})
+	beam.ParDo0(s.Scope("mark"), &markFn{Output: cfg.Output, Staging: StagingDir(cfg.RunID), Project: cfg.Project, Instance: cfg.BigtableInstance, RunMs: cfg.Run.UnixMilli()},
+		beam.Impulse(s), beam.SideInput{Input: published}, beam.SideInput{Input: cells})
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/adclick/adclick/internal/rawarchive"
 	"github.com/adclick/adclick/internal/token"
 	"github.com/adclick/adclick/internal/warehouse"
+	"github.com/adclick/adclick/internal/warehouse/bqtest"
 )
 
 func TestMain(m *testing.M) { ptest.MainRet(m) }
@@ -159,6 +161,7 @@ func (w *world) write(t *testing.T, archive string) {
 type harness struct {
 	archive, output string
 	bt              *bigtable.Client
+	bq              BigQuery
 }
 
 func newHarness(t *testing.T, w *world) *harness {
@@ -177,18 +180,35 @@ func newHarness(t *testing.T, w *world) *harness {
 
 func (h *harness) run(t *testing.T, from time.Time, days int) []Report {
 	t.Helper()
-	reports, err := RunDays(context.Background(), RunOptions{
+	reports, err := h.try(from, days)
+	if err != nil {
+		t.Fatalf("run %s for %d days: %v", from.Format(time.DateOnly), days, err)
+	}
+	return reports
+}
+
+func (h *harness) try(from time.Time, days int) ([]Report, error) {
+	return RunDays(context.Background(), RunOptions{
 		Archive: h.archive, Output: h.output, From: from, To: from.AddDate(0, 0, days), LateMargin: DefaultLateMargin,
-		Shards: 8, Project: gcpnames.LocalProject, BigtableInstance: gcpnames.BigtableInstance,
+		Shards: 8, Project: gcpnames.LocalProject, BigtableInstance: gcpnames.BigtableInstance, BigQuery: h.bq,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Run: func(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
 			return ptest.RunWithMetrics(p)
 		},
 	})
+}
+
+// marker returns the version of day's reconciled marker, if any.
+func (h *harness) marker(t *testing.T, day time.Time) (bigtable.Timestamp, bool) {
+	t.Helper()
+	row, err := h.bt.Open(btschema.Table).ReadRow(context.Background(), btschema.ReconciledRowKey(day), bigtable.RowFilter(bigtable.LatestNFilter(1)))
 	if err != nil {
-		t.Fatalf("run %s for %d days: %v", from.Format(time.DateOnly), days, err)
+		t.Fatal(err)
 	}
-	return reports
+	if len(row[btschema.FamilyBatch]) != 1 {
+		return 0, false
+	}
+	return row[btschema.FamilyBatch][0].Timestamp, true
 }
 
 // speed writes a speed-layer cell, as the streaming job would.
@@ -432,4 +452,50 @@ func TestBackfillEqualsSingleDays(t *testing.T) {
 		h.run(t, d, 1)
 	}
 	diffMaps(t, "single days", h.tables(t, days), backfill)
+}
+
+// TestFailedLoadLeavesDayProvisional: the reconciled marker is the run's
+// last effect. A BigQuery load that fails (the API answers 500 until the
+// load's deadline) fails the run before it, so the day stays provisional
+// and BigQuery keeps its previous partition; a rerun completes the day.
+func TestFailedLoadLeavesDayProvisional(t *testing.T) {
+	w := generate(1)
+	h := newHarness(t, w)
+	bq := bqtest.Start(t)
+	h.bq = BigQuery{Project: "p", Dataset: "clicks_ds", Endpoint: bq.Endpoint(), LoadTimeout: 2 * time.Second}
+	dayTable := "ad_clicks_day$" + day0.Format("20060102")
+
+	bq.FailLoads(true)
+	if _, err := h.try(day0, 1); err == nil {
+		t.Fatal("run with failing BigQuery loads succeeded")
+	}
+	if _, ok := h.marker(t, day0); ok {
+		t.Fatal("day marked reconciled although its loads failed")
+	}
+	if files, ok := bq.Partition(dayTable); ok {
+		t.Fatalf("partition %s loaded from %v by a failed run", dayTable, files)
+	}
+
+	bq.FailLoads(false)
+	h.run(t, day0, 1)
+	first, ok := h.marker(t, day0)
+	if !ok {
+		t.Fatal("rerun did not mark the day reconciled")
+	}
+	loaded, ok := bq.Partition(dayTable)
+	if !ok || len(loaded) == 0 {
+		t.Fatalf("rerun did not load %s", dayTable)
+	}
+
+	// Failing again: the earlier run's marker and partition stay as they were.
+	bq.FailLoads(true)
+	if _, err := h.try(day0, 1); err == nil {
+		t.Fatal("second run with failing loads succeeded")
+	}
+	if again, ok := h.marker(t, day0); !ok || again != first {
+		t.Errorf("marker after a failed run: %v (present %v), want the earlier run's %v", again, ok, first)
+	}
+	if files, _ := bq.Partition(dayTable); !slices.Equal(files, loaded) {
+		t.Errorf("partition %s after a failed run loaded from %v, want %v", dayTable, files, loaded)
+	}
 }

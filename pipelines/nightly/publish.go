@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/xitongsys/parquet-go/reader"
 
 	"github.com/adclick/adclick/internal/blob"
@@ -31,51 +31,6 @@ func Days(from, to time.Time) []time.Time {
 	return days
 }
 
-// Publish moves a run's outputs from staging (a folder of out) into place:
-// every daily table's partition of every day is replaced whole, even by
-// nothing when the run found no rows, and each day's report. It returns
-// the partitions now in place.
-func Publish(ctx context.Context, out blob.Store, staging string, days []time.Time) ([]Partition, error) {
-	var done []Partition
-	for _, t := range warehouse.Tables {
-		if t.Monthly {
-			continue
-		}
-		for _, day := range days {
-			p, err := replace(ctx, out, staging, t, day)
-			if err != nil {
-				return done, err
-			}
-			done = append(done, p)
-		}
-	}
-	for _, day := range days {
-		dir := ReportName(day)[:len(ReportName(day))-len("report.json")]
-		if err := blob.ReplaceDir(ctx, out, staging+dir, dir); err != nil {
-			return done, fmt.Errorf("publish report of %s: %w", day.Format(time.DateOnly), err)
-		}
-	}
-	return done, nil
-}
-
-func replace(ctx context.Context, out blob.Store, staging string, t warehouse.Table, partition time.Time) (Partition, error) {
-	dir := t.PartitionDir(partition)
-	if err := blob.ReplaceDir(ctx, out, staging+dir, dir); err != nil {
-		return Partition{}, fmt.Errorf("publish %s: %w", dir, err)
-	}
-	names, err := out.List(ctx, dir)
-	if err != nil {
-		return Partition{}, err
-	}
-	p := Partition{Table: t, Partition: partition}
-	for _, n := range names {
-		if warehouse.IsPartFile(dir, n) {
-			p.Files = append(p.Files, out.URL(n))
-		}
-	}
-	return p, nil
-}
-
 // Months lists the first days of the months that days touch.
 func Months(days []time.Time) []time.Time {
 	var months []time.Time
@@ -88,10 +43,11 @@ func Months(days []time.Time) []time.Time {
 	return months
 }
 
-// RollUpMonths recomputes the month tables for each month from the day
+// rollUpMonths recomputes the month tables for each month from the day
 // tables' published partitions of that month (a month is never re-read
-// from raw), through staging, and publishes them.
-func RollUpMonths(ctx context.Context, out blob.Store, staging string, months []time.Time) ([]Partition, error) {
+// from raw), through staging, and publishes them. The staged file's name
+// is the run's, so a retried publication rewrites the same file.
+func rollUpMonths(ctx context.Context, out blob.Store, staging, runID string, months []time.Time) ([]Partition, error) {
 	var done []Partition
 	for _, month := range months {
 		for _, advertiserLevel := range []bool{false, true} {
@@ -107,10 +63,15 @@ func RollUpMonths(ctx context.Context, out blob.Store, staging string, months []
 			if err != nil {
 				return done, err
 			}
-			if err := writeMonth(ctx, out, staging, monthly, month, sums); err != nil {
-				return done, err
+			var files []string
+			if len(sums) > 0 {
+				name := staging + monthly.PartFile(month, "rollup-"+runID)
+				if err := writeMonth(ctx, out, name, monthly, month, sums); err != nil {
+					return done, err
+				}
+				files = append(files, name)
 			}
-			p, err := replace(ctx, out, staging, monthly, month)
+			p, err := publish(ctx, out, monthly, month, files)
 			if err != nil {
 				return done, err
 			}
@@ -118,6 +79,19 @@ func RollUpMonths(ctx context.Context, out blob.Store, staging string, months []
 		}
 	}
 	return done, nil
+}
+
+// publish makes a partition hold exactly the staged files.
+func publish(ctx context.Context, out blob.Store, t warehouse.Table, partition time.Time, staged []string) (Partition, error) {
+	dir := t.PartitionDir(partition)
+	if err := blob.PublishFiles(ctx, out, staged, dir); err != nil {
+		return Partition{}, fmt.Errorf("publish %s: %w", dir, err)
+	}
+	p := Partition{Table: t, Partition: partition}
+	for _, name := range staged {
+		p.Files = append(p.Files, out.URL(dir+path.Base(name)))
+	}
+	return p, nil
 }
 
 type adKey struct{ advertiser, ad string }
@@ -144,11 +118,8 @@ func sumMonth(ctx context.Context, out blob.Store, day warehouse.Table, month ti
 	return sums, nil
 }
 
-func writeMonth(ctx context.Context, out blob.Store, staging string, t warehouse.Table, month time.Time, sums map[adKey]int64) error {
-	if len(sums) == 0 {
-		return nil
-	}
-	w, err := out.Create(ctx, staging+t.PartFile(month, uuid.NewString()))
+func writeMonth(ctx context.Context, out blob.Store, name string, t warehouse.Table, month time.Time, sums map[adKey]int64) error {
+	w, err := out.Create(ctx, name)
 	if err != nil {
 		return err
 	}

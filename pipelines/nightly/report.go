@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	register.DoFn3x1[context.Context, string, func(*[]byte) bool, error](&writeReportFn{})
+	register.DoFn4x1[context.Context, string, func(*[]byte) bool, func(string), error](&writeReportFn{})
 	register.Iter1[[]byte]()
 }
 
@@ -122,7 +122,8 @@ func emitPart(day string, p reportPart, emit func(string, []byte)) {
 	emit(day, b)
 }
 
-// writeReportFn merges a day's parts and writes its report to staging.
+// writeReportFn merges a day's parts, writes its report to staging and
+// emits the report's name.
 // Days outside the run (unreadable messages published on another day)
 // are dropped.
 type writeReportFn struct {
@@ -130,7 +131,7 @@ type writeReportFn struct {
 	FromMs, ToMs int64
 }
 
-func (fn *writeReportFn) ProcessElement(ctx context.Context, day string, parts func(*[]byte) bool) error {
+func (fn *writeReportFn) ProcessElement(ctx context.Context, day string, parts func(*[]byte) bool, emit func(string)) error {
 	d, err := time.Parse(time.DateOnly, day)
 	if err != nil || d.UnixMilli() < fn.FromMs || d.UnixMilli() >= fn.ToMs {
 		return nil
@@ -163,7 +164,11 @@ func (fn *writeReportFn) ProcessElement(ctx context.Context, day string, parts f
 	r.LargestDifferences = append(r.LargestDifferences, merged.Diffs...)
 	r.BatchTotal = r.Outcomes[countable.Counted]
 	r.SpeedTotal = r.BatchTotal + merged.SpeedMinusBatch
-	return writeJSON(ctx, fn.Staging, ReportName(d), r)
+	if err := writeJSON(ctx, fn.Staging, ReportName(d), r); err != nil {
+		return err
+	}
+	emit(ReportName(d))
+	return nil
 }
 
 func writeJSON(ctx context.Context, loc, name string, v any) error {

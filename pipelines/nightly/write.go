@@ -17,21 +17,27 @@ import (
 )
 
 func init() {
-	register.DoFn2x1[context.Context, Count, error](&writeParquetFn{})
-	register.DoFn3x1[context.Context, string, int64, error](&writeParquetOutcomesFn{})
-	register.DoFn2x0[context.Context, Count](&writeBigtableFn{})
+	register.DoFn3x1[context.Context, Count, func(string), error](&writeParquetFn{})
+	register.DoFn4x1[context.Context, string, int64, func(string), error](&writeParquetOutcomesFn{})
+	register.DoFn3x0[context.Context, Count, func(int64)](&writeBigtableFn{})
+	register.Emitter1[string]()
+	register.Emitter1[int64]()
 }
 
 // partWriter writes one Parquet part file per table partition per
-// bundle into the run's staging location.
+// bundle into the run's staging location. Each bundle emits the names of
+// the files it closed: only those are published, so the files of a
+// failed attempt that Dataflow retried are left behind in staging,
+// never counted twice.
 type partWriter struct {
 	store blob.Store
 	open  map[string]*openPart
 }
 
 type openPart struct {
-	w  blob.Writer
-	pw *writer.ParquetWriter
+	name string
+	w    blob.Writer
+	pw   *writer.ParquetWriter
 }
 
 func (p *partWriter) setup(ctx context.Context, staging string) error {
@@ -44,7 +50,8 @@ func (p *partWriter) write(ctx context.Context, t warehouse.Table, partition tim
 	key := t.PartitionDir(partition)
 	op, ok := p.open[key]
 	if !ok {
-		w, err := p.store.Create(ctx, t.PartFile(partition, uuid.NewString()))
+		name := t.PartFile(partition, uuid.NewString())
+		w, err := p.store.Create(ctx, name)
 		if err != nil {
 			return err
 		}
@@ -53,7 +60,7 @@ func (p *partWriter) write(ctx context.Context, t warehouse.Table, partition tim
 			w.Abort()
 			return err
 		}
-		op = &openPart{w: w, pw: pw}
+		op = &openPart{name: name, w: w, pw: pw}
 		if p.open == nil {
 			p.open = map[string]*openPart{}
 		}
@@ -65,11 +72,11 @@ func (p *partWriter) write(ctx context.Context, t warehouse.Table, partition tim
 	return nil
 }
 
-// finish closes the bundle's files. An error fails the bundle; its files
-// in staging are then replaced by the retry's, or the run fails and
-// staging is discarded.
-func (p *partWriter) finish() error {
+// finish closes the bundle's files and emits their names. An error fails
+// the bundle; its retry writes files of other names.
+func (p *partWriter) finish(emit func(string)) error {
 	defer func() { p.open = nil }()
+	var closed []string
 	for key, op := range p.open {
 		if err := op.pw.WriteStop(); err != nil {
 			op.w.Abort()
@@ -78,6 +85,10 @@ func (p *partWriter) finish() error {
 		if err := op.w.Close(); err != nil {
 			return err
 		}
+		closed = append(closed, op.name)
+	}
+	for _, name := range closed {
+		emit(name)
 	}
 	return nil
 }
@@ -92,7 +103,7 @@ type writeParquetFn struct {
 
 func (fn *writeParquetFn) Setup(ctx context.Context) error { return fn.parts.setup(ctx, fn.Staging) }
 
-func (fn *writeParquetFn) ProcessElement(ctx context.Context, c Count) error {
+func (fn *writeParquetFn) ProcessElement(ctx context.Context, c Count, _ func(string)) error {
 	if c.N == 0 {
 		return nil
 	}
@@ -109,7 +120,7 @@ func (fn *writeParquetFn) ProcessElement(ctx context.Context, c Count) error {
 	return fn.parts.write(ctx, t, partition, warehouse.AdRow{Date: warehouse.EpochDay(partition), BucketStart: c.Start.UnixMilli(), AdvertiserID: c.Advertiser, AdID: c.Ad, Clicks: c.N})
 }
 
-func (fn *writeParquetFn) FinishBundle() error { return fn.parts.finish() }
+func (fn *writeParquetFn) FinishBundle(emit func(string)) error { return fn.parts.finish(emit) }
 
 func (fn *writeParquetFn) Teardown() error {
 	if fn.parts.store != nil {
@@ -128,7 +139,7 @@ func (fn *writeParquetOutcomesFn) Setup(ctx context.Context) error {
 	return fn.parts.setup(ctx, fn.Staging)
 }
 
-func (fn *writeParquetOutcomesFn) ProcessElement(ctx context.Context, key string, n int64) error {
+func (fn *writeParquetOutcomesFn) ProcessElement(ctx context.Context, key string, n int64, _ func(string)) error {
 	parts := strings.Split(key, "|")
 	if len(parts) != 4 {
 		return fmt.Errorf("outcome key %q: want day|advertiser|ad|outcome", key)
@@ -147,7 +158,9 @@ func (fn *writeParquetOutcomesFn) ProcessElement(ctx context.Context, key string
 	return fn.parts.write(ctx, t, day, warehouse.OutcomeRow{Date: warehouse.EpochDay(day), AdvertiserID: parts[1], AdID: parts[2], Outcome: parts[3], Clicks: n})
 }
 
-func (fn *writeParquetOutcomesFn) FinishBundle() error { return fn.parts.finish() }
+func (fn *writeParquetOutcomesFn) FinishBundle(emit func(string)) error {
+	return fn.parts.finish(emit)
+}
 
 func (fn *writeParquetOutcomesFn) Teardown() error {
 	if fn.parts.store != nil {
@@ -159,7 +172,8 @@ func (fn *writeParquetOutcomesFn) Teardown() error {
 // writeBigtableFn writes counts into the batch family: the minute, hour and
 // day cells, and the ad's cell in its advertiser's top row for minutes.
 // Every cell carries the run's time as its version, so a rerun replaces
-// them all. Mutations are sent per bundle with ApplyBulk.
+// them all. Mutations are sent per bundle with ApplyBulk, and each bundle
+// emits how many cells it wrote: the reconciled markers wait on that.
 type writeBigtableFn struct {
 	Project, Instance string
 	RunMs             int64
@@ -167,6 +181,7 @@ type writeBigtableFn struct {
 	client *bigtable.Client
 	table  *bigtable.Table
 	batch  btschema.Batch
+	cells  int64
 }
 
 func (fn *writeBigtableFn) Setup(ctx context.Context) error {
@@ -181,10 +196,11 @@ func (fn *writeBigtableFn) Setup(ctx context.Context) error {
 	return nil
 }
 
-func (fn *writeBigtableFn) ProcessElement(ctx context.Context, c Count) {
+func (fn *writeBigtableFn) ProcessElement(ctx context.Context, c Count, _ func(int64)) {
 	if fn.client == nil {
 		return
 	}
+	fn.cells++
 	ts, val := btschema.BatchTimestamp(time.UnixMilli(fn.RunMs)), btschema.EncodeCount(c.N)
 	fn.batch.Set(btschema.RowKey(c.Kind, c.Advertiser, c.Ad, c.Start), btschema.FamilyBatch, btschema.Qualifier(c.Kind, c.Start), ts, val)
 	if c.Kind == btschema.Minute && c.Ad != btschema.AllAds {
@@ -192,13 +208,15 @@ func (fn *writeBigtableFn) ProcessElement(ctx context.Context, c Count) {
 	}
 }
 
-func (fn *writeBigtableFn) FinishBundle(ctx context.Context) error {
+func (fn *writeBigtableFn) FinishBundle(ctx context.Context, emit func(int64)) error {
 	if fn.client == nil {
 		return nil
 	}
 	if err := fn.batch.Apply(ctx, fn.table); err != nil {
 		return fmt.Errorf("write batch cells: %w", err)
 	}
+	emit(fn.cells)
+	fn.cells = 0
 	return nil
 }
 

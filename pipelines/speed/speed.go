@@ -182,7 +182,7 @@ func Count(s beam.Scope, msgs beam.PCollection, shards int) (counts, dead beam.P
 	// Late firings wait on processing time rather than on each element:
 	// an element-count trigger stops Prism from lifting the sum before
 	// the shuffle.
-	windowed := beam.WindowInto(s, window.NewFixedWindows(Window), first,
+	windowed := beam.WindowInto(s.Scope("Minutes"), window.NewFixedWindows(Window), first,
 		beam.Trigger(trigger.AfterEndOfWindow().
 			EarlyFiring(trigger.Repeat(trigger.AfterProcessingTime().PlusDelay(EarlyFiring))).
 			LateFiring(trigger.Repeat(trigger.AfterProcessingTime().PlusDelay(LateFiring)))),
@@ -195,7 +195,7 @@ func Count(s beam.Scope, msgs beam.PCollection, shards int) (counts, dead beam.P
 	// Prism drops a window's state as soon as the watermark passes the
 	// window's end, ignoring the allowed lateness, so per-window state
 	// would forget the total before the late panes arrive.
-	byMinute := beam.WindowInto(s, window.NewGlobalWindows(), beam.ParDo(s, keyByMinute, deltas))
+	byMinute := beam.WindowInto(s.Scope("Totals"), window.NewGlobalWindows(), beam.ParDo(s, keyByMinute, deltas))
 	return beam.ParDo(s, &accumulateFn{Total: state.MakeValueState[int64]("total"), Expire: timers.InEventTime("expire")}, byMinute), dead
 }
 

@@ -75,12 +75,7 @@ func main() {
 			os.WriteFile(*drainFile, nil, 0o644)
 		}()
 	}
-	p, s := beam.NewPipelineWithRoot()
-	msgs := read(s)
-	counts, dead := speed.Count(s, msgs, *dedupeShards)
-	speed.WriteCounts(s, *project, *bigtableInstance, counts)
-	deadletter.Publish(s, *project, *deadLetterTopic, dead)
-	res, err := beamx.RunWithMetrics(context.Background(), p)
+	res, err := beamx.RunWithMetrics(context.Background(), pipeline())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "streaming:", err)
 		os.Exit(1)
@@ -93,10 +88,20 @@ func main() {
 	}
 }
 
+// pipeline is the job, from the flags.
+func pipeline() *beam.Pipeline {
+	p, s := beam.NewPipelineWithRoot()
+	msgs := read(s)
+	counts, dead := speed.Count(s, msgs, *dedupeShards)
+	speed.WriteCounts(s, *project, *bigtableInstance, counts)
+	deadletter.Publish(s, *project, *deadLetterTopic, dead)
+	return p
+}
+
 func read(s beam.Scope) beam.PCollection {
 	// Dataflow's launchers name the runner "dataflow" or "DataflowRunner".
 	if strings.Contains(strings.ToLower(*runners.Runner), "dataflow") {
-		return dataflowpubsub.Read(s, *project, *subscription, clickevent.AttrImpressionID, clickevent.AttrClickTime)
+		return dataflowpubsub.Read(s, *project, *subscription, clickevent.AttrClickID, clickevent.AttrClickTime)
 	}
 	return pullsource.Read(s, *project, *subscription, *drainFile)
 }
