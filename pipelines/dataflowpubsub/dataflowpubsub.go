@@ -23,6 +23,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/adclick/adclick/internal/clickevent"
 	"github.com/adclick/adclick/pipelines/speed"
 )
 
@@ -32,6 +33,40 @@ const readURN = "beam:transform:pubsub_read:v1"
 func init() {
 	register.Function2x1(decode)
 	register.Emitter1[speed.Message]()
+}
+
+// IDAttribute and TimestampAttribute are what the streaming job reads
+// with on Dataflow. The id attribute names one click, so Dataflow's
+// dedupe removes redelivered copies of a click and nothing else; which of
+// an impression's clicks counts is the pipeline's decision (countable),
+// as in the nightly.
+const (
+	IDAttribute        = clickevent.AttrClickID
+	TimestampAttribute = clickevent.AttrClickTime
+)
+
+// DeliverLikeDataflow returns what Dataflow's Pub/Sub source hands the
+// pipeline from msgs, in order, under id attribute idAttr: a message whose
+// id attribute value was delivered already is dropped (Dataflow keeps the
+// ids of at least the last ten minutes; tests run inside that span), and
+// one without the attribute falls back to its Pub/Sub message id. A model
+// of the managed source, which has no emulator, for tests of what the
+// speed layer counts on Dataflow.
+func DeliverLikeDataflow(msgs []speed.Message, idAttr string) []speed.Message {
+	seen := map[string]bool{}
+	var out []speed.Message
+	for _, m := range msgs {
+		id, ok := m.Attributes[idAttr]
+		if !ok {
+			id = "message:" + m.ID
+		}
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		out = append(out, m)
+	}
+	return out
 }
 
 // Read reads subscription sub of project with message ids deduplicated by

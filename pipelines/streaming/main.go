@@ -27,7 +27,6 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
-	"github.com/adclick/adclick/internal/clickevent"
 	"github.com/adclick/adclick/internal/envflag"
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/pipelines/dataflowpubsub"
@@ -101,7 +100,7 @@ func pipeline() *beam.Pipeline {
 func read(s beam.Scope) beam.PCollection {
 	// Dataflow's launchers name the runner "dataflow" or "DataflowRunner".
 	if strings.Contains(strings.ToLower(*runners.Runner), "dataflow") {
-		return dataflowpubsub.Read(s, *project, *subscription, clickevent.AttrClickID, clickevent.AttrClickTime)
+		return dataflowpubsub.Read(s, *project, *subscription, dataflowpubsub.IDAttribute, dataflowpubsub.TimestampAttribute)
 	}
 	return pullsource.Read(s, *project, *subscription, *drainFile)
 }
