@@ -41,7 +41,9 @@ func formatAdPane(c speed.MinuteCount, emit func(string)) {
 // by the configured id attribute) and as pullsource delivers them (every
 // message, redeliveries included).
 func TestOneDedupeSemantics(t *testing.T) {
-	at := func(h, m, s int) time.Time { return day0.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second) }
+	at := func(h, m, s int) time.Time {
+		return day0.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second)
+	}
 	var seq int
 	click := func(imp token.ImpressionID, impTime time.Time, ad string, when time.Time, mut ...func(*clickevent.Event)) speed.Message {
 		seq++
@@ -127,7 +129,9 @@ func nightlyMinutes(t *testing.T, msgs []speed.Message) []string {
 	}
 	_, err = RunDays(ctx, RunOptions{Archive: archive, Output: output, From: day0, To: day0.AddDate(0, 0, 1), LateMargin: DefaultLateMargin, Shards: 2,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Run: func(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) { return ptest.RunWithMetrics(p) }})
+		Run: func(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
+			return ptest.RunWithMetrics(p)
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
