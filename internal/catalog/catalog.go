@@ -8,8 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"regexp"
 	"sort"
+
+	"github.com/adclick/adclick/internal/ids"
 )
 
 // Ad statuses. Only active ads are served and minted.
@@ -49,8 +50,6 @@ type file struct {
 	Advertisers []Advertiser `json:"advertisers"`
 }
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
 // Parse decodes and validates a catalog document.
 func Parse(data []byte) (*Catalog, error) {
 	var f file
@@ -60,8 +59,8 @@ func Parse(data []byte) (*Catalog, error) {
 	c := &Catalog{advertisers: map[string]*Advertiser{}, ads: map[string]Ad{}}
 	for i := range f.Advertisers {
 		adv := &f.Advertisers[i]
-		if !idPattern.MatchString(adv.ID) {
-			return nil, fmt.Errorf("catalog: advertiser id %q must match %s", adv.ID, idPattern)
+		if err := ids.CheckName("advertiser id", adv.ID); err != nil {
+			return nil, fmt.Errorf("catalog: %w (%s)", err, ids.NameRule)
 		}
 		if _, dup := c.advertisers[adv.ID]; dup {
 			return nil, fmt.Errorf("catalog: advertiser %q listed twice", adv.ID)
@@ -83,8 +82,13 @@ func Parse(data []byte) (*Catalog, error) {
 }
 
 func validateAd(ad Ad) error {
-	if !idPattern.MatchString(ad.ID) {
-		return fmt.Errorf("ad id %q must match %s", ad.ID, idPattern)
+	if err := ids.CheckName("ad id", ad.ID); err != nil {
+		return fmt.Errorf("%w (%s)", err, ids.NameRule)
+	}
+	if ad.CampaignID != "" {
+		if err := ids.CheckName("campaign id of ad "+ad.ID, ad.CampaignID); err != nil {
+			return fmt.Errorf("%w (%s)", err, ids.NameRule)
+		}
 	}
 	switch ad.Status {
 	case StatusActive, StatusPaused, StatusArchived:

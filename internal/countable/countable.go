@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/adclick/adclick/internal/clickevent"
+	"github.com/adclick/adclick/internal/ids"
 )
 
 // Outcome of a click.
@@ -50,12 +51,36 @@ const (
 	ReasonMalformed = "malformed"
 	ReasonVersion   = "unknown_version"
 	ReasonMissing   = "missing_field"
+	ReasonInvalidID = "invalid_id"
 )
 
-// Parse decodes a message body. Its error, if any, names a dead-letter
-// reason through DeadLetterReason.
+// Parse decodes a message body and checks every id against the one rule
+// for ids (package ids), so no message can put a key separator, a control
+// byte or an unbounded string into a shuffle key, a row key or a file
+// name downstream. Its error, if any, names a dead-letter reason through
+// DeadLetterReason.
 func Parse(data []byte) (clickevent.Event, error) {
-	return clickevent.Unmarshal(data)
+	e, err := clickevent.Unmarshal(data)
+	if err != nil {
+		return e, err
+	}
+	for _, f := range []struct {
+		name, v string
+		check   func(string, string) error
+	}{
+		{"click_id", e.ClickID, ids.CheckMinted}, {"impression_id", e.ImpressionID, ids.CheckMinted},
+		{"advertiser_id", e.AdvertiserID, ids.CheckName}, {"ad_id", e.AdID, ids.CheckName},
+	} {
+		if err := f.check(f.name, f.v); err != nil {
+			return clickevent.Event{}, err
+		}
+	}
+	if e.CampaignID != "" {
+		if err := ids.CheckName("campaign_id", e.CampaignID); err != nil {
+			return clickevent.Event{}, err
+		}
+	}
+	return e, nil
 }
 
 // DeadLetterReason maps a Parse error to the reason a dead letter carries.
@@ -65,6 +90,8 @@ func DeadLetterReason(err error) string {
 		return ReasonVersion
 	case errors.Is(err, clickevent.ErrMissing):
 		return ReasonMissing
+	case errors.Is(err, ids.ErrInvalid):
+		return ReasonInvalidID
 	default:
 		return ReasonMalformed
 	}

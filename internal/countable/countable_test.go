@@ -86,3 +86,45 @@ func TestDeadLetterReason(t *testing.T) {
 		t.Error("unknown errors are malformed")
 	}
 }
+
+// TestParseRejectsIDsThatBreakKeys: a readable event whose ids could break
+// a shuffle key, a row key or a file name is a dead letter with its own
+// reason, never a click.
+func TestParseRejectsIDsThatBreakKeys(t *testing.T) {
+	valid := func(e *clickevent.Event) {
+		e.ClickID, e.ImpressionID, e.SchemaVersion = "00112233445566778899aabbccddeeff", "ffeeddccbbaa99887766554433221100", 1
+	}
+	tests := []struct {
+		name string
+		mut  func(*clickevent.Event)
+		want string
+	}{
+		{"valid", func(*clickevent.Event) {}, ""},
+		{"hash in the advertiser", func(e *clickevent.Event) { e.AdvertiserID = "adv#x" }, ReasonInvalidID},
+		{"slash in the ad", func(e *clickevent.Event) { e.AdID = "ad/../x" }, ReasonInvalidID},
+		{"at in the campaign", func(e *clickevent.Event) { e.CampaignID = "c@1" }, ReasonInvalidID},
+		{"control byte", func(e *clickevent.Event) { e.AdID = "ad\x00" }, ReasonInvalidID},
+		{"over-long ad", func(e *clickevent.Event) { e.AdID = string(make([]byte, 65)) }, ReasonInvalidID},
+		{"non-hex click id", func(e *clickevent.Event) { e.ClickID = "click-1" }, ReasonInvalidID},
+		{"upper-case impression id", func(e *clickevent.Event) { e.ImpressionID = "FFEEDDCCBBAA99887766554433221100" }, ReasonInvalidID},
+		{"missing ad", func(e *clickevent.Event) { e.AdID = "" }, ReasonMissing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := ev(valid)
+			tt.mut(e)
+			data, err := clickevent.Marshal(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Parse(data)
+			got := ""
+			if err != nil {
+				got = DeadLetterReason(err)
+			}
+			if got != tt.want {
+				t.Errorf("Parse: reason %q (%v), want %q", got, err, tt.want)
+			}
+		})
+	}
+}

@@ -49,7 +49,7 @@ func newWorld() *world {
 // click archives one click in the file started at file, and returns it.
 func (w *world) click(file time.Time, imp token.ImpressionID, impTime time.Time, ad string, at time.Time, mut ...func(*clickevent.Event)) *clickevent.Event {
 	w.seq++
-	ev := &clickevent.Event{SchemaVersion: 1, ClickID: fmt.Sprintf("click-%06d", w.seq), ImpressionID: imp.String(),
+	ev := &clickevent.Event{SchemaVersion: 1, ClickID: fmt.Sprintf("%032x", w.seq), ImpressionID: imp.String(),
 		AdID: ad, AdvertiserID: "adv-" + ad[:2], CampaignID: "c", ImpressionTime: impTime, ExpiresAt: impTime.Add(time.Hour),
 		ClickTime: at, UserKey: "u", UAClass: clickevent.UABrowser}
 	for _, f := range mut {

@@ -2,6 +2,8 @@ package speed
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"testing"
@@ -38,10 +40,11 @@ func TestMain(m *testing.M) {
 
 var m0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
-// msg builds a click message on impression imp for ad at clickTime.
+// msg builds a click message on impression imp for ad at clickTime. The
+// short names become ids as the click service mints them (32 hex digits).
 func msg(imp, click, ad string, at time.Time, mut ...func(*clickevent.Event)) Message {
 	e := &clickevent.Event{
-		SchemaVersion: 1, ClickID: click, ImpressionID: imp, AdID: ad, AdvertiserID: "acme", CampaignID: "c",
+		SchemaVersion: 1, ClickID: mintedID(click), ImpressionID: mintedID(imp), AdID: ad, AdvertiserID: "acme", CampaignID: "c",
 		ImpressionTime: m0.Add(-10 * time.Minute), ExpiresAt: m0.Add(time.Hour), ClickTime: at,
 		UserKey: "u", UAClass: clickevent.UABrowser,
 	}
@@ -53,6 +56,11 @@ func msg(imp, click, ad string, at time.Time, mut ...func(*clickevent.Event)) Me
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func mintedID(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return hex.EncodeToString(sum[:16])
+}
 
 func formatPane(c MinuteCount) string {
 	return fmt.Sprintf("%s@%s=%d", CountKey(c.Advertiser, c.Ad), c.Minute.Format("15:04"), c.N)

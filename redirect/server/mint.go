@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/adclick/adclick/internal/catalog"
+	"github.com/adclick/adclick/internal/ids"
 	"github.com/adclick/adclick/internal/token"
 )
 
@@ -96,7 +97,7 @@ func (s *Server) decodeMint(c *gin.Context) (MintRequest, error) {
 	case req.TTLSeconds < 0 || time.Duration(req.TTLSeconds)*time.Second > s.cfg.MaxTTL:
 		return req, fmt.Errorf("ttl_seconds %d: want 1-%d", req.TTLSeconds, int(s.cfg.MaxTTL/time.Second))
 	}
-	return req, nil
+	return req, ids.CheckName("ad_id", req.AdID)
 }
 
 // Mint signs click URLs for req without any HTTP or catalog checks; the

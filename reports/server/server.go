@@ -30,6 +30,7 @@ import (
 
 	"github.com/adclick/adclick/internal/btschema"
 	"github.com/adclick/adclick/internal/catalog"
+	"github.com/adclick/adclick/internal/ids"
 	"github.com/adclick/adclick/reports/query"
 )
 
@@ -181,6 +182,10 @@ func parseTime(v string, loc *time.Location, def time.Time) (time.Time, error) {
 func (s *Server) adClicks(c *gin.Context) {
 	adv := advertiserOf(c)
 	adID := c.Param("ad_id")
+	if err := ids.CheckName("ad_id", adID); err != nil {
+		c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+		return
+	}
 	if !owns(adv, adID) {
 		// The same answer as for an ad that does not exist.
 		c.JSON(http.StatusNotFound, gin.H{"error": fmt.Sprintf("no ad %q", adID)})
