@@ -14,6 +14,11 @@
 //	h#<advertiser>#<ad>#<yyyymmdd>     one row per ad-day;  qualifier "hh" (00-23) = clicks in that hour
 //	d#<advertiser>#<ad>#<yyyymm>       one row per ad-month; qualifier "dd" (01-31) = clicks on that day
 //	t#<advertiser>#<yyyymmddhhmm>      one row per advertiser-minute; qualifier <ad> = clicks of that ad
+//	a#<yyyymmdd>#<advertiser>          one row per advertiser-day; qualifier <ad> = the ad has speed cells that day
+//
+// The a rows are the speed layer's index of its own writes: the nightly
+// reads the speed cells of the days it reconciles through them, so its
+// cost follows the day, not the table's history.
 //
 // The ad "*" (never a valid ad id) holds the advertiser's total over all
 // its ads in the m, h and d rows.
@@ -23,6 +28,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -174,6 +180,143 @@ func SpeedTimestamp(bucket time.Time, n int64) bigtable.Timestamp {
 	return bigtable.Timestamp((bucket.UnixMilli() + n) * 1000)
 }
 
+// ActiveRowKey is the row listing the ads (and AllAds) of advertiser that
+// have speed cells on day: the speed writer sets column <ad> (family s,
+// empty value) before or with the ad's first minute cell of the day.
+func ActiveRowKey(day time.Time, advertiser string) string {
+	return "a#" + day.UTC().Format("20060102") + "#" + advertiser
+}
+
+// ActiveTimestamp is the version of an index cell: the day, so rewriting
+// it changes nothing.
+func ActiveTimestamp(day time.Time) bigtable.Timestamp {
+	return bigtable.Timestamp(day.UTC().Truncate(24*time.Hour).UnixMilli() * 1000)
+}
+
+// SetSpeedMinute adds a speed pane's absolute count n of an ad's (or
+// AllAds') minute to b: the minute cell and, for a real ad, its cell in
+// the advertiser's top row.
+func SetSpeedMinute(b *Batch, advertiser, ad string, minute time.Time, n int64) {
+	ts, val := SpeedTimestamp(minute, n), EncodeCount(n)
+	b.Set(RowKey(Minute, advertiser, ad, minute), FamilySpeed, Qualifier(Minute, minute), ts, val)
+	if ad != AllAds {
+		b.Set(TopRowKey(advertiser, minute), FamilySpeed, ad, ts, val)
+	}
+}
+
+// SetActive adds to b the day index cell saying that ad (or AllAds) of
+// advertiser has speed cells on the UTC day holding t. Writers add it
+// with the ad's first minute cell of the day; rewriting it is harmless.
+func SetActive(b *Batch, advertiser, ad string, t time.Time) {
+	day := t.UTC().Truncate(24 * time.Hour)
+	b.Set(ActiveRowKey(day, advertiser), FamilySpeed, ad, ActiveTimestamp(day), nil)
+}
+
+// ReadActive returns the ads with speed cells on each of days, by
+// advertiser: one prefix scan of the index per day.
+func ReadActive(ctx context.Context, tbl *bigtable.Table, days []time.Time) (map[string][]string, error) {
+	seen := map[string]map[string]bool{}
+	for _, day := range days {
+		prefix := "a#" + day.UTC().Format("20060102") + "#"
+		err := tbl.ReadRows(ctx, bigtable.PrefixRange(prefix), func(r bigtable.Row) bool {
+			adv := strings.TrimPrefix(r.Key(), prefix)
+			if seen[adv] == nil {
+				seen[adv] = map[string]bool{}
+			}
+			for _, c := range r[FamilySpeed] {
+				seen[adv][strings.TrimPrefix(c.Column, FamilySpeed+":")] = true
+			}
+			return true
+		}, bigtable.RowFilter(bigtable.ChainFilters(bigtable.FamilyFilter("^"+FamilySpeed+"$"), bigtable.StripValueFilter())))
+		if err != nil {
+			return nil, fmt.Errorf("read the speed index of %s: %w", day.Format("2006-01-02"), err)
+		}
+	}
+	out := map[string][]string{}
+	for adv, ads := range seen {
+		for ad := range ads {
+			out[adv] = append(out[adv], ad)
+		}
+		sort.Strings(out[adv])
+	}
+	return out, nil
+}
+
+// ReadActiveAds returns the ads of one advertiser with speed cells on any
+// of days: one row per day.
+func ReadActiveAds(ctx context.Context, tbl *bigtable.Table, advertiser string, days []time.Time) ([]string, error) {
+	var keys bigtable.RowList
+	for _, day := range days {
+		keys = append(keys, ActiveRowKey(day, advertiser))
+	}
+	seen := map[string]bool{}
+	err := tbl.ReadRows(ctx, keys, func(r bigtable.Row) bool {
+		for _, c := range r[FamilySpeed] {
+			seen[strings.TrimPrefix(c.Column, FamilySpeed+":")] = true
+		}
+		return true
+	}, bigtable.RowFilter(bigtable.ChainFilters(bigtable.FamilyFilter("^"+FamilySpeed+"$"), bigtable.StripValueFilter())))
+	if err != nil {
+		return nil, fmt.Errorf("read the speed index of %s: %w", advertiser, err)
+	}
+	ads := make([]string, 0, len(seen))
+	for ad := range seen {
+		ads = append(ads, ad)
+	}
+	sort.Strings(ads)
+	return ads, nil
+}
+
+// ReadSpeedMinutes calls fn with every speed minute cell of advertiser's
+// ads (AllAds included, if listed) on days: one row range per ad and day,
+// so it reads the days' rows and no others.
+func ReadSpeedMinutes(ctx context.Context, tbl *bigtable.Table, advertiser string, ads []string, days []time.Time, fn func(ad string, minute time.Time, n int64)) error {
+	var ranges bigtable.RowRangeList
+	for _, ad := range ads {
+		for _, day := range days {
+			day = day.UTC().Truncate(24 * time.Hour)
+			ranges = append(ranges, bigtable.NewRange(RowKey(Minute, advertiser, ad, day), RowKey(Minute, advertiser, ad, day.AddDate(0, 0, 1))))
+		}
+	}
+	if len(ranges) == 0 {
+		return nil
+	}
+	var bad error
+	err := tbl.ReadRows(ctx, ranges, func(r bigtable.Row) bool {
+		start, err := ParseRowStart(Minute, r.Key())
+		if err != nil {
+			bad = err
+			return false
+		}
+		ad := adOfRowKey(r.Key())
+		for _, cell := range r[FamilySpeed] {
+			minute, err := BucketTime(Minute, start, strings.TrimPrefix(cell.Column, FamilySpeed+":"))
+			if err != nil {
+				bad = fmt.Errorf("speed row %s: %w", r.Key(), err)
+				return false
+			}
+			n, err := DecodeCount(cell.Value)
+			if err != nil {
+				bad = fmt.Errorf("speed cell %s %s: %w", r.Key(), cell.Column, err)
+				return false
+			}
+			fn(ad, minute, n)
+		}
+		return true
+	}, bigtable.RowFilter(bigtable.ChainFilters(bigtable.FamilyFilter("^"+FamilySpeed+"$"), bigtable.LatestNFilter(1))))
+	if err != nil {
+		return fmt.Errorf("read speed minutes of %s: %w", advertiser, err)
+	}
+	return bad
+}
+
+// adOfRowKey is the ad of an m/h/d row key: kind#advertiser#ad#time.
+func adOfRowKey(key string) string {
+	rest := key[strings.IndexByte(key, '#')+1:]
+	rest = rest[strings.IndexByte(rest, '#')+1:]
+	return rest[:strings.LastIndexByte(rest, '#')]
+}
+
 // ReconciledRowKey is the row that marks a UTC day as reconciled: the
 // nightly batch writes it (family b, column ReconciledColumn, the run's
 // time as value) once every batch cell of the day is written. Readers
@@ -235,16 +378,6 @@ func ParseReconciledRowKey(key string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("btschema: marker row %q: %w", key, err)
 	}
 	return t, nil
-}
-
-// DayPattern is the regular expression of the date part (yyyymmdd) of the
-// row keys of the given UTC days, for row-key filters.
-func DayPattern(days []time.Time) string {
-	var parts []string
-	for _, d := range days {
-		parts = append(parts, d.UTC().Format("20060102"))
-	}
-	return "(" + strings.Join(parts, "|") + ")"
 }
 
 // Batch gathers mutations by row so a writer sends a bundle's cells in

@@ -261,14 +261,21 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*Cli
 	return nil
 }
 
-// readSpeed reads the speed cells of advertiser in the run's days: a scan
-// of its minute rows with a row-key filter on the date.
+// readSpeed reads the speed cells of advertiser in the run's days: the
+// ads the speed layer's day index lists, and their minute rows of those
+// days only.
 func (fn *settleFn) readSpeed(ctx context.Context, advertiser string) (map[adMinute]int64, error) {
 	cells := map[adMinute]int64{}
 	if fn.client == nil {
 		return cells, nil
 	}
-	err := scanSpeed(ctx, fn.client.Open(btschema.Table), "m#"+advertiser+"#", fn.FromMs, fn.ToMs, func(_, ad string, minute time.Time, n int64) {
+	tbl := fn.client.Open(btschema.Table)
+	days := Days(time.UnixMilli(fn.FromMs), time.UnixMilli(fn.ToMs))
+	ads, err := btschema.ReadActiveAds(ctx, tbl, advertiser, days)
+	if err != nil {
+		return nil, err
+	}
+	err = btschema.ReadSpeedMinutes(ctx, tbl, advertiser, ads, days, func(ad string, minute time.Time, n int64) {
 		cells[adMinute{ad, minute.UnixMilli()}] = n
 	})
 	if err != nil {

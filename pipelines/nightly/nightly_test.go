@@ -211,12 +211,14 @@ func (h *harness) marker(t *testing.T, day time.Time) (bigtable.Timestamp, bool)
 	return row[btschema.FamilyBatch][0].Timestamp, true
 }
 
-// speed writes a speed-layer cell, as the streaming job would.
+// speed writes a speed-layer cell and its day index cell, as the
+// streaming job would.
 func (h *harness) speed(t *testing.T, advertiser, ad string, minute time.Time, n int64) {
 	t.Helper()
-	m := bigtable.NewMutation()
-	m.Set(btschema.FamilySpeed, btschema.Qualifier(btschema.Minute, minute), btschema.SpeedTimestamp(minute, n), btschema.EncodeCount(n))
-	if err := h.bt.Open(btschema.Table).Apply(context.Background(), btschema.RowKey(btschema.Minute, advertiser, ad, minute), m); err != nil {
+	var b btschema.Batch
+	btschema.SetActive(&b, advertiser, ad, minute)
+	btschema.SetSpeedMinute(&b, advertiser, ad, minute, n)
+	if err := b.Apply(context.Background(), h.bt.Open(btschema.Table)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -225,23 +227,17 @@ func (h *harness) speed(t *testing.T, advertiser, ad string, minute time.Time, n
 // written for day, had it been exact.
 func (h *harness) perfectSpeed(t *testing.T, w *world, day time.Time) {
 	t.Helper()
-	var keys []string
-	var muts []*bigtable.Mutation
+	var b btschema.Batch
 	for k, n := range w.want {
 		advertiser, ad, minute, _ := splitMinuteKey(k)
 		if !minute.Truncate(24 * time.Hour).Equal(day) {
 			continue
 		}
-		m := bigtable.NewMutation()
-		m.Set(btschema.FamilySpeed, btschema.Qualifier(btschema.Minute, minute), btschema.SpeedTimestamp(minute, n), btschema.EncodeCount(n))
-		keys, muts = append(keys, btschema.RowKey(btschema.Minute, advertiser, ad, minute)), append(muts, m)
+		btschema.SetActive(&b, advertiser, ad, minute)
+		btschema.SetSpeedMinute(&b, advertiser, ad, minute, n)
 	}
-	for start := 0; start < len(keys); start += 500 {
-		end := min(start+500, len(keys))
-		errs, err := h.bt.Open(btschema.Table).ApplyBulk(context.Background(), keys[start:end], muts[start:end])
-		if err != nil || errs != nil {
-			t.Fatal(err, errs)
-		}
+	if err := b.Apply(context.Background(), h.bt.Open(btschema.Table)); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -183,4 +183,9 @@ func TestCountOnPrism(t *testing.T) {
 			t.Errorf("speed count %s at %s = %d, want %d", tt.ad, tt.minute.Format("15:04"), got, tt.want)
 		}
 	}
+	// The day index lists every ad written, so the nightly finds them all.
+	ads, err := btschema.ReadActiveAds(ctx, tbl, "acme", []time.Time{m0.Truncate(24 * time.Hour)})
+	if err != nil || fmt.Sprint(ads) != "[* adA adB]" {
+		t.Errorf("speed index of the day: %v, %v; want [* adA adB]", ads, err)
+	}
 }
