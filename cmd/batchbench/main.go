@@ -42,7 +42,27 @@ func main() {
 	dir := flag.String("dir", os.TempDir(), "where to generate archives (10M clicks take about 5 GB)")
 	binDir := flag.String("bin-dir", "bin", "folder of bin/batch")
 	baseline := flag.String("baseline", "", "internal: run the plain Go aggregation over this archive")
+	history := flag.String("history", "", "instead: reconcile one day against these numbers of days of speed history, comma separated (1,60)")
+	historyClicks := flag.Int("history-clicks", 200_000, "with -history: clicks of the reconciled day")
+	historyAds := flag.Int("history-ads", 1000, "with -history: ads with speed cells each day")
+	historyInterval := flag.Duration("history-interval", 15*time.Minute, "with -history: one speed cell per ad this often")
 	flag.Parse()
+	if *history != "" {
+		var days []int
+		for _, s := range strings.Split(*history, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 1 {
+				fmt.Fprintln(os.Stderr, "batchbench: -history: want day counts of at least 1, got", s)
+				os.Exit(2)
+			}
+			days = append(days, n)
+		}
+		if err := measureHistory(days, *historyClicks, *historyAds, *historyInterval, *dir, *binDir); err != nil {
+			fmt.Fprintln(os.Stderr, "batchbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *baseline != "" {
 		if err := runBaseline(*baseline); err != nil {
 			fmt.Fprintln(os.Stderr, "baseline:", err)

@@ -58,7 +58,7 @@ func run(nAds, nDays, rate int, dur time.Duration) error {
 		return err
 	}
 	defer st.Close()
-	if err := createTableWithoutGC(ctx, st.BigtableAddr); err != nil {
+	if err := localstack.CreateTableWithoutGC(ctx, st.BigtableAddr); err != nil {
 		return err
 	}
 	bt, err := bigtable.NewClientWithConfig(ctx, gcpnames.LocalProject, gcpnames.BigtableInstance,
@@ -259,25 +259,3 @@ func benchCatalog(nAds int, pepper []byte) (*catalog.Catalog, []string, error) {
 	return cat, keys, err
 }
 
-// createTableWithoutGC creates the clicks table with its families but no
-// garbage-collection rules. The emulator applies GC rules by scanning the
-// whole table under its lock about every second, which with millions of
-// cells blocks every read for most of that second; Bigtable itself
-// collects in the background. Without rules the bench measures the
-// service and the emulator's reads, not the emulator's GC.
-func createTableWithoutGC(ctx context.Context, addr string) error {
-	admin, err := bigtable.NewAdminClient(ctx, gcpnames.LocalProject, gcpnames.BigtableInstance, localstack.EmulatorOptions(addr)...)
-	if err != nil {
-		return err
-	}
-	defer admin.Close()
-	if err := admin.CreateTable(ctx, btschema.Table); err != nil {
-		return fmt.Errorf("create table: %w", err)
-	}
-	for fam := range btschema.Families() {
-		if err := admin.CreateColumnFamily(ctx, btschema.Table, fam); err != nil {
-			return fmt.Errorf("create family %s: %w", fam, err)
-		}
-	}
-	return nil
-}
