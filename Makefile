@@ -80,6 +80,7 @@ bench: build ## load tests that print numbers: click service, streaming job (STR
 	$(BIN)/clickbench
 	$(BIN)/streambench -rate=$(STREAM_RATE) -duration=$(STREAM_DURATION)
 	$(BIN)/batchbench -clicks=$(BATCH_CLICKS)
+	$(BIN)/batchbench -history=1,60
 	$(BIN)/reportbench -rate=200 -duration=30s
 
 batch: build ## reconcile one UTC day from the local archive (DATE=YYYY-MM-DD, default yesterday; or FROM= TO=)

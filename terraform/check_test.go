@@ -174,6 +174,18 @@ func flagNames(fs *flag.FlagSet) map[string]bool {
 // binaryFlags builds a main package and reads the flags its -help lists.
 func binaryFlags(t *testing.T, pkg string) map[string]bool {
 	t.Helper()
+	_, types := buildBinary(t, pkg)
+	names := map[string]bool{}
+	for n := range types {
+		names[n] = true
+	}
+	return names
+}
+
+// buildBinary builds a main package and returns it with its flags' types
+// as -help lists them ("string", "int", "duration"; "" for a bool).
+func buildBinary(t *testing.T, pkg string) (string, map[string]string) {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/adclick/adclick/"+pkg).CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", pkg, err, out)
@@ -182,14 +194,14 @@ func binaryFlags(t *testing.T, pkg string) map[string]bool {
 	cmd := exec.Command(bin, "-help")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Run() // -help exits 2
-	names := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^\s+-([A-Za-z0-9_.-]+)`).FindAllStringSubmatch(out.String(), -1) {
-		names[m[1]] = true
+	types := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^\s+-([A-Za-z0-9_.-]+)(?: ([a-z0-9]+))?$`).FindAllStringSubmatch(out.String(), -1) {
+		types[m[1]] = m[2]
 	}
-	if len(names) == 0 {
+	if len(types) == 0 {
 		t.Fatalf("%s -help listed no flags:\n%s", pkg, out.String())
 	}
-	return names
+	return bin, types
 }
 
 func checkFlags(t *testing.T, who string, passed []string, defined map[string]bool, required []string) {
@@ -326,4 +338,66 @@ func TestBigQuerySchemasAreWarehouses(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Error("terraform/schemas/bigquery.json is stale: go run ./cmd/tfschemas > terraform/schemas/bigquery.json")
 	}
+}
+
+// TestParametersTranslateForDataflow launches each binary the way the
+// deployment does (the streaming job's parameters, the scheduler's launch
+// body) but with --dry_run: the values must parse and the job must
+// translate, offline. Interpolated values get a placeholder of the flag's
+// type; the nightly's archive and output become local folders, since
+// listing a bucket needs the network.
+func TestParametersTranslateForDataflow(t *testing.T) {
+	c := load(t)
+	bin, types := buildBinary(t, "pipelines/streaming")
+	stream := c.resource(t, "google_dataflow_flex_template_job", "streaming")
+	out := dryRun(t, bin, paramArgs(t, stream.Attributes["parameters"].Expr, types, nil))
+	if !strings.Contains(out, "JOB_TYPE_STREAMING") || !strings.Contains(out, "enable_streaming_engine") {
+		t.Errorf("streaming dry run printed no streaming job with Streaming Engine:\n%.3000s", out)
+	}
+
+	bin, types = buildBinary(t, "pipelines/batch")
+	body := unwrap(nested(t, c.resource(t, "google_cloud_scheduler_job", "batch"), "http_target").Attributes["body"].Expr)
+	params := objectItem(t, objectItem(t, body, "launchParameter"), "parameters")
+	archive, output := t.TempDir(), t.TempDir()
+	out = dryRun(t, bin, append(paramArgs(t, params, types, map[string]string{"archive": archive, "output": output}), "--date=2026-11-26"))
+	if !strings.Contains(out, "JOB_TYPE_BATCH") {
+		t.Errorf("batch dry run printed no batch job:\n%.3000s", out)
+	}
+	if names, _ := os.ReadDir(output); len(names) != 0 {
+		t.Errorf("the batch dry run wrote %d entries into its output", len(names))
+	}
+}
+
+// paramArgs turns a parameters object into --name=value arguments.
+func paramArgs(t *testing.T, params hclsyntax.Expression, types map[string]string, override map[string]string) []string {
+	t.Helper()
+	placeholder := map[string]string{"": "true", "int": "1", "duration": "1m", "float": "1", "string": "placeholder"}
+	var args []string
+	for _, name := range objectKeys(t, params) {
+		v, ok := override[name]
+		if !ok {
+			if lit, diags := objectItem(t, params, name).Value(nil); !diags.HasErrors() && lit.Type().FriendlyName() == "string" {
+				v = lit.AsString()
+			} else {
+				v = placeholder[types[name]]
+			}
+		}
+		args = append(args, "--"+name+"="+v)
+	}
+	return args
+}
+
+// dryRun runs a pipeline binary for Dataflow with --dry_run and returns
+// what it printed.
+func dryRun(t *testing.T, bin string, args []string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"--runner=dataflow", "--dry_run", "--project=adclick-test", "--region=us-central1",
+		"--staging_location=gs://adclick-test-dataflow/staging"}, args...)...)
+	// Nothing may be dialled; an unreachable emulator address would show it.
+	cmd.Env = append(os.Environ(), "BIGTABLE_EMULATOR_HOST=127.0.0.1:1", "PUBSUB_EMULATOR_HOST=127.0.0.1:1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", filepath.Base(bin), args, err, out)
+	}
+	return string(out)
 }
