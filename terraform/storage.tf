@@ -68,13 +68,24 @@ resource "google_storage_bucket" "dataflow" {
   depends_on = [google_project_service.apis]
 }
 
-# The batch job's Parquet partitions and reconciliation reports.
+# The batch job's Parquet partitions and reconciliation reports. Each run
+# writes into _staging/RUN/ first and removes it after marking its days;
+# a failed run's staging is kept a week for inspection, then deleted.
 resource "google_storage_bucket" "warehouse" {
   name                        = "${var.project}-adclick-warehouse"
   location                    = var.region
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
-  depends_on                  = [google_project_service.apis]
+  lifecycle_rule {
+    condition {
+      age            = 7
+      matches_prefix = ["_staging/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+  depends_on = [google_project_service.apis]
 }
 
 # The ad catalog (catalog.json): the click service and the reports poll it.

@@ -258,4 +258,3 @@ func benchCatalog(nAds int, pepper []byte) (*catalog.Catalog, []string, error) {
 	cat, err := catalog.Parse(doc)
 	return cat, keys, err
 }
-
