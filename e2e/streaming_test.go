@@ -30,7 +30,7 @@ func (s *stack) runStreaming(t *testing.T) (stop func()) {
 	msgs := pullsource.Read(sc, project, gcpnames.StreamingSubscription, drain)
 	counts, dead := speed.Count(sc, msgs, 0)
 	deadletter.Publish(sc, project, gcpnames.DeadLetterTopic, dead)
-	speed.WriteCounts(sc, project, gcpnames.BigtableInstance, counts)
+	speed.WriteCounts(sc, project, gcpnames.BigtableInstance, "", counts)
 	done := make(chan error, 1)
 	go func() { _, err := ptest.RunWithMetrics(p); done <- err }()
 	return func() {

@@ -23,9 +23,12 @@ resource "google_bigquery_table" "warehouse" {
 }
 
 # Row-level access: each advertiser's Looker group sees only its rows, in
-# every table (all have advertiser_id). Analysts with dataset-level roles
-# and no policy naming them see nothing once a policy exists, so give them
-# one with TRUE as its filter.
+# every table (all have advertiser_id). Once a table has any row access
+# policy, whoever no policy names sees no row of it, and BigQuery requires
+# the TRUE filter for what is not a query: DML, and the nightly's partition
+# deletes and WRITE_TRUNCATE loads (they remove rows of every advertiser).
+# So with advertiser policies comes a TRUE-filter policy for the nightly's
+# account, the analysts and Looker's connection.
 resource "google_bigquery_row_access_policy" "advertiser" {
   for_each = {
     for pair in setproduct(keys(google_bigquery_table.warehouse), keys(var.looker_advertiser_groups)) :
@@ -36,4 +39,17 @@ resource "google_bigquery_row_access_policy" "advertiser" {
   policy_id        = "advertiser_${replace(each.value.advertiser, "-", "_")}"
   filter_predicate = "advertiser_id = \"${each.value.advertiser}\""
   grantees         = ["group:${var.looker_advertiser_groups[each.value.advertiser]}"]
+}
+
+resource "google_bigquery_row_access_policy" "all_rows" {
+  for_each         = length(var.looker_advertiser_groups) == 0 ? toset([]) : toset(keys(google_bigquery_table.warehouse))
+  dataset_id       = google_bigquery_dataset.adclick.dataset_id
+  table_id         = google_bigquery_table.warehouse[each.key].table_id
+  policy_id        = "all_rows"
+  filter_predicate = "TRUE"
+  grantees = concat(
+    [google_service_account.dataflow.member],
+    [for g in var.analyst_groups : "group:${g}"],
+    var.looker_service_account == "" ? [] : ["serviceAccount:${var.looker_service_account}"],
+  )
 }

@@ -4,7 +4,7 @@ resource "google_bigtable_instance" "adclick" {
   deletion_protection = true
   cluster {
     cluster_id   = "${local.names.bigtable_instance}-c1"
-    zone         = var.bigtable_zone
+    zone         = local.bigtable_zone
     storage_type = "SSD"
     autoscaling_config {
       min_nodes  = var.bigtable_min_nodes
@@ -16,8 +16,9 @@ resource "google_bigtable_instance" "adclick" {
 }
 
 resource "google_bigtable_table" "clicks" {
-  name          = local.names.bigtable_table
-  instance_name = google_bigtable_instance.adclick.name
+  name                = local.names.bigtable_table
+  instance_name       = google_bigtable_instance.adclick.name
+  deletion_protection = "PROTECTED"
   column_family {
     family = "s" # speed layer
   }
@@ -47,4 +48,31 @@ resource "google_bigtable_gc_policy" "batch" {
   gc_rules = jsonencode({
     rules = [{ max_version = 1 }]
   })
+}
+
+# One app profile per workload, so each one's traffic is seen (and, with
+# priorities, shaped) on its own: the nightly's bulk writes run at low
+# priority and never crowd out the reports' reads or the streaming job's
+# writes. Single-cluster routing: the instance has one cluster.
+locals {
+  bigtable_app_profiles = {
+    streaming = { description = "streaming job: speed-layer writes", priority = "PRIORITY_HIGH" }
+    batch     = { description = "nightly batch: reconciliation reads and batch-cell writes", priority = "PRIORITY_LOW" }
+    reports   = { description = "reports API: advertisers' reads", priority = "PRIORITY_HIGH" }
+  }
+}
+
+resource "google_bigtable_app_profile" "p" {
+  for_each        = local.bigtable_app_profiles
+  instance        = google_bigtable_instance.adclick.name
+  app_profile_id  = each.key
+  description     = each.value.description
+  ignore_warnings = true
+  single_cluster_routing {
+    cluster_id                 = "${local.names.bigtable_instance}-c1"
+    allow_transactional_writes = false
+  }
+  standard_isolation {
+    priority = each.value.priority
+  }
 }

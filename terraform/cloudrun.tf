@@ -1,6 +1,7 @@
 # The click service and the reports API on Cloud Run.
 
 resource "google_cloud_run_v2_service" "redirect" {
+  count               = local.workloads
   name                = "redirect"
   location            = var.region
   ingress             = "INGRESS_TRAFFIC_ALL"
@@ -62,6 +63,21 @@ resource "google_cloud_run_v2_service" "redirect" {
         }
       }
     }
+    # Google Cloud Managed Service for Prometheus: scrapes the service's
+    # /metrics on localhost:8080 (its default) every minute and writes
+    # them to Cloud Monitoring as prometheus.googleapis.com/..., which the
+    # spool-depth alert and the dashboard read.
+    containers {
+      name       = "collector"
+      image      = var.gmp_sidecar_image
+      depends_on = ["redirect"]
+      resources {
+        limits = {
+          cpu    = "1"
+          memory = "512Mi"
+        }
+      }
+    }
     # Holds clicks while Pub/Sub is unreachable. In memory on Cloud Run: it
     # rides out Pub/Sub outages, not the loss of the instance during one;
     # mount a Filestore NFS volume here for that too.
@@ -90,10 +106,18 @@ resource "google_cloud_run_v2_service" "redirect" {
       }
     }
   }
-  depends_on = [google_project_service.apis, google_secret_manager_secret_iam_member.redirect]
+  lifecycle {
+    precondition {
+      condition     = var.image_tag != ""
+      error_message = "deploy_workloads needs image_tag: the tag make images printed."
+    }
+  }
+  depends_on = [google_project_service.apis, google_secret_manager_secret_iam_member.redirect, google_pubsub_topic_iam_member.redirect_publishes,
+  google_pubsub_topic_iam_member.redirect_checks_topic, google_storage_bucket_iam_member.catalog_readers, google_project_iam_member.redirect_writes_metrics]
 }
 
 resource "google_cloud_run_v2_service" "reports" {
+  count               = local.workloads
   name                = "reports"
   location            = var.region
   ingress             = "INGRESS_TRAFFIC_ALL"
@@ -114,6 +138,7 @@ resource "google_cloud_run_v2_service" "reports" {
         "-bigtable-instance=${google_bigtable_instance.adclick.name}",
         "-catalog=gs://${google_storage_bucket.config.name}/catalog.json",
         "-api-key-pepper-file=/secrets/api-key-pepper/value",
+        "-bigtable-app-profile=${google_bigtable_app_profile.p["reports"].app_profile_id}",
       ]
       ports {
         container_port = 8080
@@ -152,14 +177,21 @@ resource "google_cloud_run_v2_service" "reports" {
       }
     }
   }
-  depends_on = [google_project_service.apis, google_secret_manager_secret_iam_member.reports]
+  lifecycle {
+    precondition {
+      condition     = var.image_tag != ""
+      error_message = "deploy_workloads needs image_tag: the tag make images printed."
+    }
+  }
+  depends_on = [google_project_service.apis, google_secret_manager_secret_iam_member.reports, google_bigtable_instance_iam_member.reports_reads,
+  google_storage_bucket_iam_member.catalog_readers]
 }
 
-# Both are public: clicks come from anyone's browser, and the reports API
+# Both are public (once created: deploy_workloads): clicks come from anyone's browser, and the reports API
 # authenticates advertisers itself (API keys).
 resource "google_cloud_run_v2_service_iam_member" "public" {
-  for_each = { redirect = google_cloud_run_v2_service.redirect.name, reports = google_cloud_run_v2_service.reports.name }
-  name     = each.value
+  for_each = var.deploy_workloads ? toset(["redirect", "reports"]) : toset([])
+  name     = each.key
   location = var.region
   role     = "roles/run.invoker"
   member   = "allUsers"

@@ -1,9 +1,16 @@
 # The streaming job, from its Flex Template (make images builds and
-# stages it). Changing the image or a parameter updates the job in place
-# (Dataflow keeps its state: dedupe and window totals); to stop it for
-# good, `terraform destroy -target` drains it (on_delete = "drain"), which
-# fires every window before the job ends. See docs/deploy.md.
+# stages it). What a change does (docs/deploy.md, "Changing and stopping
+# the pipelines"):
+#   - updates the running job in place, keeping its state (dedupe, minute
+#     totals): image_tag, parameters (dataflow_max_workers is passed as
+#     the max_num_workers parameter for that reason), network, subnetwork,
+#     dataflow_public_ips, labels;
+#   - replaces it (drain, then a new job without state): name, region,
+#     enable_streaming_engine, service account, and any attribute the
+#     provider marks ForceNew. prevent_destroy makes such a plan fail
+#     instead; docs/deploy.md says how to replace on purpose.
 resource "google_dataflow_flex_template_job" "streaming" {
+  count                        = local.workloads
   provider                     = google-beta
   name                         = "adclick-streaming"
   region                       = var.region
@@ -13,21 +20,52 @@ resource "google_dataflow_flex_template_job" "streaming" {
   service_account_email        = google_service_account.dataflow.email
   temp_location                = "gs://${google_storage_bucket.dataflow.name}/temp"
   staging_location             = "gs://${google_storage_bucket.dataflow.name}/staging"
-  max_workers                  = var.dataflow_max_workers
   enable_streaming_engine      = true
+  network                      = var.dataflow_network == "" ? null : var.dataflow_network
+  subnetwork                   = var.dataflow_subnetwork == "" ? null : var.dataflow_subnetwork
+  ip_configuration             = var.dataflow_public_ips ? "WORKER_IP_PUBLIC" : "WORKER_IP_PRIVATE"
   parameters = {
-    subscription      = google_pubsub_subscription.streaming.name
-    dead_letter_topic = google_pubsub_topic.dead_letter.name
-    bigtable_instance = google_bigtable_instance.adclick.name
-    dedupe_shards     = tostring(var.dedupe_shards)
+    subscription         = google_pubsub_subscription.streaming.name
+    dead_letter_topic    = google_pubsub_topic.dead_letter.name
+    bigtable_instance    = google_bigtable_instance.adclick.name
+    bigtable_app_profile = google_bigtable_app_profile.p["streaming"].app_profile_id
+    dedupe_shards        = tostring(var.dedupe_shards)
+    max_num_workers      = tostring(var.dataflow_max_workers)
   }
-  depends_on = [google_project_iam_member.dataflow_worker, google_bigtable_table.clicks]
+  lifecycle {
+    prevent_destroy = true
+    precondition {
+      condition     = var.image_tag != ""
+      error_message = "deploy_workloads needs image_tag: the tag make images printed."
+    }
+  }
+  # Every grant it uses, the table it writes and the template's bucket:
+  # a job started before its rights exist fails its first bundles.
+  depends_on = [
+    google_project_iam_member.dataflow_worker,
+    google_pubsub_subscription_iam_member.dataflow_reads,
+    google_pubsub_subscription_iam_member.dataflow_views,
+    google_project_iam_member.dataflow_tracking_subscription,
+    google_pubsub_topic_iam_member.dataflow_attaches_tracking,
+    google_pubsub_topic_iam_member.dataflow_dead_letters,
+    google_bigtable_instance_iam_member.dataflow_writes,
+    google_storage_bucket_iam_member.dataflow_buckets,
+    google_artifact_registry_repository_iam_member.dataflow_pulls_images,
+    google_bigtable_table.clicks,
+    google_bigtable_gc_policy.speed,
+    google_bigtable_gc_policy.batch,
+  ]
 }
 
 # The nightly batch: Cloud Scheduler calls the Flex Template launch API.
 # Without a date parameter the job reconciles yesterday (UTC); a backfill
-# is the same launch with from and to (docs/deploy.md).
+# is the same launch with from and to (docs/deploy.md). The job name is
+# fixed on purpose: Dataflow refuses (409) a second active job of one
+# name, so two nightlies never run at once; the scheduler retries with
+# backoff for up to 6 hours, so a night whose predecessor still runs
+# starts when it ends.
 resource "google_cloud_scheduler_job" "batch" {
+  count     = local.workloads
   name      = "adclick-nightly-batch"
   region    = var.region
   schedule  = var.batch_schedule
@@ -43,17 +81,20 @@ resource "google_cloud_scheduler_job" "batch" {
         jobName              = "adclick-batch"
         containerSpecGcsPath = "${local.templates}/batch-${var.image_tag}.json"
         parameters = {
-          archive           = "gs://${google_storage_bucket.raw.name}"
-          output            = "gs://${google_storage_bucket.warehouse.name}"
-          bigtable_instance = google_bigtable_instance.adclick.name
-          bigquery_dataset  = google_bigquery_dataset.adclick.dataset_id
+          archive              = "gs://${google_storage_bucket.raw.name}"
+          output               = "gs://${google_storage_bucket.warehouse.name}"
+          bigtable_instance    = google_bigtable_instance.adclick.name
+          bigtable_app_profile = google_bigtable_app_profile.p["batch"].app_profile_id
+          bigquery_dataset     = google_bigquery_dataset.adclick.dataset_id
         }
-        environment = {
+        environment = merge({
           serviceAccountEmail = google_service_account.dataflow.email
           tempLocation        = "gs://${google_storage_bucket.dataflow.name}/temp"
           stagingLocation     = "gs://${google_storage_bucket.dataflow.name}/staging"
-          maxWorkers          = 20
-        }
+          maxWorkers          = var.batch_max_workers
+          ipConfiguration     = var.dataflow_public_ips ? "WORKER_IP_PUBLIC" : "WORKER_IP_PRIVATE"
+          }, var.dataflow_network == "" ? {} : { network = var.dataflow_network },
+        var.dataflow_subnetwork == "" ? {} : { subnetwork = var.dataflow_subnetwork })
       }
     }))
     oauth_token {
@@ -61,7 +102,18 @@ resource "google_cloud_scheduler_job" "batch" {
     }
   }
   retry_config {
-    retry_count = 3
+    retry_count          = 0 # unlimited within max_retry_duration
+    max_retry_duration   = "21600s"
+    min_backoff_duration = "600s"
+    max_backoff_duration = "3600s"
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [
+    google_project_iam_member.scheduler_launches,
+    google_service_account_iam_member.scheduler_acts_as_dataflow,
+    google_storage_bucket_iam_member.scheduler_reads_templates,
+    google_project_iam_member.dataflow_worker,
+    google_bigquery_dataset_iam_member.dataflow_loads,
+    google_project_iam_member.dataflow_runs_load_jobs,
+    google_artifact_registry_repository_iam_member.dataflow_pulls_images,
+  ]
 }

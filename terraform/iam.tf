@@ -3,21 +3,25 @@
 resource "google_service_account" "redirect" {
   account_id   = "adclick-redirect"
   display_name = "adclick click service"
+  depends_on   = [google_project_service.apis]
 }
 
 resource "google_service_account" "reports" {
   account_id   = "adclick-reports"
   display_name = "adclick reports API"
+  depends_on   = [google_project_service.apis]
 }
 
 resource "google_service_account" "dataflow" {
   account_id   = "adclick-dataflow"
   display_name = "adclick pipelines (Dataflow workers and launchers)"
+  depends_on   = [google_project_service.apis]
 }
 
 resource "google_service_account" "scheduler" {
   account_id   = "adclick-scheduler"
   display_name = "adclick nightly batch trigger"
+  depends_on   = [google_project_service.apis]
 }
 
 # Click service: publish clicks, check the topic for readiness, read the catalog.
@@ -38,6 +42,14 @@ resource "google_storage_bucket_iam_member" "catalog_readers" {
   bucket   = google_storage_bucket.config.name
   role     = "roles/storage.objectViewer"
   member   = each.value
+}
+
+# Click service: its Managed Prometheus sidecar writes the service's
+# metrics (spool depth among them) to Cloud Monitoring.
+resource "google_project_iam_member" "redirect_writes_metrics" {
+  project = var.project
+  role    = "roles/monitoring.metricWriter"
+  member  = google_service_account.redirect.member
 }
 
 # Reports: read Bigtable only.
@@ -66,6 +78,41 @@ resource "google_pubsub_subscription_iam_member" "dataflow_views" {
   subscription = google_pubsub_subscription.streaming.id
   role         = "roles/pubsub.viewer"
   member       = google_service_account.dataflow.member
+}
+
+# Reading with a timestamp attribute (click_time), Dataflow creates a
+# tracking subscription on the subscription's topic to estimate the
+# watermark, as the job's account: it needs pubsub.subscriptions.create
+# (granted on projects only, so a custom role with just what a tracking
+# subscription's life takes) and pubsub.topics.attachSubscription on the
+# topic (in roles/pubsub.subscriber, granted on the clicks topic only).
+resource "google_project_iam_custom_role" "dataflow_tracking_subscription" {
+  role_id     = "adclickDataflowTrackingSubscription"
+  title       = "adclick: Dataflow's watermark tracking subscription"
+  description = "Create, read, consume and delete the tracking subscription Dataflow makes for a Pub/Sub read with a timestamp attribute."
+  permissions = ["pubsub.subscriptions.create", "pubsub.subscriptions.get", "pubsub.subscriptions.consume", "pubsub.subscriptions.delete"]
+  depends_on  = [google_project_service.apis]
+}
+
+resource "google_project_iam_member" "dataflow_tracking_subscription" {
+  project = var.project
+  role    = google_project_iam_custom_role.dataflow_tracking_subscription.id
+  member  = google_service_account.dataflow.member
+}
+
+resource "google_pubsub_topic_iam_member" "dataflow_attaches_tracking" {
+  topic  = google_pubsub_topic.clicks.id
+  role   = "roles/pubsub.subscriber"
+  member = google_service_account.dataflow.member
+}
+
+# The Flex Template launchers and the workers run the images pushed to
+# the adclick repository as this account.
+resource "google_artifact_registry_repository_iam_member" "dataflow_pulls_images" {
+  repository = google_artifact_registry_repository.images.name
+  location   = google_artifact_registry_repository.images.location
+  role       = "roles/artifactregistry.reader"
+  member     = google_service_account.dataflow.member
 }
 
 resource "google_pubsub_topic_iam_member" "dataflow_dead_letters" {
@@ -122,4 +169,29 @@ resource "google_storage_bucket_iam_member" "scheduler_reads_templates" {
   bucket = google_storage_bucket.dataflow.name
   role   = "roles/storage.objectViewer"
   member = google_service_account.scheduler.member
+}
+
+# Analysts, Looker's connection and each advertiser's Looker group read
+# the warehouse and run query jobs; row-level policies (bigquery.tf)
+# decide which rows each sees.
+locals {
+  warehouse_readers = toset(concat(
+    [for g in var.analyst_groups : "group:${g}"],
+    [for g in values(var.looker_advertiser_groups) : "group:${g}"],
+    var.looker_service_account == "" ? [] : ["serviceAccount:${var.looker_service_account}"],
+  ))
+}
+
+resource "google_bigquery_dataset_iam_member" "readers" {
+  for_each   = local.warehouse_readers
+  dataset_id = google_bigquery_dataset.adclick.dataset_id
+  role       = "roles/bigquery.dataViewer"
+  member     = each.key
+}
+
+resource "google_project_iam_member" "readers_run_queries" {
+  for_each = local.warehouse_readers
+  project  = var.project
+  role     = "roles/bigquery.jobUser"
+  member   = each.key
 }

@@ -4,13 +4,23 @@ output "click_url_base" {
 }
 
 output "redirect_url" {
-  description = "The click service's Cloud Run URL."
-  value       = google_cloud_run_v2_service.redirect.uri
+  description = "The click service's Cloud Run URL (after the second phase, deploy_workloads = true)."
+  value       = one(google_cloud_run_v2_service.redirect[*].uri)
 }
 
 output "reports_url" {
-  description = "The reports API and dashboard."
-  value       = google_cloud_run_v2_service.reports.uri
+  description = "The reports API and dashboard (after the second phase)."
+  value       = one(google_cloud_run_v2_service.reports[*].uri)
+}
+
+output "image_registry" {
+  description = "Where make images pushes (REGISTRY=…)."
+  value       = local.registry
+}
+
+output "templates" {
+  description = "Where make images stages the Flex Templates (TEMPLATES=…)."
+  value       = local.templates
 }
 
 output "raw_bucket" {

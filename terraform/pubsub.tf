@@ -5,6 +5,10 @@ resource "google_pubsub_topic" "clicks" {
   name                       = local.names.clicks_topic
   message_retention_duration = "604800s"
   depends_on                 = [google_project_service.apis]
+  # Every click passes here: deleting it would drop clicks until recreated.
+  lifecycle {
+    prevent_destroy = true
+  }
 }
 
 # The streaming job reads this one (Dataflow's native Pub/Sub source).
@@ -27,6 +31,10 @@ resource "google_pubsub_subscription" "archive" {
   message_retention_duration = "604800s"
   expiration_policy {
     ttl = ""
+  }
+  # Deleting it would stop the raw archive, the nightly's only input.
+  lifecycle {
+    prevent_destroy = true
   }
   cloud_storage_config {
     bucket                   = google_storage_bucket.raw.name
@@ -51,6 +59,7 @@ resource "google_pubsub_subscription" "archive" {
 resource "google_pubsub_topic" "dead_letter" {
   name                       = local.names.dead_letter_topic
   message_retention_duration = "604800s"
+  depends_on                 = [google_project_service.apis]
 }
 
 resource "google_pubsub_subscription" "dead_letter_hold" {
@@ -66,6 +75,7 @@ resource "google_pubsub_subscription" "dead_letter_hold" {
 resource "google_pubsub_topic" "archive_dead_letter" {
   name                       = local.names.archive_dead_letter_topic
   message_retention_duration = "604800s"
+  depends_on                 = [google_project_service.apis]
 }
 
 resource "google_pubsub_subscription" "archive_dead_letter_hold" {
@@ -78,7 +88,7 @@ resource "google_pubsub_subscription" "archive_dead_letter_hold" {
 }
 
 locals {
-  pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  pubsub_agent = google_project_service_identity.pubsub.member
 }
 
 # The Pub/Sub service agent forwards to the archive's dead-letter topic and

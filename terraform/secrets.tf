@@ -1,6 +1,7 @@
 # Secrets live in Secret Manager; their values never pass through
-# Terraform state. Add versions after apply (docs/deploy.md):
-#   gcloud secrets versions add adclick-token-keys --data-file=token-keys.json
+# Terraform state. The bootstrap (deploy/bootstrap.sh, docs/deploy.md)
+# adds their first versions between the two phases; the services mount
+# version "latest", which must exist before they are created.
 locals {
   secrets = {
     token_keys        = "adclick-token-keys"        # redirect: signing and verifying keys (JSON keyring)
@@ -16,7 +17,8 @@ resource "google_secret_manager_secret" "s" {
   replication {
     auto {}
   }
-  depends_on = [google_project_service.apis]
+  deletion_protection = true
+  depends_on          = [google_project_service.apis]
 }
 
 resource "google_secret_manager_secret_iam_member" "redirect" {

@@ -5,8 +5,10 @@ resource "google_storage_bucket" "raw" {
   location                    = var.region
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
+  # Locking is irreversible (variables.tf): off unless asked for.
   retention_policy {
     retention_period = var.raw_retention_days * 86400
+    is_locked        = var.raw_retention_locked
   }
   lifecycle_rule {
     condition {

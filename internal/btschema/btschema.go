@@ -333,6 +333,19 @@ func BatchTimestamp(run time.Time) bigtable.Timestamp {
 	return bigtable.Timestamp(run.UnixMilli() * 1000)
 }
 
+// Dial connects to the clicks table's instance through app profile
+// appProfile (empty: the instance's default profile). Each workload has
+// its own profile in production (terraform/bigtable.tf), so its traffic
+// is seen and prioritised apart. The client honours
+// BIGTABLE_EMULATOR_HOST.
+func Dial(ctx context.Context, project, instance, appProfile string) (*bigtable.Client, error) {
+	c, err := bigtable.NewClientWithConfig(ctx, project, instance, bigtable.ClientConfig{AppProfile: appProfile})
+	if err != nil {
+		return nil, fmt.Errorf("bigtable client %s/%s (app profile %q): %w", project, instance, appProfile, err)
+	}
+	return c, nil
+}
+
 // EnsureTables creates the tables and families if missing. Production
 // tables are created by Terraform; this is for emulators and tests.
 func EnsureTables(ctx context.Context, admin *bigtable.AdminClient) error {

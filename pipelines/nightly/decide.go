@@ -135,8 +135,8 @@ type Count struct {
 // Outputs: Counts; outcome counts keyed "day|advertiser|ad|outcome"; and
 // report parts keyed by day.
 type settleFn struct {
-	Project, Instance string
-	FromMs, ToMs      int64
+	Project, Instance, AppProfile string
+	FromMs, ToMs                  int64
 
 	client *bigtable.Client
 }
@@ -145,9 +145,9 @@ func (fn *settleFn) Setup(ctx context.Context) error {
 	if fn.Instance == "" {
 		return nil
 	}
-	c, err := bigtable.NewClient(ctx, fn.Project, fn.Instance)
+	c, err := btschema.Dial(ctx, fn.Project, fn.Instance, fn.AppProfile)
 	if err != nil {
-		return fmt.Errorf("bigtable client %s/%s: %w", fn.Project, fn.Instance, err)
+		return err
 	}
 	fn.client = c
 	return nil

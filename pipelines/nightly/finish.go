@@ -141,9 +141,9 @@ func (fn *publishFn) load(ctx context.Context, published []Partition) error {
 // the run's staging folder. A failure before it leaves the days
 // provisional; a rerun completes them.
 type markFn struct {
-	Output, Staging   string
-	Project, Instance string
-	RunMs             int64
+	Output, Staging               string
+	Project, Instance, AppProfile string
+	RunMs                         int64
 }
 
 func (fn *markFn) ProcessElement(ctx context.Context, _ []byte, published func(*string) bool, written func(*int64) bool) error {
@@ -160,7 +160,7 @@ func (fn *markFn) ProcessElement(ctx context.Context, _ []byte, published func(*
 		}
 		days = append(days, d)
 	}
-	if err := markReconciled(ctx, fn.Project, fn.Instance, days, time.UnixMilli(fn.RunMs)); err != nil {
+	if err := markReconciled(ctx, fn.Project, fn.Instance, fn.AppProfile, days, time.UnixMilli(fn.RunMs)); err != nil {
 		return err
 	}
 	log.Infof(ctx, "reconciled %d days after %d batch cells", len(days), cells)
@@ -178,13 +178,13 @@ func (fn *markFn) ProcessElement(ctx context.Context, _ []byte, published func(*
 }
 
 // markReconciled writes each day's reconciled marker.
-func markReconciled(ctx context.Context, project, instance string, days []time.Time, run time.Time) error {
+func markReconciled(ctx context.Context, project, instance, appProfile string, days []time.Time, run time.Time) error {
 	if instance == "" {
 		return nil
 	}
-	client, err := bigtable.NewClient(ctx, project, instance)
+	client, err := btschema.Dial(ctx, project, instance, appProfile)
 	if err != nil {
-		return fmt.Errorf("bigtable client %s/%s: %w", project, instance, err)
+		return err
 	}
 	defer client.Close()
 	tbl := client.Open(btschema.Table)

@@ -62,9 +62,10 @@ type Config struct {
 	RunID string
 	Run   time.Time
 	// Project and BigtableInstance locate the clicks table (an empty
-	// instance skips Bigtable).
-	Project, BigtableInstance string
-	BigQuery                  BigQuery
+	// instance skips Bigtable), read and written through
+	// BigtableAppProfile.
+	Project, BigtableInstance, BigtableAppProfile string
+	BigQuery                                      BigQuery
 }
 
 // StagingDir is the run's folder under the output location.
@@ -77,18 +78,18 @@ func Build(s beam.Scope, cfg Config) {
 	staging := strings.TrimRight(cfg.Output, "/") + "/" + StagingDir(cfg.RunID)
 	files := beam.Reshuffle(s, beam.CreateList(s, cfg.Files))
 	batches, unreadable := beam.ParDo2(s, &readFn{Archive: cfg.Archive, Shards: cfg.Shards}, files)
-	phantoms := beam.ParDo(s, &speedAdvertisersFn{Project: cfg.Project, Instance: cfg.BigtableInstance, FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli(), Shards: cfg.Shards}, beam.Impulse(s))
+	phantoms := beam.ParDo(s, &speedAdvertisersFn{Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli(), Shards: cfg.Shards}, beam.Impulse(s))
 	grouped := beam.GroupByKey(s, beam.Flatten(s, batches, phantoms))
-	counts, outcomes, parts := beam.ParDo3(s, &settleFn{Project: cfg.Project, Instance: cfg.BigtableInstance, FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli()}, grouped)
+	counts, outcomes, parts := beam.ParDo3(s, &settleFn{Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli()}, grouped)
 
 	countFiles := beam.ParDo(s, &writeParquetFn{Staging: staging}, counts)
 	outcomeFiles := beam.ParDo(s, &writeParquetOutcomesFn{Staging: staging}, outcomes)
 	reports := beam.ParDo(s, &writeReportFn{Staging: staging, FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli()}, beam.GroupByKey(s, beam.Flatten(s, parts, unreadable)))
-	cells := beam.ParDo(s, &writeBigtableFn{Project: cfg.Project, Instance: cfg.BigtableInstance, RunMs: cfg.Run.UnixMilli()}, counts)
+	cells := beam.ParDo(s, &writeBigtableFn{Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, RunMs: cfg.Run.UnixMilli()}, counts)
 
 	staged := beam.Flatten(s, countFiles, outcomeFiles, reports)
 	published := beam.ParDo(s.Scope("publish"), &publishFn{Output: cfg.Output, Staging: StagingDir(cfg.RunID), RunID: cfg.RunID,
 		FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli(), BigQuery: cfg.BigQuery}, beam.Impulse(s), beam.SideInput{Input: staged})
-	beam.ParDo0(s.Scope("mark"), &markFn{Output: cfg.Output, Staging: StagingDir(cfg.RunID), Project: cfg.Project, Instance: cfg.BigtableInstance, RunMs: cfg.Run.UnixMilli()},
+	beam.ParDo0(s.Scope("mark"), &markFn{Output: cfg.Output, Staging: StagingDir(cfg.RunID), Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, RunMs: cfg.Run.UnixMilli()},
 		beam.Impulse(s), beam.SideInput{Input: published}, beam.SideInput{Input: cells})
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"cloud.google.com/go/bigtable"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/adclick/adclick/internal/btschema"
@@ -21,18 +20,18 @@ func init() {
 // counted get the batch's exact value (0 if need be) even for an
 // advertiser the archive holds no countable click of.
 type speedAdvertisersFn struct {
-	Project, Instance string
-	FromMs, ToMs      int64
-	Shards            int
+	Project, Instance, AppProfile string
+	FromMs, ToMs                  int64
+	Shards                        int
 }
 
 func (fn *speedAdvertisersFn) ProcessElement(ctx context.Context, _ []byte, emit func(int, ClickBatch)) error {
 	if fn.Instance == "" {
 		return nil
 	}
-	client, err := bigtable.NewClient(ctx, fn.Project, fn.Instance)
+	client, err := btschema.Dial(ctx, fn.Project, fn.Instance, fn.AppProfile)
 	if err != nil {
-		return fmt.Errorf("bigtable client %s/%s: %w", fn.Project, fn.Instance, err)
+		return err
 	}
 	defer client.Close()
 	active, err := btschema.ReadActive(ctx, client.Open(btschema.Table), Days(time.UnixMilli(fn.FromMs), time.UnixMilli(fn.ToMs)))

@@ -175,8 +175,8 @@ func (fn *writeParquetOutcomesFn) Teardown() error {
 // them all. Mutations are sent per bundle with ApplyBulk, and each bundle
 // emits how many cells it wrote: the reconciled markers wait on that.
 type writeBigtableFn struct {
-	Project, Instance string
-	RunMs             int64
+	Project, Instance, AppProfile string
+	RunMs                         int64
 
 	client *bigtable.Client
 	table  *bigtable.Table
@@ -188,9 +188,9 @@ func (fn *writeBigtableFn) Setup(ctx context.Context) error {
 	if fn.Instance == "" {
 		return nil
 	}
-	c, err := bigtable.NewClient(ctx, fn.Project, fn.Instance)
+	c, err := btschema.Dial(ctx, fn.Project, fn.Instance, fn.AppProfile)
 	if err != nil {
-		return fmt.Errorf("bigtable client %s/%s: %w", fn.Project, fn.Instance, err)
+		return err
 	}
 	fn.client, fn.table = c, c.Open(btschema.Table)
 	return nil

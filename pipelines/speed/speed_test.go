@@ -132,7 +132,7 @@ func TestCountOnPrism(t *testing.T) {
 	p, s := beam.NewPipelineWithRoot()
 	msgs := teststream.Create(s, cfg)
 	counts, dead := Count(s, msgs, 4)
-	WriteCounts(s, project, inst, counts)
+	WriteCounts(s, project, inst, "", counts)
 	passert.Count(s, dead, "dead letters", 1)
 	// The distinct absolute values the panes carried. For minute 0 each
 	// value can only come from one kind of pane: 3 from the on-time firing,

@@ -24,8 +24,9 @@ func init() {
 // and sent with ApplyBulk. The Bigtable client honours
 // BIGTABLE_EMULATOR_HOST.
 type writeCountsFn struct {
-	Project  string
-	Instance string
+	Project    string
+	Instance   string
+	AppProfile string
 
 	client *bigtable.Client
 	table  *bigtable.Table
@@ -47,15 +48,15 @@ type activeAd struct {
 const maxIndexed = 100_000
 
 // WriteCounts writes counts (PCollection<MinuteCount>) to the clicks table.
-func WriteCounts(s beam.Scope, project, instance string, counts beam.PCollection) {
+func WriteCounts(s beam.Scope, project, instance, appProfile string, counts beam.PCollection) {
 	s = s.Scope("speed.WriteCounts")
-	beam.ParDo0(s, &writeCountsFn{Project: project, Instance: instance}, counts)
+	beam.ParDo0(s, &writeCountsFn{Project: project, Instance: instance, AppProfile: appProfile}, counts)
 }
 
 func (fn *writeCountsFn) Setup(ctx context.Context) error {
-	c, err := bigtable.NewClient(ctx, fn.Project, fn.Instance)
+	c, err := btschema.Dial(ctx, fn.Project, fn.Instance, fn.AppProfile)
 	if err != nil {
-		return fmt.Errorf("bigtable client %s/%s: %w", fn.Project, fn.Instance, err)
+		return err
 	}
 	fn.client, fn.table = c, c.Open(btschema.Table)
 	return nil

@@ -42,6 +42,7 @@ var (
 	subscription     = flag.String("subscription", gcpnames.StreamingSubscription, "Pub/Sub subscription to read clicks from")
 	deadLetterTopic  = flag.String("dead_letter_topic", gcpnames.DeadLetterTopic, "Pub/Sub topic for messages that are not click events")
 	bigtableInstance = flag.String("bigtable_instance", gcpnames.BigtableInstance, "Bigtable instance of the clicks table")
+	bigtableProfile  = flag.String("bigtable_app_profile", "", "Bigtable app profile of the speed layer's writes (empty: the instance's default)")
 	dedupeShards     = flag.Int("dedupe_shards", speed.DefaultShards, "shards of impression ids per 10-minute epoch of dedupe state; each is processed serially, so raise it with the number of workers")
 	pprofAddr        = flag.String("pprof_addr", "", "local runners: serve net/http/pprof for the whole process (runner and workers) on this address; off when empty")
 	drainFile        = flag.String("drain_file", "", "local runners: when this file exists the source stops and the job drains")
@@ -92,7 +93,7 @@ func pipeline() *beam.Pipeline {
 	p, s := beam.NewPipelineWithRoot()
 	msgs := read(s)
 	counts, dead := speed.Count(s, msgs, *dedupeShards)
-	speed.WriteCounts(s, *project, *bigtableInstance, counts)
+	speed.WriteCounts(s, *project, *bigtableInstance, *bigtableProfile, counts)
 	deadletter.Publish(s, *project, *deadLetterTopic, dead)
 	return p
 }

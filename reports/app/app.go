@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"cloud.google.com/go/bigtable"
 	"github.com/gin-gonic/gin"
 
 	"github.com/adclick/adclick/internal/btschema"
@@ -36,6 +35,7 @@ type Flags struct {
 	Listen           string
 	Project          string
 	BigtableInstance string
+	BigtableProfile  string
 	Catalog          string
 	CatalogPoll      time.Duration
 	PepperFile       string
@@ -49,6 +49,7 @@ func NewFlagSet(f *Flags) *flag.FlagSet {
 	fs.StringVar(&f.Listen, "listen", ":8081", "address to serve the API and dashboard on")
 	fs.StringVar(&f.Project, "project", gcpnames.LocalProject, "project of the Bigtable instance")
 	fs.StringVar(&f.BigtableInstance, "bigtable-instance", gcpnames.BigtableInstance, "Bigtable instance of the clicks table")
+	fs.StringVar(&f.BigtableProfile, "bigtable-app-profile", "", "Bigtable app profile of the reports' reads (empty: the instance's default)")
 	fs.StringVar(&f.Catalog, "catalog", "config/catalog.json", "ad catalog with the advertisers' hashed API keys: a file or gs://bucket/object")
 	fs.DurationVar(&f.CatalogPoll, "catalog-poll", 5*time.Second, "how often to look for a new catalog")
 	fs.StringVar(&f.PepperFile, "api-key-pepper-file", "", "file holding the pepper API keys are hashed with (required)")
@@ -95,9 +96,9 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		}
 		return nil
 	})
-	bt, err := bigtable.NewClient(ctx, f.Project, f.BigtableInstance)
+	bt, err := btschema.Dial(ctx, f.Project, f.BigtableInstance, f.BigtableProfile)
 	if err != nil {
-		return fmt.Errorf("bigtable client %s/%s: %w", f.Project, f.BigtableInstance, err)
+		return err
 	}
 	defer bt.Close()
 	tbl := bt.Open(btschema.Table)
