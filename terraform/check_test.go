@@ -401,3 +401,52 @@ func dryRun(t *testing.T, bin string, args []string) string {
 	}
 	return string(out)
 }
+
+// TestDashboardShowsEveryAlert: each alert's metric is on the operations
+// dashboard, so whoever is paged finds it there.
+func TestDashboardShowsEveryAlert(t *testing.T) {
+	tf, err := os.ReadFile("monitoring.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dash, err := os.ReadFile("dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		MosaicLayout struct {
+			Tiles []struct {
+				Widget struct {
+					XYChart struct {
+						DataSets []struct {
+							TimeSeriesQuery struct {
+								TimeSeriesFilter struct{ Filter string }
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(dash, &d); err != nil {
+		t.Fatalf("dashboard.json: %v", err)
+	}
+	onDashboard := map[string]bool{}
+	metric := regexp.MustCompile(`metric\.type\s*=\s*\\?"([^"\\]+)\\?"`)
+	for _, tile := range d.MosaicLayout.Tiles {
+		for _, ds := range tile.Widget.XYChart.DataSets {
+			for _, m := range metric.FindAllStringSubmatch(ds.TimeSeriesQuery.TimeSeriesFilter.Filter, -1) {
+				onDashboard[m[1]] = true
+			}
+		}
+	}
+	alerts := metric.FindAllStringSubmatch(string(tf), -1)
+	if len(alerts) < 7 || len(onDashboard) == 0 {
+		t.Fatalf("%d alert metrics, %d dashboard metrics: the parse found too few", len(alerts), len(onDashboard))
+	}
+	for _, m := range alerts {
+		if !onDashboard[m[1]] {
+			t.Errorf("alert metric %s is not on the dashboard", m[1])
+		}
+	}
+}

@@ -26,10 +26,14 @@ locals {
   workloads = var.deploy_workloads ? 1 : 0
   templates = "gs://${google_storage_bucket.dataflow.name}/templates"
   # Cloud Run's deterministic URL unless a custom domain is given.
-  public_base_url = var.public_base_url != "" ? var.public_base_url : "https://redirect-${data.google_project.this.number}.${var.region}.run.app"
+  public_base_url = var.public_base_url != "" ? var.public_base_url : "https://redirect-${one(data.google_project.this[*].number)}.${var.region}.run.app"
 }
 
-data "google_project" "this" {}
+# The project number, for Cloud Run's deterministic URL; not read when a
+# public_base_url is given (and so not by an offline plan that gives one).
+data "google_project" "this" {
+  count = var.public_base_url == "" ? 1 : 0
+}
 
 # Every API the deployment uses, enabled before anything that needs it
 # (every resource below depends on this, directly or through another).

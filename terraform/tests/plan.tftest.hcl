@@ -1,0 +1,219 @@
+# Plan-time logic of the deployment, checked without any Google API: the
+# providers are mocked (Terraform >= 1.7; `make tf-test`). What only a
+# real project can check is listed in docs/deploy.md.
+
+mock_provider "google" {
+  mock_data "google_project" {
+    defaults = {
+      number = "123456789012"
+    }
+  }
+}
+
+mock_provider "google-beta" {
+  mock_resource "google_project_service_identity" {
+    defaults = {
+      email  = "service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"
+      member = "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"
+    }
+  }
+}
+
+variables {
+  project = "adclick-test"
+  region  = "europe-west1"
+}
+
+# Phase 1: everything the workloads need, no workload.
+run "first_phase_starts_no_workload" {
+  command = apply
+
+  assert {
+    condition     = length(google_cloud_run_v2_service.redirect) == 0 && length(google_cloud_run_v2_service.reports) == 0
+    error_message = "the first phase must not create the Cloud Run services: their secrets have no version yet"
+  }
+  assert {
+    condition     = length(google_dataflow_flex_template_job.streaming) == 0 && length(google_cloud_scheduler_job.batch) == 0
+    error_message = "the first phase must not start the pipelines: their templates are not staged yet"
+  }
+  assert {
+    condition     = google_bigtable_instance.adclick.cluster[0].zone == "europe-west1-b"
+    error_message = "the Bigtable zone is derived from the region"
+  }
+  assert {
+    condition     = google_storage_bucket.raw.retention_policy[0].is_locked == false
+    error_message = "the raw bucket's retention must not be locked unless asked for"
+  }
+  assert {
+    condition     = contains(keys(google_project_service.apis), "compute.googleapis.com")
+    error_message = "Dataflow's workers need the Compute Engine API"
+  }
+  assert {
+    condition     = local.pubsub_agent == "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"
+    error_message = "the Pub/Sub agent's grants use the service identity resource"
+  }
+  # The archive subscription writes exactly what internal/rawarchive reads.
+  assert {
+    condition = (
+      google_pubsub_subscription.archive.cloud_storage_config[0].avro_config[0].write_metadata == true &&
+      google_pubsub_subscription.archive.cloud_storage_config[0].filename_prefix == "clicks/" &&
+      google_pubsub_subscription.archive.cloud_storage_config[0].filename_suffix == ".avro" &&
+      google_pubsub_subscription.archive.cloud_storage_config[0].filename_datetime_format == "YYYY-MM-DD/hh_mm_ssZ"
+    )
+    error_message = "the archive subscription's Avro settings drifted from internal/rawarchive"
+  }
+  assert {
+    condition     = length(google_bigquery_row_access_policy.all_rows) == 0
+    error_message = "without advertiser policies no row policy may exist (a lone TRUE policy would hide every row from everyone else)"
+  }
+}
+
+# Least privilege: every project-level grant, by account and role.
+run "project_grants_are_the_documented_ones" {
+  command = apply
+
+  assert {
+    condition = toset([
+      for b in [
+        google_project_iam_member.dataflow_worker,
+        google_project_iam_member.dataflow_runs_load_jobs,
+        google_project_iam_member.dataflow_tracking_subscription,
+        google_project_iam_member.scheduler_launches,
+        google_project_iam_member.redirect_writes_metrics,
+      ] : "${b.member} ${b.role}"
+      ]) == toset([
+      "${google_service_account.dataflow.member} roles/dataflow.worker",
+      "${google_service_account.dataflow.member} roles/bigquery.jobUser",
+      "${google_service_account.dataflow.member} ${google_project_iam_custom_role.dataflow_tracking_subscription.id}",
+      "${google_service_account.scheduler.member} roles/dataflow.developer",
+      "${google_service_account.redirect.member} roles/monitoring.metricWriter",
+    ])
+    error_message = "project-level grants changed: update this table and docs/deploy.md together"
+  }
+  assert {
+    condition = toset(google_project_iam_custom_role.dataflow_tracking_subscription.permissions) == toset([
+      "pubsub.subscriptions.create", "pubsub.subscriptions.get", "pubsub.subscriptions.consume", "pubsub.subscriptions.delete",
+    ])
+    error_message = "the tracking-subscription role holds more (or less) than a tracking subscription needs"
+  }
+  assert {
+    condition = (
+      google_artifact_registry_repository_iam_member.dataflow_pulls_images.role == "roles/artifactregistry.reader" &&
+      google_artifact_registry_repository_iam_member.dataflow_pulls_images.member == google_service_account.dataflow.member
+    )
+    error_message = "the Flex Template launchers and workers cannot pull their images"
+  }
+  assert {
+    condition = (
+      google_pubsub_topic_iam_member.dataflow_attaches_tracking.topic == google_pubsub_topic.clicks.id &&
+      google_pubsub_topic_iam_member.dataflow_attaches_tracking.role == "roles/pubsub.subscriber"
+    )
+    error_message = "Dataflow needs pubsub.topics.attachSubscription on the clicks topic, and only there"
+  }
+  assert {
+    condition     = google_bigtable_instance_iam_member.reports_reads.role == "roles/bigtable.reader"
+    error_message = "the reports only read Bigtable"
+  }
+}
+
+# Phase 2: the workloads, from the tag the bootstrap pushed.
+run "second_phase_deploys_the_workloads" {
+  command = apply
+  variables {
+    deploy_workloads     = true
+    image_tag            = "abc1234"
+    dataflow_max_workers = 7
+    dataflow_public_ips  = false
+    dataflow_subnetwork  = "regions/europe-west1/subnetworks/dataflow"
+  }
+
+  assert {
+    condition     = google_dataflow_flex_template_job.streaming[0].container_spec_gcs_path == "gs://adclick-test-adclick-dataflow/templates/streaming-abc1234.json"
+    error_message = "the streaming job's template path is not the staged one"
+  }
+  assert {
+    condition     = google_dataflow_flex_template_job.streaming[0].parameters["max_num_workers"] == "7" && google_dataflow_flex_template_job.streaming[0].max_workers == null
+    error_message = "max workers must travel as a parameter (in-place update), not as the ForceNew max_workers attribute"
+  }
+  assert {
+    condition     = google_dataflow_flex_template_job.streaming[0].ip_configuration == "WORKER_IP_PRIVATE" && google_dataflow_flex_template_job.streaming[0].subnetwork == "regions/europe-west1/subnetworks/dataflow"
+    error_message = "the network variables do not reach the streaming job"
+  }
+  assert {
+    condition     = google_dataflow_flex_template_job.streaming[0].parameters["bigtable_app_profile"] == "streaming"
+    error_message = "the streaming job writes through its own app profile"
+  }
+  assert {
+    condition = (
+      jsondecode(base64decode(google_cloud_scheduler_job.batch[0].http_target[0].body)).launchParameter.containerSpecGcsPath == "gs://adclick-test-adclick-dataflow/templates/batch-abc1234.json" &&
+      jsondecode(base64decode(google_cloud_scheduler_job.batch[0].http_target[0].body)).launchParameter.jobName == "adclick-batch" &&
+      jsondecode(base64decode(google_cloud_scheduler_job.batch[0].http_target[0].body)).launchParameter.parameters.bigtable_app_profile == "batch" &&
+      jsondecode(base64decode(google_cloud_scheduler_job.batch[0].http_target[0].body)).launchParameter.environment.ipConfiguration == "WORKER_IP_PRIVATE" &&
+      jsondecode(base64decode(google_cloud_scheduler_job.batch[0].http_target[0].body)).launchParameter.environment.subnetwork == "regions/europe-west1/subnetworks/dataflow"
+    )
+    error_message = "the scheduler's launch body is not the nightly's"
+  }
+  assert {
+    condition     = google_cloud_scheduler_job.batch[0].retry_config[0].max_retry_duration == "21600s"
+    error_message = "a night whose predecessor still runs must retry for hours, not give up"
+  }
+  assert {
+    condition     = length(google_cloud_run_v2_service.redirect[0].template[0].containers) == 2 && google_cloud_run_v2_service.redirect[0].template[0].containers[1].name == "collector"
+    error_message = "the click service needs its Managed Prometheus sidecar for the spool alert"
+  }
+  assert {
+    condition     = google_cloud_run_v2_service.redirect[0].template[0].containers[0].image == "europe-west1-docker.pkg.dev/adclick-test/adclick/redirect:abc1234"
+    error_message = "the click service's image is not the one pushed to the project's repository"
+  }
+  assert {
+    condition     = toset(keys(google_cloud_run_v2_service_iam_member.public)) == toset(["redirect", "reports"])
+    error_message = "both services are public"
+  }
+}
+
+run "second_phase_needs_an_image_tag" {
+  command = plan
+  variables {
+    deploy_workloads = true
+  }
+  expect_failures = [
+    google_dataflow_flex_template_job.streaming,
+    google_cloud_run_v2_service.redirect,
+    google_cloud_run_v2_service.reports,
+  ]
+}
+
+run "advertiser_policies_bring_the_true_filter" {
+  command = apply
+  variables {
+    looker_advertiser_groups = { "acme" = "acme-looker@example.com" }
+    analyst_groups           = ["analysts@example.com"]
+  }
+
+  assert {
+    condition     = length(google_bigquery_row_access_policy.all_rows) == length(google_bigquery_table.warehouse)
+    error_message = "every table with advertiser policies needs a TRUE-filter policy"
+  }
+  assert {
+    condition = alltrue([for p in google_bigquery_row_access_policy.all_rows :
+      p.filter_predicate == "TRUE" && contains(p.grantees, google_service_account.dataflow.member) && contains(p.grantees, "group:analysts@example.com")
+    ])
+    error_message = "the nightly's loads and partition deletes, and the analysts, need the TRUE filter"
+  }
+  assert {
+    condition     = toset(keys(google_bigquery_dataset_iam_member.readers)) == toset(["group:analysts@example.com", "group:acme-looker@example.com"])
+    error_message = "analysts and Looker groups need read access to the dataset"
+  }
+  assert {
+    condition     = alltrue([for m in google_project_iam_member.readers_run_queries : m.role == "roles/bigquery.jobUser"])
+    error_message = "readers need to run query jobs"
+  }
+}
+
+run "cpu_target_is_validated" {
+  command = plan
+  variables {
+    bigtable_cpu_target = 95
+  }
+  expect_failures = [var.bigtable_cpu_target]
+}
