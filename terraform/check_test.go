@@ -20,6 +20,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
@@ -448,5 +449,62 @@ func TestDashboardShowsEveryAlert(t *testing.T) {
 		if !onDashboard[m[1]] {
 			t.Errorf("alert metric %s is not on the dashboard", m[1])
 		}
+	}
+}
+
+// TestStreamingJobWaitsForItsGrants: every grant to the pipelines'
+// account (any resource whose member is google_service_account.dataflow)
+// is in the streaming job's depends_on, so the job never starts before
+// its rights exist. BigQuery's grants are the nightly's alone.
+func TestStreamingJobWaitsForItsGrants(t *testing.T) {
+	c := load(t)
+	job := c.resource(t, "google_dataflow_flex_template_job", "streaming")
+	deps := map[string]bool{}
+	list, ok := job.Attributes["depends_on"].Expr.(*hclsyntax.TupleConsExpr)
+	if !ok {
+		t.Fatal("the streaming job has no depends_on list")
+	}
+	for _, e := range list.Exprs {
+		tr, ok := e.(*hclsyntax.ScopeTraversalExpr)
+		if !ok {
+			t.Fatalf("depends_on entry %T is not a resource", e)
+		}
+		var name []string
+		for _, step := range tr.Traversal {
+			switch s := step.(type) {
+			case hcl.TraverseRoot:
+				name = append(name, s.Name)
+			case hcl.TraverseAttr:
+				name = append(name, s.Name)
+			}
+		}
+		deps[strings.Join(name, ".")] = true
+	}
+	var grants int
+	for _, b := range c.blocks {
+		if b.Type != "resource" || len(b.Labels) != 2 || !strings.Contains(b.Labels[0], "iam_member") {
+			continue
+		}
+		m, ok := b.Body.Attributes["member"]
+		if !ok {
+			continue
+		}
+		refs := m.Expr.Variables()
+		if len(refs) != 1 || refs[0].RootName() != "google_service_account" {
+			continue
+		}
+		if attr, ok := refs[0][1].(hcl.TraverseAttr); !ok || attr.Name != "dataflow" {
+			continue
+		}
+		if strings.HasPrefix(b.Labels[0], "google_bigquery") || b.Labels[1] == "dataflow_runs_load_jobs" || b.Labels[1] == "dataflow_reads_raw" {
+			continue // the nightly's: BigQuery loads and the raw archive
+		}
+		grants++
+		if name := b.Labels[0] + "." + b.Labels[1]; !deps[name] {
+			t.Errorf("the streaming job does not depend on %s", name)
+		}
+	}
+	if grants < 5 {
+		t.Fatalf("found %d grants to the pipelines' account: the parse is off", grants)
 	}
 }
