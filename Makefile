@@ -47,7 +47,7 @@ tf-check: $(TERRAFORM) ## terraform fmt, and the Go checks of flags and names be
 	TF_CLI_CONFIG_FILE=/dev/null $(TERRAFORM) fmt -check -recursive -diff terraform/
 	$(GO) test -count=1 ./terraform/
 
-# terraform validate and terraform test (mocked providers, Terraform >= 1.7)
+# terraform validate and terraform test (mocked providers, Terraform >= 1.11)
 # need the Google providers, which no registry reachable here serves: build
 # them from source into a filesystem mirror and point TF_CLI_CONFIG_FILE at
 # a config using it (docs/deploy.md, "What is checked here"). Without one

@@ -508,3 +508,19 @@ func TestStreamingJobWaitsForItsGrants(t *testing.T) {
 		t.Fatalf("found %d grants to the pipelines' account: the parse is off", grants)
 	}
 }
+
+// TestStreamingJobSetsNoReplacingAttribute: the provider replaces a Flex
+// Template job (losing its state) when max_workers or num_workers change
+// (ForceNew at v7.45.0); the configuration passes max workers as the
+// max_num_workers parameter instead, which updates in place.
+func TestStreamingJobSetsNoReplacingAttribute(t *testing.T) {
+	job := load(t).resource(t, "google_dataflow_flex_template_job", "streaming")
+	for _, name := range []string{"max_workers", "num_workers"} {
+		if _, ok := job.Attributes[name]; ok {
+			t.Errorf("the streaming job sets %s, which replaces the job on any change; pass it as a parameter", name)
+		}
+	}
+	if !slices.Contains(objectKeys(t, job.Attributes["parameters"].Expr), "max_num_workers") {
+		t.Error("the streaming job's parameters lack max_num_workers")
+	}
+}

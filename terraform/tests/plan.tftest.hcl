@@ -1,8 +1,11 @@
 # Plan-time logic of the deployment, checked without any Google API: the
-# providers are mocked (Terraform >= 1.7; `make tf-test`). What only a
-# real project can check is listed in docs/deploy.md.
+# providers are mocked, and every run is a plan (Terraform >= 1.11 for
+# override_during = plan; `make tf-test`). Plans, not applies: an apply
+# would end in a destroy, which prevent_destroy refuses, as it should.
+# What only a real project can check is listed in docs/deploy.md.
 
 mock_provider "google" {
+  override_during = plan
   mock_data "google_project" {
     defaults = {
       number = "123456789012"
@@ -11,11 +14,69 @@ mock_provider "google" {
 }
 
 mock_provider "google-beta" {
+  override_during = plan
   mock_resource "google_project_service_identity" {
     defaults = {
       email  = "service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"
       member = "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"
     }
+  }
+}
+
+override_resource {
+  override_during = plan
+  target          = google_service_account.redirect
+  values = {
+    email  = "adclick-redirect@adclick-test.iam.gserviceaccount.com"
+    member = "serviceAccount:adclick-redirect@adclick-test.iam.gserviceaccount.com"
+    name   = "projects/adclick-test/serviceAccounts/adclick-redirect@adclick-test.iam.gserviceaccount.com"
+  }
+}
+
+override_resource {
+  override_during = plan
+  target          = google_service_account.reports
+  values = {
+    email  = "adclick-reports@adclick-test.iam.gserviceaccount.com"
+    member = "serviceAccount:adclick-reports@adclick-test.iam.gserviceaccount.com"
+    name   = "projects/adclick-test/serviceAccounts/adclick-reports@adclick-test.iam.gserviceaccount.com"
+  }
+}
+
+override_resource {
+  override_during = plan
+  target          = google_service_account.dataflow
+  values = {
+    email  = "adclick-dataflow@adclick-test.iam.gserviceaccount.com"
+    member = "serviceAccount:adclick-dataflow@adclick-test.iam.gserviceaccount.com"
+    name   = "projects/adclick-test/serviceAccounts/adclick-dataflow@adclick-test.iam.gserviceaccount.com"
+  }
+}
+
+override_resource {
+  override_during = plan
+  target          = google_service_account.scheduler
+  values = {
+    email  = "adclick-scheduler@adclick-test.iam.gserviceaccount.com"
+    member = "serviceAccount:adclick-scheduler@adclick-test.iam.gserviceaccount.com"
+    name   = "projects/adclick-test/serviceAccounts/adclick-scheduler@adclick-test.iam.gserviceaccount.com"
+  }
+}
+
+override_resource {
+  override_during = plan
+  target          = google_project_iam_custom_role.dataflow_tracking_subscription
+  values = {
+    id   = "projects/adclick-test/roles/adclickDataflowTrackingSubscription"
+    name = "projects/adclick-test/roles/adclickDataflowTrackingSubscription"
+  }
+}
+
+override_resource {
+  override_during = plan
+  target          = google_pubsub_topic.clicks
+  values = {
+    id = "projects/adclick-test/topics/clicks"
   }
 }
 
@@ -26,7 +87,7 @@ variables {
 
 # Phase 1: everything the workloads need, no workload.
 run "first_phase_starts_no_workload" {
-  command = apply
+  command = plan
 
   assert {
     condition     = length(google_cloud_run_v2_service.redirect) == 0 && length(google_cloud_run_v2_service.reports) == 0
@@ -70,7 +131,7 @@ run "first_phase_starts_no_workload" {
 
 # Least privilege: every project-level grant, by account and role.
 run "project_grants_are_the_documented_ones" {
-  command = apply
+  command = plan
 
   assert {
     condition = toset([
@@ -118,7 +179,7 @@ run "project_grants_are_the_documented_ones" {
 
 # Phase 2: the workloads, from the tag the bootstrap pushed.
 run "second_phase_deploys_the_workloads" {
-  command = apply
+  command = plan
   variables {
     deploy_workloads     = true
     image_tag            = "abc1234"
@@ -132,8 +193,8 @@ run "second_phase_deploys_the_workloads" {
     error_message = "the streaming job's template path is not the staged one"
   }
   assert {
-    condition     = google_dataflow_flex_template_job.streaming[0].parameters["max_num_workers"] == "7" && google_dataflow_flex_template_job.streaming[0].max_workers == null
-    error_message = "max workers must travel as a parameter (in-place update), not as the ForceNew max_workers attribute"
+    condition     = google_dataflow_flex_template_job.streaming[0].parameters["max_num_workers"] == "7"
+    error_message = "max workers must travel as a parameter (in-place update; terraform/check_test.go checks the ForceNew max_workers attribute is not set)"
   }
   assert {
     condition     = google_dataflow_flex_template_job.streaming[0].ip_configuration == "WORKER_IP_PRIVATE" && google_dataflow_flex_template_job.streaming[0].subnetwork == "regions/europe-west1/subnetworks/dataflow"
@@ -184,7 +245,7 @@ run "second_phase_needs_an_image_tag" {
 }
 
 run "advertiser_policies_bring_the_true_filter" {
-  command = apply
+  command = plan
   variables {
     looker_advertiser_groups = { "acme" = "acme-looker@example.com" }
     analyst_groups           = ["analysts@example.com"]
