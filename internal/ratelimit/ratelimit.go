@@ -14,6 +14,7 @@ package ratelimit
 
 import (
 	"hash/maphash"
+	"net/netip"
 	"math"
 	"sync"
 	"time"
@@ -98,4 +99,20 @@ func (l *Limiter) Sweep(now time.Time) int {
 		s.mu.Unlock()
 	}
 	return n
+}
+
+// ClientKey is the rate-limit key of a client address: the address itself
+// for IPv4, its /64 for IPv6, since one subscriber gets a whole /64 and
+// can use any address in it. Anything that is not an address is its own
+// key.
+func ClientKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || !ip.Is6() || ip.Is4In6() {
+		if err == nil && ip.Is4In6() {
+			return ip.Unmap().String()
+		}
+		return addr
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
 }

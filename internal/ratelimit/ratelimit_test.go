@@ -84,3 +84,36 @@ func BenchmarkAllow(b *testing.B) {
 		l.Allow(keys[i%len(keys)], now.Add(time.Duration(i)))
 	}
 }
+
+func TestClientKey(t *testing.T) {
+	for _, tt := range []struct{ addr, want string }{
+		{"203.0.113.7", "203.0.113.7"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+		{"::ffff:203.0.113.7", "203.0.113.7"},
+		{"not an address", "not an address"},
+	} {
+		if got := ClientKey(tt.addr); got != tt.want {
+			t.Errorf("ClientKey(%q) = %q, want %q", tt.addr, got, tt.want)
+		}
+	}
+}
+
+// TestIPv6ClientRotatingInsideItsPrefix: a client cycling through the
+// addresses of its /64 shares one bucket (before: 10,000 of 10,000 went
+// through; one address got 100).
+func TestIPv6ClientRotatingInsideItsPrefix(t *testing.T) {
+	l := New(1, 100)
+	now := time.Unix(1_800_000_000, 0)
+	allowed := 0
+	for i := range 10_000 {
+		addr := fmt.Sprintf("2001:db8:aa:bb:%x:%x::1", i/65536, i%65536)
+		if ok, _ := l.Allow(ClientKey(addr), now); ok {
+			allowed++
+		}
+	}
+	if allowed != 100 {
+		t.Errorf("%d of 10,000 requests from one /64 allowed, want the burst (100)", allowed)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -122,7 +123,11 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	if err != nil {
 		return err
 	}
-	metrics := server.NewMetrics(reg, func() float64 { return float64(sp.Depth()) })
+	if n := sp.Quarantined(); n > 0 {
+		log.Error("corrupt spool segments quarantined at start; see docs/click-service.md to recover them", "segments", n,
+			"quarantine", filepath.Join(f.SpoolDir, spool.QuarantineDir))
+	}
+	metrics := server.NewMetrics(reg, sp)
 
 	src, err := catalog.NewSource(ctx, f.Catalog)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -204,6 +205,12 @@ func (p *Publisher) ReplayOnce(ctx context.Context) error {
 
 func (p *Publisher) replaySegment(ctx context.Context, seg string) error {
 	recs, err := p.spool.Read(seg)
+	if errors.Is(err, spool.ErrCorrupt) {
+		// Not a torn tail: keep it aside, never delete it, go on.
+		p.log.Error("corrupt spool segment quarantined; see docs/click-service.md to recover it", "segment", seg, "err", err,
+			"quarantine", filepath.Join(p.spool.Dir(), spool.QuarantineDir))
+		return p.spool.Quarantine(seg)
+	}
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,13 @@ type Metrics struct {
 
 // NewMetrics registers the click service's metrics on reg. spoolDepth is
 // read at scrape time.
-func NewMetrics(reg prometheus.Registerer, spoolDepth func() float64) *Metrics {
+// SpoolStats is what the metrics read of the spool.
+type SpoolStats interface {
+	Depth() int64
+	Quarantined() int64
+}
+
+func NewMetrics(reg prometheus.Registerer, sp SpoolStats) *Metrics {
 	const ns = "adclick_redirect"
 	m := &Metrics{
 		Clicks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "clicks_total",
@@ -50,10 +56,13 @@ func NewMetrics(reg prometheus.Registerer, spoolDepth func() float64) *Metrics {
 			Help: "Requests refused with 429."}),
 	}
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "spool_depth",
-		Help: "Clicks in the spool waiting to be replayed to Pub/Sub."}, spoolDepth)
+		Help: "Clicks in the spool waiting to be replayed to Pub/Sub."}, func() float64 { return float64(sp.Depth()) })
+	quarantined := prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "spool_quarantined_segments_total",
+		Help: "Corrupt spool segments moved to the quarantine folder (never replayed, never deleted: recover by hand)."},
+		func() float64 { return float64(sp.Quarantined()) })
 	m.redirected, m.expired = m.Clicks.WithLabelValues("redirected"), m.Clicks.WithLabelValues("expired")
 	m.publishOK, m.publishFailed = m.PublishLatency.WithLabelValues("ok"), m.PublishLatency.WithLabelValues("failed")
-	reg.MustRegister(m.Clicks, m.Minted, m.PublishLatency, m.Spooled, m.Replayed, m.BreakerOpen, m.CatalogReloads, m.RateLimited, depth)
+	reg.MustRegister(m.Clicks, m.Minted, m.PublishLatency, m.Spooled, m.Replayed, m.BreakerOpen, m.CatalogReloads, m.RateLimited, depth, quarantined)
 	return m
 }
 

@@ -146,7 +146,7 @@ func (s *Server) rateLimit(c *gin.Context) {
 	if s.cfg.Limiter == nil {
 		return
 	}
-	if ok, wait := s.cfg.Limiter.Allow(c.ClientIP(), s.cfg.Now()); !ok {
+	if ok, wait := s.cfg.Limiter.Allow(ratelimit.ClientKey(c.ClientIP()), s.cfg.Now()); !ok {
 		s.cfg.Metrics.RateLimited.Inc()
 		c.Header("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 		c.Set("reason", "rate_limited")

@@ -71,7 +71,7 @@ func newFixture(t testing.TB, limiter *ratelimit.Limiter) *fixture {
 	pub := &recorder{}
 	srv, err := New(Config{
 		Keys: keys, Catalog: func() *catalog.Catalog { return cat }, Publisher: pub, UserKeys: uk, Limiter: limiter,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg, Metrics: NewMetrics(reg, func() float64 { return 0 }),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg, Metrics: NewMetrics(reg, noSpool{}),
 		Health: obs.NewHealth(), Now: func() time.Time { return now }, PublicBase: "https://click.example",
 		AdServerSecrets: []string{"ad-server-secret-1234"}, DefaultTTL: time.Hour, MaxTTL: 2 * time.Hour,
 	})
@@ -352,3 +352,8 @@ func BenchmarkClick(b *testing.B) {
 		}
 	}
 }
+
+type noSpool struct{}
+
+func (noSpool) Depth() int64       { return 0 }
+func (noSpool) Quarantined() int64 { return 0 }

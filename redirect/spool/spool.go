@@ -12,9 +12,14 @@
 //	uint32 length | uint32 CRC-32C of payload | payload
 //
 // (little-endian). A torn record at the end of a segment, left by a crash
-// mid-write, was never acknowledged, so readers drop it. The replayer seals
-// the open segment, re-publishes sealed segments oldest first, and deletes
-// (or rewrites, on partial failure) each one.
+// mid-write, was never acknowledged, so readers drop it. A write or sync
+// that fails cuts the segment back to its last synced record before
+// anything else is appended, so a record acknowledged later never sits
+// behind a torn one. A bad record that is not the segment's last is
+// corruption: the segment moves to the quarantine folder (never deleted;
+// docs/click-service.md says how to recover it) and the others go on. The
+// replayer seals the open segment, re-publishes sealed segments oldest
+// first, and deletes (or rewrites, on partial failure) each one.
 package spool
 
 import (
@@ -42,6 +47,12 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("spool: closed")
 
+// ErrCorrupt is wrapped by Read when a bad record is not a torn tail.
+var ErrCorrupt = errors.New("spool: corrupt segment")
+
+// QuarantineDir is the folder, inside the spool's, of corrupt segments.
+const QuarantineDir = "quarantine"
+
 // Spool is safe for concurrent use.
 type Spool struct {
 	dir        string
@@ -56,7 +67,10 @@ type Spool struct {
 	cur     *os.File
 	curName string
 	curRecs int64
+	curSize int64 // bytes synced in cur: where a failed write is cut back to
 	nextSeq uint64
+
+	quarantined atomic.Int64
 }
 
 type appendReq struct {
@@ -67,7 +81,11 @@ type appendReq struct {
 // Open opens (creating if needed) the spool in dir and counts the records
 // already there, which the replayer will send.
 func Open(dir string) (*Spool, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	// Clicks carry user keys: only the service's own user reads them.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool %s: %w", dir, err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool %s: %w", dir, err)
 	}
 	s := &Spool{dir: dir, reqs: make(chan appendReq, 1024), writerDone: make(chan struct{})}
@@ -76,17 +94,69 @@ func Open(dir string) (*Spool, error) {
 		return nil, err
 	}
 	for _, n := range names {
+		if seq := seqOf(n); seq >= s.nextSeq {
+			s.nextSeq = seq + 1
+		}
 		recs, err := s.Read(n)
+		if errors.Is(err, ErrCorrupt) {
+			if qerr := s.quarantine(n); qerr != nil {
+				return nil, qerr
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		s.depth.Add(int64(len(recs)))
-		if seq := seqOf(n); seq >= s.nextSeq {
-			s.nextSeq = seq + 1
-		}
 	}
 	go s.writeLoop()
 	return s, nil
+}
+
+// Quarantined is how many corrupt segments this spool moved aside since
+// Open (those Open found included).
+func (s *Spool) Quarantined() int64 { return s.quarantined.Load() }
+
+// Quarantine moves a corrupt segment (Read said ErrCorrupt) out of the
+// replay into QuarantineDir, keeping it for inspection, and recounts the
+// spool's depth without it.
+func (s *Spool) Quarantine(name string) error {
+	if err := s.quarantine(name); err != nil {
+		return err
+	}
+	return s.recount()
+}
+
+func (s *Spool) quarantine(name string) error {
+	q := filepath.Join(s.dir, QuarantineDir)
+	if err := os.MkdirAll(q, 0o700); err != nil {
+		return fmt.Errorf("spool quarantine %s: %w", name, err)
+	}
+	if err := os.Rename(filepath.Join(s.dir, name), filepath.Join(q, name)); err != nil {
+		return fmt.Errorf("spool quarantine %s: %w", name, err)
+	}
+	s.quarantined.Add(1)
+	return syncDir(s.dir)
+}
+
+// recount sets the depth from the segments on disk.
+func (s *Spool) recount() error {
+	names, err := s.segments()
+	if err != nil {
+		return err
+	}
+	var n int64
+	for _, name := range names {
+		recs, _ := s.Read(name)
+		n += int64(len(recs))
+	}
+	s.mu.Lock()
+	if s.cur != nil {
+		n += s.curRecs
+	}
+	s.mu.Unlock()
+	s.depth.Store(n)
+	return nil
 }
 
 // Dir is the spool's folder.
@@ -162,18 +232,38 @@ func (s *Spool) writeBatch(batch []appendReq) error {
 		}
 	}
 	w := bufio.NewWriterSize(s.cur, 64<<10)
+	var size int64
 	for _, r := range batch {
 		writeRecord(w, r.rec)
+		size += 8 + int64(len(r.rec))
 	}
 	if err := w.Flush(); err != nil {
-		return fmt.Errorf("spool write %s: %w", s.curName, err)
+		return s.cutBack(fmt.Errorf("spool write %s: %w", s.curName, err))
 	}
 	if err := s.cur.Sync(); err != nil {
-		return fmt.Errorf("spool sync %s: %w", s.curName, err)
+		return s.cutBack(fmt.Errorf("spool sync %s: %w", s.curName, err))
 	}
+	s.curSize += size
 	s.curRecs += int64(len(batch))
 	s.depth.Add(int64(len(batch)))
 	return nil
+}
+
+// cutBack undoes a failed write (a full disk, a failed sync): the segment
+// is truncated to its last synced record, so no later record lands behind
+// torn bytes, where readers would never reach it. If even that fails, the
+// segment is closed where it is (its torn tail is then its last record)
+// and the next append starts a new one. The batch's error is returned
+// either way: none of its clicks is acknowledged.
+func (s *Spool) cutBack(err error) error {
+	if terr := s.cur.Truncate(s.curSize); terr == nil {
+		if serr := s.cur.Sync(); serr == nil {
+			return err
+		}
+	}
+	s.cur.Close()
+	s.cur = nil
+	return err
 }
 
 // writeRecord frames rec as length, CRC-32C, payload. Write errors stick
@@ -188,7 +278,7 @@ func writeRecord(w *bufio.Writer, rec []byte) {
 
 func (s *Spool) openSegment() error {
 	name := fmt.Sprintf("seg-%020d.log", s.nextSeq)
-	f, err := os.OpenFile(filepath.Join(s.dir, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o640)
+	f, err := os.OpenFile(filepath.Join(s.dir, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool create %s: %w", name, err)
 	}
@@ -198,7 +288,7 @@ func (s *Spool) openSegment() error {
 		return err
 	}
 	s.nextSeq++
-	s.cur, s.curName, s.curRecs = f, name, 0
+	s.cur, s.curName, s.curRecs, s.curSize = f, name, 0, 0
 	return nil
 }
 
@@ -251,33 +341,49 @@ func seqOf(name string) uint64 {
 	return n
 }
 
-// Read returns the intact records of a sealed segment. A torn or corrupt
-// tail ends the segment; it was never acknowledged to a client.
+// Read returns the intact records of a sealed segment. A torn tail (a
+// record cut short by the end of the file, or a last record whose
+// checksum fails: a crash mid-write) ends the segment; it was never
+// acknowledged to a client. Any other bad record is corruption: Read
+// returns the records before it and an error wrapping ErrCorrupt that
+// gives its offset.
 func (s *Spool) Read(name string) ([][]byte, error) {
 	f, err := os.Open(filepath.Join(s.dir, name))
 	if err != nil {
 		return nil, fmt.Errorf("spool read %s: %w", name, err)
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("spool read %s: %w", name, err)
+	}
 	r := bufio.NewReader(f)
 	var recs [][]byte
 	var hdr [8]byte
+	var off int64
+	corrupt := func(why string) ([][]byte, error) {
+		return recs, fmt.Errorf("%w: %s: %s at offset %d (%d intact records before it)", ErrCorrupt, name, why, off, len(recs))
+	}
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
 			return recs, nil // clean end, or a torn header
 		}
-		n := binary.LittleEndian.Uint32(hdr[0:4])
+		n := int64(binary.LittleEndian.Uint32(hdr[0:4]))
 		if n > MaxRecord {
-			return recs, nil
+			return corrupt(fmt.Sprintf("record length %d over %d", n, MaxRecord))
 		}
 		rec := make([]byte, n)
 		if _, err := io.ReadFull(r, rec); err != nil {
-			return recs, nil
+			return recs, nil // torn payload: the file ends inside it
 		}
 		if crc32.Checksum(rec, castagnoli) != binary.LittleEndian.Uint32(hdr[4:8]) {
-			return recs, nil
+			if off+8+n == st.Size() {
+				return recs, nil // the last record, torn
+			}
+			return corrupt("checksum mismatch")
 		}
 		recs = append(recs, rec)
+		off += 8 + n
 	}
 }
 
@@ -304,7 +410,7 @@ func (s *Spool) Done(name string, total int, keep [][]byte) error {
 }
 
 func writeSegment(path string, recs [][]byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool rewrite %s: %w", path, err)
 	}
