@@ -35,7 +35,7 @@ func (s *stack) startReports(t *testing.T, key string) string {
 	t.Helper()
 	dir := t.TempDir()
 	pepper := filepath.Join(dir, "pepper")
-	os.WriteFile(pepper, []byte("e2e-pepper"), 0o600)
+	os.WriteFile(pepper, []byte("e2e-pepper-of-at-least-32-bytes-long"), 0o600)
 	src, err := os.ReadFile("../config/catalog.json")
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func (s *stack) startReports(t *testing.T, key string) string {
 	for _, a := range doc["advertisers"].([]any) {
 		adv := a.(map[string]any)
 		if adv["id"] == "acme" {
-			adv["api_key_hashes"] = []string{server.HashAPIKey([]byte("e2e-pepper"), key)}
+			adv["api_key_hashes"] = []string{server.HashAPIKey([]byte("e2e-pepper-of-at-least-32-bytes-long"), key)}
 		}
 	}
 	data, _ := json.Marshal(doc)

@@ -51,15 +51,19 @@ func main() {
 		f.Keys[*id], f.SigningKeyID = newKey(), *id
 		err = emit(f)
 	case "api-key":
-		pepper, rerr := os.ReadFile(*pepperFile)
+		raw, rerr := os.ReadFile(*pepperFile)
 		if rerr != nil {
 			err = rerr
+			break
+		}
+		pepper := []byte(strings.TrimSpace(string(raw)))
+		if err = server.CheckPepper(pepper); err != nil {
 			break
 		}
 		b := make([]byte, 24)
 		rand.Read(b)
 		key := "ak_" + hex.EncodeToString(b)
-		fmt.Printf("key  %s\nhash %s\n", key, server.HashAPIKey([]byte(strings.TrimSpace(string(pepper))), key))
+		fmt.Printf("key  %s\nhash %s\n", key, server.HashAPIKey(pepper, key))
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}

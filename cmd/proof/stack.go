@@ -96,10 +96,14 @@ func startStack(ctx context.Context, bin, dir string, log io.Writer) (*stack, er
 	return s, nil
 }
 
+// proofPepper is the reports' API-key pepper in the proof (32 bytes or more,
+// as the service requires).
+const proofPepper = "proof-pepper-of-at-least-32-bytes-long"
+
 // reportsCatalog gives each advertiser an API key, as make run does.
 func (s *stack) reportsCatalog() (string, string, error) {
 	pepper := filepath.Join(s.dir, "api-key-pepper")
-	if err := os.WriteFile(pepper, []byte("proof-pepper"), 0o600); err != nil {
+	if err := os.WriteFile(pepper, []byte(proofPepper), 0o600); err != nil {
 		return "", "", err
 	}
 	data, err := os.ReadFile("config/catalog.json")
@@ -115,7 +119,7 @@ func (s *stack) reportsCatalog() (string, string, error) {
 		adv := a.(map[string]any)
 		id := adv["id"].(string)
 		s.apiKeys[id] = "proof-key-" + id
-		adv["api_key_hashes"] = []string{server.HashAPIKey([]byte("proof-pepper"), s.apiKeys[id])}
+		adv["api_key_hashes"] = []string{server.HashAPIKey([]byte(proofPepper), s.apiKeys[id])}
 	}
 	out, _ := json.Marshal(doc)
 	path := filepath.Join(s.dir, "catalog-reports.json")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strings"
 
 	"github.com/adclick/adclick/internal/ids"
 )
@@ -57,6 +58,7 @@ func Parse(data []byte) (*Catalog, error) {
 		return nil, fmt.Errorf("catalog: decode JSON: %w", err)
 	}
 	c := &Catalog{advertisers: map[string]*Advertiser{}, ads: map[string]Ad{}}
+	keyOwner := map[string]string{}
 	for i := range f.Advertisers {
 		adv := &f.Advertisers[i]
 		if err := ids.CheckName("advertiser id", adv.ID); err != nil {
@@ -64,6 +66,16 @@ func Parse(data []byte) (*Catalog, error) {
 		}
 		if _, dup := c.advertisers[adv.ID]; dup {
 			return nil, fmt.Errorf("catalog: advertiser %q listed twice", adv.ID)
+		}
+		for _, h := range adv.APIKeyHashes {
+			if !isKeyHash(h) {
+				return nil, fmt.Errorf("catalog: advertiser %q: API key hash %.70q is not 64 hex digits (HMAC-SHA256)", adv.ID, h)
+			}
+			if other, dup := keyOwner[strings.ToLower(h)]; dup {
+				// One key would sign in as whichever advertiser came last.
+				return nil, fmt.Errorf("catalog: API key hash %.12s… is listed under %q and %q", h, other, adv.ID)
+			}
+			keyOwner[strings.ToLower(h)] = adv.ID
 		}
 		for j := range adv.Ads {
 			ad := &adv.Ads[j]
@@ -134,4 +146,18 @@ func (c *Catalog) Advertisers() []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// isKeyHash: an API key's stored hash is HMAC-SHA256 in hex.
+func isKeyHash(h string) bool {
+	if len(h) != 64 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i] | 0x20 // either case
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

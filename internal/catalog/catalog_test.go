@@ -29,6 +29,8 @@ func TestParseSampleCatalog(t *testing.T) {
 	}
 }
 
+const keyHash = `"abababababababababababababababababababababababababababababababab"`
+
 func TestParseRejects(t *testing.T) {
 	ad := func(id, url, status string) string {
 		return `{"advertisers":[{"id":"a","name":"A","ads":[{"id":"` + id + `","landing_url":"` + url + `","status":"` + status + `"}]}]}`
@@ -43,6 +45,9 @@ func TestParseRejects(t *testing.T) {
 		{"bad ad id", ad("x/../y", "https://a.example/", "active")},
 		{"duplicate ad", `{"advertisers":[{"id":"a","ads":[{"id":"x","landing_url":"https://a.example/","status":"active"}]},{"id":"b","ads":[{"id":"x","landing_url":"https://b.example/","status":"active"}]}]}`},
 		{"duplicate advertiser", `{"advertisers":[{"id":"a","ads":[]},{"id":"a","ads":[]}]}`},
+		{"one key hash under two advertisers", `{"advertisers":[{"id":"a","api_key_hashes":[` + keyHash + `],"ads":[]},{"id":"b","api_key_hashes":[` + keyHash + `],"ads":[]}]}`},
+		{"key hash not hex", `{"advertisers":[{"id":"a","api_key_hashes":["` + strings.Repeat("zz", 32) + `"],"ads":[]}]}`},
+		{"key hash too short", `{"advertisers":[{"id":"a","api_key_hashes":["abcd"],"ads":[]}]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,6 +55,21 @@ func TestParseRejects(t *testing.T) {
 				t.Error("Parse accepted an invalid catalog")
 			}
 		})
+	}
+}
+
+// TestParseKeyHashes: a well-formed hash is accepted, and the refusals
+// above are for the rules, not the JSON.
+func TestParseKeyHashes(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"advertisers":[{"id":"a","api_key_hashes":[` + keyHash + `],"ads":[]}]}`:                                                        "",
+		`{"advertisers":[{"id":"a","api_key_hashes":[` + keyHash + `],"ads":[]},{"id":"b","api_key_hashes":[` + keyHash + `],"ads":[]}]}`: "listed under",
+		`{"advertisers":[{"id":"a","api_key_hashes":["abcd"],"ads":[]}]}`:                                                                 "not 64 hex digits",
+	} {
+		_, err := Parse([]byte(doc))
+		if (err == nil) != (want == "") || err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%s) = %v, want %q", doc, err, want)
+		}
 	}
 }
 

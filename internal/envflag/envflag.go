@@ -53,3 +53,14 @@ func DocumentEnv(fs *flag.FlagSet, prefix string) {
 		f.Usage = fmt.Sprintf("%s ($%s)", f.Usage, Name(prefix, f.Name))
 	})
 }
+
+// List splits a comma-separated flag value, dropping blanks.
+func List(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -13,9 +13,10 @@
 package ratelimit
 
 import (
+	"context"
 	"hash/maphash"
-	"net/netip"
 	"math"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -115,4 +116,20 @@ func ClientKey(addr string) string {
 	}
 	p, _ := ip.Prefix(64)
 	return p.String()
+}
+
+// Run sweeps the limiter until ctx ends. A bucket is forgotten once it
+// has refilled; sweeping that often keeps the limiter to the clients of
+// the last few seconds.
+func (l *Limiter) Run(ctx context.Context) {
+	t := time.NewTicker(max(l.Refill(), time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			l.Sweep(now)
+		}
+	}
 }

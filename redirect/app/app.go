@@ -178,7 +178,7 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		Keys: keys, Catalog: watcher.Current, Publisher: pub, UserKeys: userKeys, Limiter: limiter,
 		Log: log, Registry: reg, Metrics: metrics, Health: health,
 		PublicBase: f.PublicBaseURL, AdServerSecrets: secrets,
-		DefaultTTL: f.TokenTTL, MaxTTL: f.TokenMaxTTL, TrustedProxies: splitList(f.TrustedProxies),
+		DefaultTTL: f.TokenTTL, MaxTTL: f.TokenMaxTTL, TrustedProxies: envflag.List(f.TrustedProxies),
 	})
 	if err != nil {
 		pub.Close(5 * time.Second)
@@ -201,7 +201,11 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		pub.Run,
 		func(ctx context.Context) { watcher.Run(ctx, f.CatalogPoll) },
 		func(ctx context.Context) { reach.Run(ctx, 5*time.Second) },
-		func(ctx context.Context) { sweep(ctx, limiter) },
+		func(ctx context.Context) {
+			if limiter != nil {
+				limiter.Run(ctx)
+			}
+		},
 	} {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(bg) }()
@@ -255,33 +259,7 @@ func loadSecrets(f Flags) (*token.Keyring, []byte, []string, error) {
 	return keys, []byte(strings.TrimSpace(string(pepper))), secrets, nil
 }
 
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
 
-func sweep(ctx context.Context, l *ratelimit.Limiter) {
-	if l == nil {
-		return
-	}
-	// A bucket is forgotten once it has refilled; sweeping that often keeps
-	// the limiter to the clients of the last few seconds.
-	t := time.NewTicker(max(l.Refill(), time.Second))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			l.Sweep(now)
-		}
-	}
-}
 
 // reachability remembers whether the topic answered its last GetTopic, so
 // /readyz does not call Pub/Sub on every probe.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/adclick/adclick/internal/ratelimit"
 	"io"
 	"net"
 	"net/http"
@@ -41,6 +42,10 @@ type Flags struct {
 	PepperFile       string
 	LogLevel         string
 	DrainTimeout     time.Duration
+	TrustedProxies   string
+	RateLimit        float64
+	RateBurst        int
+	ReadTimeout      time.Duration
 }
 
 // NewFlagSet defines the flags, with their documented defaults.
@@ -55,6 +60,10 @@ func NewFlagSet(f *Flags) *flag.FlagSet {
 	fs.StringVar(&f.PepperFile, "api-key-pepper-file", "", "file holding the pepper API keys are hashed with (required)")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&f.DrainTimeout, "drain-timeout", 10*time.Second, "on SIGTERM, how long in-flight requests may take")
+	fs.StringVar(&f.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted (default none)")
+	fs.Float64Var(&f.RateLimit, "rate-limit", 10, "API requests per second allowed per API key (0 disables)")
+	fs.IntVar(&f.RateBurst, "rate-burst", 40, "burst of API requests allowed per API key")
+	fs.DurationVar(&f.ReadTimeout, "read-timeout", server.DefaultReadTimeout, "longest an API request may spend reading Bigtable (then 503)")
 	envflag.DocumentEnv(fs, EnvPrefix)
 	return fs
 }
@@ -74,9 +83,13 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	if f.PepperFile == "" {
 		return errors.New("-api-key-pepper-file is required (make run creates a local one in .run/secrets)")
 	}
-	pepper, err := os.ReadFile(f.PepperFile)
+	pepperFile, err := os.ReadFile(f.PepperFile)
 	if err != nil {
 		return fmt.Errorf("api key pepper: %w", err)
+	}
+	pepper := []byte(strings.TrimSpace(string(pepperFile)))
+	if err := server.CheckPepper(pepper); err != nil {
+		return fmt.Errorf("%s: %w", f.PepperFile, err)
 	}
 
 	reg := obs.NewRegistry()
@@ -111,12 +124,19 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	if err := r.SetTrustedProxies(envflag.List(f.TrustedProxies)); err != nil {
+		return fmt.Errorf("-trusted-proxies: %w", err)
+	}
+	var limiter *ratelimit.Limiter
+	if f.RateLimit > 0 {
+		limiter = ratelimit.New(f.RateLimit, f.RateBurst)
+	}
 	r.Use(gin.Recovery(), obs.RequestMetrics(reg, "reports"), obs.RequestLog(log))
 	health.Register(r)
 	r.GET("/metrics", gin.WrapH(obs.MetricsHandler(reg)))
 	server.New(server.Config{
-		Catalog: watcher.Current, Pepper: []byte(strings.TrimSpace(string(pepper))),
-		Reader: query.NewReader(tbl, nil), Log: log, Metrics: reg,
+		Catalog: watcher.Current, Pepper: pepper,
+		Reader: query.NewReader(tbl, nil), Log: log, Metrics: reg, Limiter: limiter, ReadTimeout: f.ReadTimeout,
 	}).Routes(r)
 
 	ln, err := net.Listen("tcp", f.Listen)
@@ -128,6 +148,9 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go watcher.Run(bg, f.CatalogPoll)
+	if limiter != nil {
+		go limiter.Run(bg)
+	}
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
 	"strings"
 
 	"github.com/adclick/adclick/internal/catalog"
@@ -18,6 +19,18 @@ func HashAPIKey(pepper []byte, key string) string {
 	m := hmac.New(sha256.New, pepper)
 	m.Write([]byte(key))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// MinPepper is the shortest API-key pepper accepted: a short one makes
+// the stored hashes guessable offline.
+const MinPepper = 32
+
+// CheckPepper refuses a pepper shorter than MinPepper bytes.
+func CheckPepper(pepper []byte) error {
+	if len(pepper) < MinPepper {
+		return fmt.Errorf("API-key pepper is %d bytes, need at least %d", len(pepper), MinPepper)
+	}
+	return nil
 }
 
 // advertiserFor returns the advertiser whose hashes include key's.

@@ -18,8 +18,10 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"github.com/adclick/adclick/internal/ratelimit"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -43,7 +45,15 @@ type Config struct {
 	// Metrics registers the API's metrics (nil: none).
 	Metrics prometheus.Registerer
 	Now     func() time.Time
+	// Limiter, if set, limits each API key's requests (429 past it).
+	Limiter *ratelimit.Limiter
+	// ReadTimeout bounds each API request's reads (0: DefaultReadTimeout).
+	ReadTimeout time.Duration
 }
+
+// DefaultReadTimeout bounds an API request's Bigtable reads: past it the
+// answer is a 503, and nothing keeps reading for a client that gave up.
+const DefaultReadTimeout = 5 * time.Second
 
 // Server serves the API.
 type Server struct {
@@ -58,6 +68,9 @@ var assets embed.FS
 func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
 	}
 	s := &Server{cfg: cfg, queries: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "adclick", Subsystem: "reports", Name: "query_seconds",
@@ -96,7 +109,17 @@ func (s *Server) authenticate(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "a valid API key is required: Authorization: Bearer <key>"})
 		return
 	}
+	if s.cfg.Limiter != nil {
+		if ok, wait := s.cfg.Limiter.Allow(HashAPIKey(s.cfg.Pepper, strings.TrimSpace(key)), s.cfg.Now()); !ok {
+			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			c.AbortWithStatusJSON(http.StatusTooManyRequests, gin.H{"error": "too many requests for this API key; retry after the Retry-After seconds"})
+			return
+		}
+	}
 	c.Set(advertiserKey, adv)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ReadTimeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
 	c.Next()
 }
 

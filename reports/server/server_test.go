@@ -21,11 +21,12 @@ import (
 	"github.com/adclick/adclick/internal/catalog"
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack/lstest"
+	"github.com/adclick/adclick/internal/ratelimit"
 	"github.com/adclick/adclick/reports/query"
 )
 
 var (
-	pepper = []byte("test-pepper")
+	pepper = []byte("test-pepper-of-at-least-32-bytes-long")
 	now    = time.Date(2026, 11, 27, 12, 30, 0, 0, time.UTC)
 )
 
@@ -38,6 +39,12 @@ const catalogJSON = `{"advertisers": [
 ]}`
 
 func newTestServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	return newTestServerWith(t, func(*Config) {})
+}
+
+// newTestServerWith lets a test change the configuration.
+func newTestServerWith(t *testing.T, change func(*Config)) *httptest.Server {
 	t.Helper()
 	lstest.Start(t)
 	doc := strings.NewReplacer("%ACME%", HashAPIKey(pepper, "acme-key"), "%ACME2%", HashAPIKey(pepper, "acme-key-rotated"),
@@ -77,8 +84,10 @@ func newTestServer(t *testing.T) *httptest.Server {
 	}
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
-	New(Config{Catalog: func() *catalog.Catalog { return cat }, Pepper: pepper, Reader: query.NewReader(tbl, nil),
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}).Routes(r)
+	cfg := Config{Catalog: func() *catalog.Catalog { return cat }, Pepper: pepper, Reader: query.NewReader(tbl, nil),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }}
+	change(&cfg)
+	New(cfg).Routes(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return srv
@@ -234,5 +243,43 @@ func TestDashboardIsServed(t *testing.T) {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("GET %s = %d, want 200 containing %q", path, code, want)
 		}
+	}
+}
+
+// TestRateLimitPerKey: each API key has its own bucket; past it, 429 with
+// Retry-After, and another key (another advertiser) is not affected.
+func TestRateLimitPerKey(t *testing.T) {
+	srv := newTestServerWith(t, func(c *Config) { c.Limiter = ratelimit.New(0.5, 3) })
+	path := "/v1/ads/acme-1/clicks?granularity=minute&from=2026-11-27T12:00:00Z&to=2026-11-27T12:30:00Z"
+	for i := range 3 {
+		if code, _, body := get(t, srv, path, "acme-key"); code != http.StatusOK {
+			t.Fatalf("request %d: %d %s", i+1, code, body)
+		}
+	}
+	code, hdr, _ := get(t, srv, path, "acme-key")
+	if code != http.StatusTooManyRequests || hdr.Get("Retry-After") != "2" {
+		t.Errorf("4th request: %d, Retry-After %q; want 429 and 2", code, hdr.Get("Retry-After"))
+	}
+	if code, _, _ := get(t, srv, "/v1/ads/globex-1/clicks?granularity=minute&from=2026-11-27T12:00:00Z&to=2026-11-27T12:30:00Z", "globex-key"); code != http.StatusOK {
+		t.Errorf("another advertiser's key got %d after acme's burst", code)
+	}
+}
+
+// TestReadDeadline: a request's reads end at its deadline with a 503
+// rather than running on.
+func TestReadDeadline(t *testing.T) {
+	srv := newTestServerWith(t, func(c *Config) { c.ReadTimeout = time.Nanosecond })
+	code, _, body := get(t, srv, "/v1/ads/acme-1/clicks?granularity=minute&from=2026-11-27T12:00:00Z&to=2026-11-27T12:30:00Z", "acme-key")
+	if code != http.StatusServiceUnavailable {
+		t.Errorf("a read past its deadline answered %d %s, want 503", code, body)
+	}
+}
+
+func TestCheckPepper(t *testing.T) {
+	if err := CheckPepper([]byte("short")); err == nil {
+		t.Error("a 5-byte pepper was accepted")
+	}
+	if err := CheckPepper(pepper); err != nil {
+		t.Errorf("a %d-byte pepper was refused: %v", len(pepper), err)
 	}
 }
