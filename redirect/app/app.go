@@ -259,8 +259,6 @@ func loadSecrets(f Flags) (*token.Keyring, []byte, []string, error) {
 	return keys, []byte(strings.TrimSpace(string(pepper))), secrets, nil
 }
 
-
-
 // reachability remembers whether the topic answered its last GetTopic, so
 // /readyz does not call Pub/Sub on every probe.
 type reachability struct {
