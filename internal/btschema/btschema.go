@@ -61,6 +61,10 @@ const (
 	Top    Kind = 't' // row = advertiser-minute, cell = ad
 )
 
+// SpeedRetention is how long speed cells are kept: older days have batch
+// cells (once reconciled) or nothing.
+const SpeedRetention = 90 * 24 * time.Hour
+
 // Families maps each family to its garbage-collection rule. Both keep a
 // single version. A speed cell's timestamp grows with its count (see
 // SpeedTimestamp), so the surviving version is always the largest count: a
@@ -68,7 +72,7 @@ const (
 // wins even when it lowers a count.
 func Families() map[string]bigtable.GCPolicy {
 	return map[string]bigtable.GCPolicy{
-		FamilySpeed: bigtable.UnionPolicy(bigtable.MaxVersionsPolicy(1), bigtable.MaxAgePolicy(90*24*time.Hour)),
+		FamilySpeed: bigtable.UnionPolicy(bigtable.MaxVersionsPolicy(1), bigtable.MaxAgePolicy(SpeedRetention)),
 		FamilyBatch: bigtable.MaxVersionsPolicy(1),
 	}
 }
@@ -382,6 +386,21 @@ func ParseRowStart(k Kind, key string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("btschema: row key %q: %w", key, err)
 	}
 	return t, nil
+}
+
+// EarliestReconciled is the first day the nightly marked reconciled: no
+// batch cell is older. ok is false when no day is marked yet.
+func EarliestReconciled(ctx context.Context, tbl *bigtable.Table) (day time.Time, ok bool, err error) {
+	var key string
+	err = tbl.ReadRows(ctx, bigtable.PrefixRange("r#"), func(r bigtable.Row) bool {
+		key = r.Key()
+		return false
+	}, bigtable.LimitRows(1), bigtable.RowFilter(bigtable.StripValueFilter()))
+	if err != nil || key == "" {
+		return time.Time{}, false, err
+	}
+	day, err = ParseReconciledRowKey(key)
+	return day, err == nil, err
 }
 
 // ParseReconciledRowKey is the day a ReconciledRowKey marks.

@@ -40,6 +40,23 @@ var Granularities = []Granularity{Minute, Hour, Day, Month}
 // MaxPoints bounds one series.
 const MaxPoints = 1500
 
+// MaxSpan bounds one series' range per granularity, so that no request
+// asks for more than a few thousand rows: two days of minutes, 93 days of
+// hours, three years of days, 25 years of months.
+var MaxSpan = map[Granularity]time.Duration{
+	Minute: 2 * 24 * time.Hour,
+	Hour:   93 * 24 * time.Hour,
+	Day:    3 * 366 * 24 * time.Hour,
+	Month:  25 * 366 * 24 * time.Hour,
+}
+
+// maxCachedDays bounds the reconciled-marker cache: reads are clamped to
+// days that can hold counts, so this is a safety net, not a working size.
+const maxCachedDays = 4096
+
+// floorTTL is how long the earliest readable day is reused.
+const floorTTL = 10 * time.Minute
+
 // Point is one bucket of a series.
 type Point struct {
 	Start  time.Time `json:"start"`
@@ -55,6 +72,8 @@ type Reader struct {
 	mu         sync.Mutex
 	reconciled map[int64]bool // UTC day (unix s) → marked
 	checkedAt  map[int64]time.Time
+	floor      time.Time // the earliest day that can hold counts
+	floorAt    time.Time
 }
 
 // NewReader reads from tbl.
@@ -165,7 +184,21 @@ func (v *values) sum(from, to time.Time) (int64, bool) {
 // minute level any hour that is only partly inside (or every hour, when
 // minutes are asked for).
 func (r *Reader) load(ctx context.Context, advertiser, ad string, from, to time.Time, minutes bool) (*values, error) {
-	v := &values{minutes: map[int64]int64{}, minuteHrs: map[int64]bool{}, hours: map[int64]int64{}}
+	v := &values{minutes: map[int64]int64{}, minuteHrs: map[int64]bool{}, hours: map[int64]int64{}, reconciled: map[int64]bool{}}
+	// No counts exist before the floor or after now: read neither.
+	floor, err := r.readableFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if from.Before(floor) {
+		from = floor
+	}
+	if now := r.now().Add(time.Minute); to.After(now) {
+		to = now
+	}
+	if !from.Before(to) {
+		return v, nil
+	}
 	days, err := r.reconciledDays(ctx, from, to)
 	if err != nil {
 		return nil, err
@@ -263,6 +296,38 @@ func (r *Reader) read(ctx context.Context, keys bigtable.RowList, k btschema.Kin
 // double the reads.
 const reconcileTTL = 30 * time.Second
 
+// readableFrom is the earliest day that can hold counts: the first
+// reconciled day (batch cells) or the oldest day speed cells are kept,
+// whichever is earlier. Cached for floorTTL.
+func (r *Reader) readableFrom(ctx context.Context) (time.Time, error) {
+	now := r.now()
+	r.mu.Lock()
+	floor, at := r.floor, r.floorAt
+	r.mu.Unlock()
+	if !at.IsZero() && now.Sub(at) < floorTTL {
+		return floor, nil
+	}
+	floor = now.Add(-btschema.SpeedRetention).UTC().Truncate(24 * time.Hour)
+	first, ok, err := btschema.EarliestReconciled(ctx, r.tbl)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the earliest reconciled day: %w", err)
+	}
+	if ok && first.Before(floor) {
+		floor = first
+	}
+	r.mu.Lock()
+	r.floor, r.floorAt = floor, now
+	r.mu.Unlock()
+	return floor, nil
+}
+
+// CachedDays is how many days' markers the reader remembers.
+func (r *Reader) CachedDays() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.checkedAt)
+}
+
 // reconciledDays returns which UTC days overlapping [from, to) carry the
 // reconciled marker.
 func (r *Reader) reconciledDays(ctx context.Context, from, to time.Time) (map[int64]bool, error) {
@@ -294,6 +359,9 @@ func (r *Reader) reconciledDays(ctx context.Context, from, to time.Time) (map[in
 		return nil, fmt.Errorf("read reconciled markers: %w", err)
 	}
 	r.mu.Lock()
+	if len(r.checkedAt)+len(missing) > maxCachedDays {
+		r.reconciled, r.checkedAt = map[int64]bool{}, map[int64]time.Time{}
+	}
 	for _, d := range missing {
 		r.reconciled[d.Unix()] = found[d.Unix()]
 		r.checkedAt[d.Unix()] = now

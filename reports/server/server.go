@@ -182,6 +182,9 @@ func (s *Server) parseSeries(c *gin.Context) (seriesParams, error) {
 	if !p.from.Before(p.to) {
 		return p, badRequest{"from", fmt.Sprintf("%s is not before to %s", p.from.Format(time.RFC3339), p.to.Format(time.RFC3339))}
 	}
+	if span := p.to.Sub(p.from); span > query.MaxSpan[p.granularity] {
+		return p, badRequest{"from", fmt.Sprintf("range too long for granularity %s: %v, at most %v", p.granularity, span.Round(time.Hour), query.MaxSpan[p.granularity])}
+	}
 	if _, err := query.Buckets(p.from, p.to, p.granularity, p.loc); err != nil {
 		return p, badRequest{"from", fmt.Sprintf("range too long for granularity %s: at most %d points (%v)", p.granularity, query.MaxPoints, err)}
 	}
