@@ -1,10 +1,10 @@
 package server
 
 import (
-	"fmt"
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
