@@ -3,11 +3,15 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,7 +61,8 @@ func (s *stack) startReports(t *testing.T, key string) string {
 	errc := make(chan error, 1)
 	logs := &syncBuffer{}
 	go func() {
-		errc <- app.Run(ctx, []string{"-listen=127.0.0.1:0", "-project=" + project, "-catalog=" + cat, "-api-key-pepper-file=" + pepper},
+		errc <- app.Run(ctx, []string{"-listen=127.0.0.1:0", "-project=" + project, "-catalog=" + cat, "-api-key-pepper-file=" + pepper,
+			"-rate-limit=0"}, // the test polls the API far faster than a person
 			func(string) (string, bool) { return "", false }, logs, func(a string) { addrc <- a })
 	}()
 	t.Cleanup(func() { cancel(); <-errc })
@@ -114,7 +119,17 @@ func TestDashboardInBrowser(t *testing.T) {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.Flag("headless", true))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelA()
-	ctx, cancel := chromedp.NewContext(actx)
+	// The browser's own log: a Content-Security-Policy violation (an
+	// inline script or style the policy refuses) is reported there.
+	var logMu sync.Mutex
+	var browserLog []string
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+		if e, ok := ev.(*cdplog.EventEntryAdded); ok {
+			logMu.Lock()
+			browserLog = append(browserLog, e.Entry.Source.String()+": "+e.Entry.Text)
+			logMu.Unlock()
+		}
+	}))
 	defer cancel()
 	// The first action starts the browser: no timeout on its context.
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
@@ -149,11 +164,49 @@ func TestDashboardInBrowser(t *testing.T) {
 	if chart, err := chromedp.Run(step, chromedp.Evaluate[int](`document.querySelectorAll("#chart canvas").length`)); err != nil || chart == 0 {
 		t.Errorf("no chart drawn (%d canvases, %v)", chart, err)
 	}
+	// The page works under its policy: enabling the log domain replays
+	// every entry so far; none may be a refusal by the policy.
+	if _, err := chromedp.Call(step, cdplog.Enable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	logMu.Lock()
+	for _, line := range browserLog {
+		if strings.Contains(line, "Content Security Policy") || strings.Contains(line, "Content-Security-Policy") {
+			t.Errorf("the browser refused something under the page's policy: %s", line)
+		}
+	}
+	logMu.Unlock()
+	checkSecurityHeaders(t, base)
 
 	// A new click through the click service appears on the live view.
 	click(t, urls[3])
 	err = chromedp.Do(step, chromedp.Poll[chromedp.Void](`document.getElementById("total").dataset.total === "4"`, chromedp.WithPollingTimeout(60*time.Second)))
 	if err != nil {
 		t.Fatalf("the new click did not appear on the dashboard within 60 s (API total %d): %v", apiTotal(t, base, key), err)
+	}
+}
+
+// checkSecurityHeaders: the dashboard and the API answer with the policy
+// and the headers that keep them from being framed, sniffed or leaked.
+func checkSecurityHeaders(t *testing.T, base string) {
+	t.Helper()
+	for _, path := range []string{"/", "/static/app.js", "/v1/ads"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		csp := resp.Header.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'self'", "frame-ancestors 'none'", "script-src 'self'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: Content-Security-Policy %q lacks %s", path, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("%s: the policy allows inline code: %q", path, csp)
+		}
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Referrer-Policy") == "" {
+			t.Errorf("%s: nosniff %q, Referrer-Policy %q", path, resp.Header.Get("X-Content-Type-Options"), resp.Header.Get("Referrer-Policy"))
+		}
 	}
 }

@@ -61,8 +61,8 @@ func NewFlagSet(f *Flags) *flag.FlagSet {
 	fs.StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&f.DrainTimeout, "drain-timeout", 10*time.Second, "on SIGTERM, how long in-flight requests may take")
 	fs.StringVar(&f.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted (default none)")
-	fs.Float64Var(&f.RateLimit, "rate-limit", 10, "API requests per second allowed per API key (0 disables)")
-	fs.IntVar(&f.RateBurst, "rate-burst", 40, "burst of API requests allowed per API key")
+	fs.Float64Var(&f.RateLimit, "rate-limit", 20, "API requests per second allowed per API key (0 disables)")
+	fs.IntVar(&f.RateBurst, "rate-burst", 100, "burst of API requests allowed per API key")
 	fs.DurationVar(&f.ReadTimeout, "read-timeout", server.DefaultReadTimeout, "longest an API request may spend reading Bigtable (then 503)")
 	envflag.DocumentEnv(fs, EnvPrefix)
 	return fs
