@@ -61,7 +61,7 @@ func (s *stack) startReports(t *testing.T, key string) string {
 	errc := make(chan error, 1)
 	logs := &syncBuffer{}
 	go func() {
-		errc <- app.Run(ctx, []string{"-listen=127.0.0.1:0", "-project=" + project, "-catalog=" + cat, "-api-key-pepper-file=" + pepper,
+		errc <- app.Run(ctx, []string{"-listen=127.0.0.1:0", "-admin-listen=127.0.0.1:0", "-project=" + project, "-catalog=" + cat, "-api-key-pepper-file=" + pepper,
 			"-rate-limit=0"}, // the test polls the API far faster than a person
 			func(string) (string, bool) { return "", false }, logs, func(a string) { addrc <- a })
 	}()

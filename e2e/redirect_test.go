@@ -94,12 +94,12 @@ func TestPubSubOutageLosesNoClick(t *testing.T) {
 			t.Errorf("impression %s was redirected but never reached Pub/Sub", id)
 		}
 	}
-	if sp := metric(t, svc.base, "adclick_redirect_spooled_total"); sp == "" || sp == "0" {
+	if sp := metric(t, svc.admin, "adclick_redirect_spooled_total"); sp == "" || sp == "0" {
 		t.Errorf("spooled_total = %q; the outage should have spooled clicks", sp)
 	}
-	waitFor(t, 10*time.Second, "spool to drain", func() bool { return metric(t, svc.base, "adclick_redirect_spool_depth") == "0" })
+	waitFor(t, 10*time.Second, "spool to drain", func() bool { return metric(t, svc.admin, "adclick_redirect_spool_depth") == "0" })
 	t.Logf("%d clicks, %d messages (%d duplicates from timed-out publishes), spooled %s",
-		n, len(msgs), len(msgs)-len(seen), metric(t, svc.base, "adclick_redirect_spooled_total"))
+		n, len(msgs), len(msgs)-len(seen), metric(t, svc.admin, "adclick_redirect_spooled_total"))
 }
 
 // TestRestartReplaysSpool stops the service while its spool holds clicks
@@ -115,7 +115,7 @@ func TestRestartReplaysSpool(t *testing.T) {
 			t.Fatalf("click %d: status %d", i, resp.StatusCode)
 		}
 	}
-	if d := metric(t, svc.base, "adclick_redirect_spool_depth"); d != "50" {
+	if d := metric(t, svc.admin, "adclick_redirect_spool_depth"); d != "50" {
 		t.Fatalf("spool depth %q before restart, want 50", d)
 	}
 	if err := svc.stop(); err != nil {
@@ -130,5 +130,5 @@ func TestRestartReplaysSpool(t *testing.T) {
 			t.Errorf("spooled impression %s not replayed after restart", id)
 		}
 	}
-	waitFor(t, 10*time.Second, "spool to drain", func() bool { return metric(t, svc2.base, "adclick_redirect_spool_depth") == "0" })
+	waitFor(t, 10*time.Second, "spool to drain", func() bool { return metric(t, svc2.admin, "adclick_redirect_spool_depth") == "0" })
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/adclick/adclick/internal/proc"
 	"io"
 	"net/http"
 	"os"
@@ -73,9 +74,10 @@ func newStack(t *testing.T) *stack {
 
 // service is a running click service.
 type service struct {
-	base string
-	stop func() error
-	logs *syncBuffer
+	admin string // the admin listener: /metrics
+	base  string
+	stop  func() error
+	logs  *syncBuffer
 }
 
 type syncBuffer struct {
@@ -104,8 +106,12 @@ func (s *stack) startRedirect(t *testing.T, spoolDir string, extra ...string) *s
 	errc := make(chan error, 1)
 	logs := &syncBuffer{}
 	catalog, _ := filepath.Abs("../config/catalog.json")
+	admin, err := proc.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
 	args := append([]string{
-		"-listen=127.0.0.1:0", "-public-base-url=http://click.test", "-project=" + project,
+		"-listen=127.0.0.1:0", "-admin-listen=" + admin, "-public-base-url=http://click.test", "-project=" + project,
 		"-catalog=" + catalog, "-token-keys-file=" + s.secrets.TokenKeys, "-user-key-pepper-file=" + s.secrets.Pepper,
 		"-ad-server-secrets-file=" + s.secrets.AdServerSecrets, "-spool-dir=" + spoolDir,
 		"-publish-wait=200ms", "-rate-limit=0", "-log-level=debug",
@@ -116,7 +122,7 @@ func (s *stack) startRedirect(t *testing.T, spoolDir string, extra ...string) *s
 	var svc *service
 	select {
 	case a := <-addrc:
-		svc = &service{base: "http://" + a, logs: logs}
+		svc = &service{base: "http://" + a, admin: "http://" + admin, logs: logs}
 	case err := <-errc:
 		cancel()
 		t.Fatalf("click service did not start: %v\n%s", err, logs)

@@ -18,6 +18,7 @@ resource "google_cloud_run_v2_service" "redirect" {
       image = format(local.image, "redirect")
       args = [
         "-listen=:8080",
+        "-admin-listen=127.0.0.1:9090",
         "-public-base-url=${local.public_base_url}",
         "-project=${var.project}",
         "-topic=${google_pubsub_topic.clicks.name}",
@@ -64,9 +65,10 @@ resource "google_cloud_run_v2_service" "redirect" {
       }
     }
     # Google Cloud Managed Service for Prometheus: scrapes the service's
-    # /metrics on localhost:8080 (its default) every minute and writes
-    # them to Cloud Monitoring as prometheus.googleapis.com/..., which the
-    # spool-depth alert and the dashboard read.
+    # admin listener (localhost:9090/metrics, run-monitoring.yaml) and
+    # writes the metrics to Cloud Monitoring as prometheus.googleapis.com/...,
+    # which the spool-depth alert and the dashboard read. The admin port is
+    # not routed from outside.
     containers {
       name       = "collector"
       image      = var.gmp_sidecar_image
@@ -75,6 +77,20 @@ resource "google_cloud_run_v2_service" "redirect" {
         limits = {
           cpu    = "1"
           memory = "512Mi"
+        }
+      }
+      volume_mounts {
+        name       = "run-monitoring"
+        mount_path = "/etc/rungmp"
+      }
+    }
+    volumes {
+      name = "run-monitoring"
+      secret {
+        secret = google_secret_manager_secret.run_monitoring.secret_id
+        items {
+          version = "latest"
+          path    = "config.yaml"
         }
       }
     }
@@ -113,6 +129,7 @@ resource "google_cloud_run_v2_service" "redirect" {
     }
   }
   depends_on = [google_project_service.apis, google_secret_manager_secret_iam_member.redirect, google_pubsub_topic_iam_member.redirect_publishes,
+    google_secret_manager_secret_version.run_monitoring, google_secret_manager_secret_iam_member.redirect_reads_run_monitoring,
   google_pubsub_topic_iam_member.redirect_checks_topic, google_storage_bucket_iam_member.catalog_readers, google_project_iam_member.redirect_writes_metrics]
 }
 

@@ -33,3 +33,25 @@ resource "google_secret_manager_secret_iam_member" "reports" {
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.reports.member
 }
+
+# The Managed Prometheus sidecar's configuration (not a secret: Cloud Run
+# mounts files from Secret Manager only). Its one version comes from
+# run-monitoring.yaml, so it exists before the service.
+resource "google_secret_manager_secret" "run_monitoring" {
+  secret_id = "adclick-redirect-run-monitoring"
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_version" "run_monitoring" {
+  secret      = google_secret_manager_secret.run_monitoring.id
+  secret_data = file("${path.module}/run-monitoring.yaml")
+}
+
+resource "google_secret_manager_secret_iam_member" "redirect_reads_run_monitoring" {
+  secret_id = google_secret_manager_secret.run_monitoring.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.redirect.member
+}

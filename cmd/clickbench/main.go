@@ -46,7 +46,7 @@ type config struct {
 	binDir     string
 	catalog    string
 	bareOnly   string
-	pprof      string
+	pprof      bool
 	svcArgs    string
 	svcEnv     string
 	self       string
@@ -66,7 +66,7 @@ func main() {
 	flag.DurationVar(&c.maxP99, "max-p99", 10*time.Millisecond, "p99 a rate must stay under to count as sustained")
 	flag.StringVar(&c.binDir, "bin-dir", "", "folder of bin/redirect (default: this binary's folder)")
 	flag.StringVar(&c.catalog, "catalog", "config/catalog.json", "catalog the click service serves")
-	flag.StringVar(&c.pprof, "pprof-addr", "", "pass -pprof-addr to the click service, for profiling during the run")
+	flag.BoolVar(&c.pprof, "pprof", false, "pass -pprof to the click service: pprof on its admin listener (its address is printed)")
 	flag.StringVar(&c.svcArgs, "service-args", "", "extra space-separated flags for the click service, to compare settings")
 	flag.StringVar(&c.svcEnv, "service-env", "", "extra space-separated NAME=value environment for the click service (GOGC=800, say)")
 	flag.StringVar(&c.self, "self-pprof-addr", "", "serve net/http/pprof of the load generator and Pub/Sub fake on this address")
@@ -128,14 +128,17 @@ func run(c config) error {
 	// The Pub/Sub fake runs in a process of its own, as Pub/Sub would: its
 	// pauses then are not the load generator's and vice versa.
 	exe, _ := os.Executable()
-	addrs := make([]string, 3)
+	addrs := make([]string, 4)
 	for i := range addrs {
 		var err error
 		if addrs[i], err = proc.FreeAddr(); err != nil {
 			return err
 		}
 	}
-	psAddr, svcAddr, bareAddr := addrs[0], addrs[1], addrs[2]
+	psAddr, svcAddr, bareAddr, adminAddr := addrs[0], addrs[1], addrs[2], addrs[3]
+	if c.pprof {
+		fmt.Printf("click service pprof: http://%s/debug/pprof/\n", adminAddr)
+	}
 	fake := &proc.Proc{Name: "pubsub", Path: exe, Out: os.Stderr, Args: []string{"-serve-pubsub=" + psAddr, "-fake-pprof-addr=" + c.fakePprof}}
 	if err := fake.Start(); err != nil {
 		return err
@@ -169,7 +172,7 @@ func run(c config) error {
 		Env: append([]string{"PUBSUB_EMULATOR_HOST=" + psAddr}, strings.Fields(c.svcEnv)...),
 		Args: append([]string{"-listen=" + svcAddr, "-catalog=" + c.catalog, "-token-keys-file=" + sec.TokenKeys,
 			"-user-key-pepper-file=" + sec.Pepper, "-spool-dir=" + filepath.Join(state, "spool"),
-			"-trusted-proxies=127.0.0.1/32", "-log-level=warn", "-pprof-addr=" + c.pprof}, strings.Fields(c.svcArgs)...)}
+			"-trusted-proxies=127.0.0.1/32", "-log-level=warn", "-admin-listen=" + adminAddr, fmt.Sprintf("-pprof=%v", c.pprof)}, strings.Fields(c.svcArgs)...)}
 	bare := &proc.Proc{Name: "bare", Path: exe, Out: os.Stderr, Args: []string{"-serve-bare=" + bareAddr}}
 	for _, p := range []*proc.Proc{svc, bare} {
 		if err := p.Start(); err != nil {
@@ -216,7 +219,7 @@ func run(c config) error {
 	fmt.Printf("each figure is the median over the rounds; sustained = achieved >= 99%% of target, no errors, p99 < %v\n", c.maxP99)
 	fmt.Println("the Pub/Sub fake holds the clicks topic without subscriptions (see localstack.EnsureTopics)")
 	targets := []target{
-		{name: "click service (verify token, catalog, publish to the Pub/Sub fake, 302)", base: "http://" + svcAddr, pid: svc.Pid(), metrics: "http://" + svcAddr + "/metrics"},
+		{name: "click service (verify token, catalog, publish to the Pub/Sub fake, 302)", base: "http://" + svcAddr, pid: svc.Pid(), metrics: "http://" + adminAddr + "/metrics"},
 		{name: "bare Gin handler (302 only): the ceiling", base: "http://" + bareAddr, pid: bare.Pid()},
 	}
 	procs := processes{fake: fake.Pid(), gen: os.Getpid()}

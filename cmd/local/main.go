@@ -164,7 +164,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	fmt.Fprintf(out, `
 adclick is running locally. Ctrl-C stops everything.
 
-  click service     %[1]s   (/healthz /readyz /metrics)
+  click service     %[1]s   (/healthz /readyz; /metrics and details on http://127.0.0.1:9090)
   Pub/Sub fake      %[2]s   export PUBSUB_EMULATOR_HOST=%[2]s
   Bigtable emulator %[3]s   export BIGTABLE_EMULATOR_HOST=%[3]s
   advertiser site   http://%[4]s   (stand-in landing pages of the sample catalog)

@@ -240,7 +240,7 @@ func runBatch(s *stack, days []time.Time) error {
 func waitSpoolEmpty(ctx context.Context, s *stack, within time.Duration) error {
 	deadline := time.Now().Add(within)
 	for {
-		d, err := spoolDepth(s.clickBase)
+		d, err := spoolDepth(s.clickAdmin)
 		if err == nil && d == 0 {
 			return nil
 		}

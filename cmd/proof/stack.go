@@ -31,7 +31,9 @@ type stack struct {
 	archiver  *proc.Proc
 	reports   *proc.Proc
 	clickBase string
-	reportURL string
+	// clickAdmin is the click service's admin listener (/metrics).
+	clickAdmin string
+	reportURL  string
 }
 
 func startStack(ctx context.Context, bin, dir string, log io.Writer) (*stack, error) {
@@ -65,11 +67,19 @@ func startStack(ctx context.Context, bin, dir string, log io.Writer) (*stack, er
 	if err != nil {
 		return s, err
 	}
-	s.clickBase, s.reportURL = "http://"+redirectAddr, "http://"+reportsAddr
+	redirectAdmin, err := proc.FreeAddr()
+	if err != nil {
+		return s, err
+	}
+	reportsAdmin, err := proc.FreeAddr()
+	if err != nil {
+		return s, err
+	}
+	s.clickBase, s.reportURL, s.clickAdmin = "http://"+redirectAddr, "http://"+reportsAddr, "http://"+redirectAdmin
 	s.archiver = &proc.Proc{Name: "archiver", Path: filepath.Join(bin, "archiver"), Env: env, Out: log,
 		Args: []string{"-archive=" + filepath.Join(dir, "archive"), "-max-duration=1m"}}
 	s.redirect = &proc.Proc{Name: "redirect", Path: filepath.Join(bin, "redirect"), Env: env, Out: log, Args: []string{
-		"-listen=" + redirectAddr, "-public-base-url=" + s.clickBase, "-catalog=config/catalog.json",
+		"-listen=" + redirectAddr, "-admin-listen=" + redirectAdmin, "-public-base-url=" + s.clickBase, "-catalog=config/catalog.json",
 		"-token-keys-file=" + s.secrets.TokenKeys, "-user-key-pepper-file=" + s.secrets.Pepper,
 		"-ad-server-secrets-file=" + s.secrets.AdServerSecrets, "-spool-dir=" + filepath.Join(dir, "spool"),
 		// The load generator speaks for many clients through X-Forwarded-For.
@@ -80,7 +90,7 @@ func startStack(ctx context.Context, bin, dir string, log io.Writer) (*stack, er
 		"--drain_file=" + filepath.Join(dir, "streaming.drain"),
 	}}
 	s.reports = &proc.Proc{Name: "reports", Path: filepath.Join(bin, "reports"), Env: env, Out: log, Args: []string{
-		"-listen=" + reportsAddr, "-catalog=" + reportsCatalog, "-api-key-pepper-file=" + pepper,
+		"-listen=" + reportsAddr, "-admin-listen=" + reportsAdmin, "-catalog=" + reportsCatalog, "-api-key-pepper-file=" + pepper,
 	}}
 	for _, c := range []*proc.Proc{s.archiver, s.redirect, s.streaming, s.reports} {
 		if err := c.Start(); err != nil {

@@ -23,7 +23,8 @@ import (
 	"github.com/adclick/adclick/internal/rawarchive"
 )
 
-// spoolDepth reads the click service's spool depth from its metrics.
+// spoolDepth reads the click service's spool depth from its metrics, on
+// its admin listener.
 func spoolDepth(base string) (float64, error) {
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -157,7 +158,7 @@ func leftovers(ctx context.Context, s *stack) (spooled int, dead int, err error)
 			spooled++
 		}
 	}
-	if d, err := spoolDepth(s.clickBase); err == nil && d > 0 {
+	if d, err := spoolDepth(s.clickAdmin); err == nil && d > 0 {
 		spooled += int(d)
 	}
 	ps, err := pubsub.NewClient(ctx, gcpnames.LocalProject, localstack.EmulatorOptions(s.emu.PubSubAddr)...)

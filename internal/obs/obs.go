@@ -12,7 +12,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,12 +100,21 @@ func RequestLog(log *slog.Logger) gin.HandlerFunc {
 type Check func(ctx context.Context) error
 
 // Health serves /healthz (the process is alive) and /readyz (it should get
-// traffic: every check passes and it is not draining).
+// traffic: every check passes and it is not draining). The public /readyz
+// answers only the status, from the last check Run made: a request never
+// costs a backend call, and says nothing about the backends. The admin
+// listener's /readyz (RegisterDetail) runs the checks and names each.
 type Health struct {
 	mu       sync.Mutex
 	names    []string
 	checks   map[string]Check
 	draining atomic.Bool
+	last     atomic.Pointer[readiness]
+}
+
+type readiness struct {
+	ok     bool
+	detail gin.H
 }
 
 // NewHealth returns a Health with no checks.
@@ -121,36 +132,112 @@ func (h *Health) Add(name string, c Check) {
 // traffic before the server stops.
 func (h *Health) Drain() { h.draining.Store(true) }
 
-// Register mounts the endpoints on r.
-func (h *Health) Register(r gin.IRoutes) {
-	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
-	r.GET("/readyz", h.ready)
+// Run checks readiness now and then every interval until ctx ends; the
+// public /readyz answers from the last result.
+func (h *Health) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		h.last.Store(h.check(ctx))
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
-func (h *Health) ready(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c, 2*time.Second)
+func (h *Health) check(ctx context.Context) *readiness {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	h.mu.Lock()
 	names := append([]string(nil), h.names...)
 	h.mu.Unlock()
-	res := gin.H{}
-	ok := !h.draining.Load()
-	if !ok {
-		res["draining"] = "shutting down"
-	}
+	r := &readiness{ok: true, detail: gin.H{}}
 	for _, n := range names {
 		if err := h.checks[n](ctx); err != nil {
-			ok = false
-			res[n] = err.Error()
+			r.ok = false
+			r.detail[n] = err.Error()
 		} else {
-			res[n] = "ok"
+			r.detail[n] = "ok"
 		}
 	}
-	code := http.StatusOK
-	if !ok {
-		code = http.StatusServiceUnavailable
+	return r
+}
+
+// Register mounts the public endpoints on r.
+func (h *Health) Register(r gin.IRoutes) {
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", func(c *gin.Context) {
+		switch last := h.last.Load(); {
+		case h.draining.Load():
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "shutting down"})
+		case last == nil:
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "starting"})
+		case !last.ok:
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not ready"})
+		default:
+			c.JSON(http.StatusOK, gin.H{"status": "ready"})
+		}
+	})
+}
+
+// RegisterDetail mounts /readyz with every check's result, for the admin
+// listener: it runs the checks on each request.
+func (h *Health) RegisterDetail(r gin.IRoutes) {
+	r.GET("/readyz", func(c *gin.Context) {
+		res := h.check(c)
+		code := http.StatusOK
+		if !res.ok || h.draining.Load() {
+			code = http.StatusServiceUnavailable
+		}
+		if h.draining.Load() {
+			res.detail["draining"] = "shutting down"
+		}
+		c.JSON(code, res.detail)
+	})
+}
+
+// ServeAdmin serves the operators' endpoints on addr until ctx ends:
+// /metrics, the detailed /readyz and, with pprof, /debug/pprof/. Keep addr
+// private (the default is localhost): on Cloud Run only the service's port
+// is reachable from outside, and a sidecar in the instance can scrape
+// this one. It returns the address it listens on.
+func ServeAdmin(ctx context.Context, addr string, reg *prometheus.Registry, h *Health, withPprof bool, log *slog.Logger) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("admin listener %s: %w", addr, err)
 	}
-	c.JSON(code, res)
+	r := gin.New()
+	r.Use(gin.Recovery())
+	r.GET("/metrics", gin.WrapH(MetricsHandler(reg)))
+	h.RegisterDetail(r)
+	if withPprof {
+		r.Any("/debug/pprof/*name", gin.WrapF(func(w http.ResponseWriter, req *http.Request) {
+			switch strings.TrimPrefix(req.URL.Path, "/debug/pprof/") {
+			case "profile":
+				pprof.Profile(w, req)
+			case "symbol":
+				pprof.Symbol(w, req)
+			case "trace":
+				pprof.Trace(w, req)
+			default:
+				pprof.Index(w, req)
+			}
+		}))
+	}
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin listener", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+	log.Info("admin listener", "addr", ln.Addr().String(), "pprof", withPprof)
+	return ln.Addr().String(), nil
 }
 
 // Serve runs srv on ln until ctx is done, then stops accepting, waits up

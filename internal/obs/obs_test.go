@@ -15,37 +15,84 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
+// TestHealth: the public /readyz says only whether the service is ready,
+// from the last check (never one per request); the admin one names each
+// check's result.
 func TestHealth(t *testing.T) {
 	gin.SetMode(gin.ReleaseMode)
 	var topicErr error
+	calls := 0
 	h := NewHealth()
 	h.Add("catalog", func(context.Context) error { return nil })
-	h.Add("topic", func(context.Context) error { return topicErr })
-	e := gin.New()
-	h.Register(e)
-	get := func(path string) (int, string) {
+	h.Add("topic", func(context.Context) error { calls++; return topicErr })
+	public, admin := gin.New(), gin.New()
+	h.Register(public)
+	h.RegisterDetail(admin)
+	get := func(e *gin.Engine, path string) (int, string) {
 		w := httptest.NewRecorder()
 		e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
 		return w.Code, w.Body.String()
 	}
+	recheck := func() { h.last.Store(h.check(context.Background())) }
 	tests := []struct {
 		name     string
 		setup    func()
+		e        *gin.Engine
 		path     string
 		code     int
 		contains string
 	}{
-		{"alive", func() {}, "/healthz", 200, "ok"},
-		{"ready", func() {}, "/readyz", 200, `"topic":"ok"`},
-		{"a check fails", func() { topicErr = errors.New("unreachable") }, "/readyz", 503, `"topic":"unreachable"`},
-		{"still alive", func() {}, "/healthz", 200, "ok"},
-		{"draining", func() { topicErr = nil; h.Drain() }, "/readyz", 503, "shutting down"},
+		{"alive", func() {}, public, "/healthz", 200, "ok"},
+		{"not checked yet", func() {}, public, "/readyz", 503, "starting"},
+		{"ready", recheck, public, "/readyz", 200, `{"status":"ready"}`},
+		{"a check fails, not yet rechecked", func() { topicErr = errors.New("unreachable") }, public, "/readyz", 200, "ready"},
+		{"a check fails", recheck, public, "/readyz", 503, `{"status":"not ready"}`},
+		{"the admin side names it", func() {}, admin, "/readyz", 503, `"topic":"unreachable"`},
+		{"still alive", func() {}, public, "/healthz", 200, "ok"},
+		{"draining", func() { topicErr = nil; recheck(); h.Drain() }, public, "/readyz", 503, "shutting down"},
 	}
 	for _, tt := range tests {
 		tt.setup()
-		code, body := get(tt.path)
+		code, body := get(tt.e, tt.path)
 		if code != tt.code || !strings.Contains(body, tt.contains) {
 			t.Errorf("%s: %s = %d %s, want %d containing %q", tt.name, tt.path, code, body, tt.code, tt.contains)
+		}
+		if tt.e == public && strings.Contains(body, "unreachable") {
+			t.Errorf("%s: the public /readyz tells a check's error: %s", tt.name, body)
+		}
+	}
+	before := calls
+	for range 10 {
+		get(public, "/readyz")
+	}
+	if calls != before {
+		t.Errorf("10 public /readyz requests ran the checks %d times; want none", calls-before)
+	}
+}
+
+// TestServeAdmin: metrics and the detailed readiness on their own
+// listener, pprof only when asked.
+func TestServeAdmin(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reg := NewRegistry()
+	h := NewHealth()
+	h.Add("store", func(context.Context) error { return nil })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, withPprof := range []bool{false, true} {
+		addr, err := ServeAdmin(ctx, "127.0.0.1:0", reg, h, withPprof, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for path, want := range map[string]int{"/metrics": 200, "/readyz": 200, "/debug/pprof/": map[bool]int{false: 404, true: 200}[withPprof]} {
+			resp, err := http.Get("http://" + addr + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("pprof %v: %s = %d, want %d", withPprof, path, resp.StatusCode, want)
+			}
 		}
 	}
 }

@@ -9,10 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,7 +61,8 @@ type Flags struct {
 	TrustedProxies  string
 	DrainTimeout    time.Duration
 	LogLevel        string
-	PprofAddr       string
+	AdminListen     string
+	Pprof           bool
 }
 
 // NewFlagSet declares the flags with their documented defaults.
@@ -89,7 +88,8 @@ func NewFlagSet(f *Flags) *flag.FlagSet {
 	fs.StringVar(&f.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
 	fs.DurationVar(&f.DrainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for in-flight requests")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&f.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this address (keep it private); empty disables")
+	fs.StringVar(&f.AdminListen, "admin-listen", "127.0.0.1:9090", "address of the admin listener: /metrics, detailed /readyz, pprof (keep it private)")
+	fs.BoolVar(&f.Pprof, "pprof", false, "serve net/http/pprof on the admin listener")
 	envflag.DocumentEnv(fs, EnvPrefix)
 	return fs
 }
@@ -210,8 +210,13 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(bg) }()
 	}
-	if f.PprofAddr != "" {
-		go servePprof(f.PprofAddr, log)
+	wg.Add(1)
+	go func() { defer wg.Done(); health.Run(bg, 2*time.Second) }()
+	if _, err := obs.ServeAdmin(bg, f.AdminListen, reg, health, f.Pprof, log); err != nil {
+		stopBG()
+		wg.Wait()
+		pub.Close(5 * time.Second)
+		return err
 	}
 	if ready != nil {
 		ready(ln.Addr().String())
@@ -296,16 +301,3 @@ func (r *reachability) Run(ctx context.Context, every time.Duration) {
 }
 
 func (r *reachability) Check(context.Context) error { return *r.lastErr.Load() }
-
-func servePprof(addr string, log *slog.Logger) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	log.Info("pprof listening", "addr", addr)
-	if err := srv.ListenAndServe(); err != nil {
-		log.Error("pprof server", "err", err)
-	}
-}

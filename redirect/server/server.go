@@ -2,7 +2,7 @@
 //
 //	GET  /c/:token        verify, record, 302 to the ad's landing URL
 //	POST /v1/impressions  mint signed click URLs (ad servers, bearer auth)
-//	GET  /healthz, /readyz, /metrics
+//	GET  /healthz, /readyz (status only; /metrics and details on the admin listener)
 package server
 
 import (
@@ -118,8 +118,7 @@ func New(cfg Config) (*Server, error) {
 	e.Use(gin.CustomRecoveryWithWriter(nil, s.recovered), obs.RequestMetrics(cfg.Registry, "adclick_redirect"), obs.RequestLog(cfg.Log))
 	e.NoRoute(func(c *gin.Context) { plain(c, http.StatusNotFound, "not found") })
 	e.NoMethod(func(c *gin.Context) { plain(c, http.StatusMethodNotAllowed, "method not allowed") })
-	cfg.Health.Register(e)
-	e.GET("/metrics", gin.WrapH(obs.MetricsHandler(cfg.Registry)))
+	cfg.Health.Register(e) // metrics and detailed readiness: obs.ServeAdmin
 	e.GET("/c/:token", s.rateLimit, s.click)
 	e.POST("/v1/impressions", s.rateLimit, s.mint)
 	s.engine = e

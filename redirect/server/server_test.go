@@ -296,7 +296,7 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 		method, path string
 		code         int
 	}{
-		{"GET", "/", 404}, {"POST", "/c/abc", 405}, {"GET", "/v1/impressions", 405}, {"GET", "/healthz", 200}, {"GET", "/metrics", 200},
+		{"GET", "/", 404}, {"POST", "/c/abc", 405}, {"GET", "/v1/impressions", 405}, {"GET", "/healthz", 200}, {"GET", "/metrics", 404},
 	} {
 		if w := f.do(httptest.NewRequest(tt.method, tt.path, nil)); w.Code != tt.code {
 			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, w.Code, tt.code)

@@ -46,6 +46,8 @@ type Flags struct {
 	RateLimit        float64
 	RateBurst        int
 	ReadTimeout      time.Duration
+	AdminListen      string
+	Pprof            bool
 }
 
 // NewFlagSet defines the flags, with their documented defaults.
@@ -64,6 +66,8 @@ func NewFlagSet(f *Flags) *flag.FlagSet {
 	fs.Float64Var(&f.RateLimit, "rate-limit", 20, "API requests per second allowed per API key (0 disables)")
 	fs.IntVar(&f.RateBurst, "rate-burst", 100, "burst of API requests allowed per API key")
 	fs.DurationVar(&f.ReadTimeout, "read-timeout", server.DefaultReadTimeout, "longest an API request may spend reading Bigtable (then 503)")
+	fs.StringVar(&f.AdminListen, "admin-listen", "127.0.0.1:9091", "address of the admin listener: /metrics, detailed /readyz, pprof (keep it private)")
+	fs.BoolVar(&f.Pprof, "pprof", false, "serve net/http/pprof on the admin listener")
 	envflag.DocumentEnv(fs, EnvPrefix)
 	return fs
 }
@@ -133,7 +137,6 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	}
 	r.Use(gin.Recovery(), obs.RequestMetrics(reg, "reports"), obs.RequestLog(log))
 	health.Register(r)
-	r.GET("/metrics", gin.WrapH(obs.MetricsHandler(reg)))
 	server.New(server.Config{
 		Catalog: watcher.Current, Pepper: pepper,
 		Reader: query.NewReader(tbl, nil), Log: log, Metrics: reg, Limiter: limiter, ReadTimeout: f.ReadTimeout,
@@ -148,6 +151,10 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go watcher.Run(bg, f.CatalogPoll)
+	go health.Run(bg, 2*time.Second)
+	if _, err := obs.ServeAdmin(bg, f.AdminListen, reg, health, f.Pprof, log); err != nil {
+		return err
+	}
 	if limiter != nil {
 		go limiter.Run(bg)
 	}
