@@ -48,7 +48,7 @@ resource "google_bigquery_row_access_policy" "all_rows" {
   policy_id        = "all_rows"
   filter_predicate = "TRUE"
   grantees = concat(
-    [google_service_account.dataflow.member],
+    [google_service_account.batch.member],
     [for g in var.analyst_groups : "group:${g}"],
     var.looker_service_account == "" ? [] : ["serviceAccount:${var.looker_service_account}"],
   )

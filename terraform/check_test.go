@@ -452,10 +452,10 @@ func TestDashboardShowsEveryAlert(t *testing.T) {
 	}
 }
 
-// TestStreamingJobWaitsForItsGrants: every grant to the pipelines'
-// account (any resource whose member is google_service_account.dataflow)
-// is in the streaming job's depends_on, so the job never starts before
-// its rights exist. BigQuery's grants are the nightly's alone.
+// TestStreamingJobWaitsForItsGrants: every grant to the streaming job's
+// account (a resource whose member is google_service_account.streaming,
+// or the pipelines' shared grants) is in the streaming job's depends_on,
+// so the job never starts before its rights exist.
 func TestStreamingJobWaitsForItsGrants(t *testing.T) {
 	c := load(t)
 	job := c.resource(t, "google_dataflow_flex_template_job", "streaming")
@@ -489,23 +489,24 @@ func TestStreamingJobWaitsForItsGrants(t *testing.T) {
 		if !ok {
 			continue
 		}
-		refs := m.Expr.Variables()
-		if len(refs) != 1 || refs[0].RootName() != "google_service_account" {
-			continue
+		mine := strings.HasPrefix(b.Labels[1], "pipelines_") // for_each over both jobs' accounts
+		for _, ref := range m.Expr.Variables() {
+			if ref.RootName() == "google_service_account" {
+				if attr, ok := ref[1].(hcl.TraverseAttr); ok && attr.Name == "streaming" {
+					mine = true
+				}
+			}
 		}
-		if attr, ok := refs[0][1].(hcl.TraverseAttr); !ok || attr.Name != "dataflow" {
+		if !mine {
 			continue
-		}
-		if strings.HasPrefix(b.Labels[0], "google_bigquery") || b.Labels[1] == "dataflow_runs_load_jobs" || b.Labels[1] == "dataflow_reads_raw" {
-			continue // the nightly's: BigQuery loads and the raw archive
 		}
 		grants++
 		if name := b.Labels[0] + "." + b.Labels[1]; !deps[name] {
 			t.Errorf("the streaming job does not depend on %s", name)
 		}
 	}
-	if grants < 5 {
-		t.Fatalf("found %d grants to the pipelines' account: the parse is off", grants)
+	if grants < 8 {
+		t.Fatalf("found %d grants to the streaming job's account: the parse is off", grants)
 	}
 }
 

@@ -17,7 +17,7 @@ resource "google_dataflow_flex_template_job" "streaming" {
   container_spec_gcs_path      = "${local.templates}/streaming-${var.image_tag}.json"
   on_delete                    = "drain"
   skip_wait_on_job_termination = false
-  service_account_email        = google_service_account.dataflow.email
+  service_account_email        = google_service_account.streaming.email
   temp_location                = "gs://${google_storage_bucket.dataflow.name}/temp"
   staging_location             = "gs://${google_storage_bucket.dataflow.name}/staging"
   enable_streaming_engine      = true
@@ -42,15 +42,15 @@ resource "google_dataflow_flex_template_job" "streaming" {
   # Every grant it uses, the table it writes and the template's bucket:
   # a job started before its rights exist fails its first bundles.
   depends_on = [
-    google_project_iam_member.dataflow_worker,
-    google_pubsub_subscription_iam_member.dataflow_reads,
-    google_pubsub_subscription_iam_member.dataflow_views,
-    google_project_iam_member.dataflow_tracking_subscription,
-    google_pubsub_topic_iam_member.dataflow_attaches_tracking,
-    google_pubsub_topic_iam_member.dataflow_dead_letters,
-    google_bigtable_instance_iam_member.dataflow_writes,
-    google_storage_bucket_iam_member.dataflow_buckets,
-    google_artifact_registry_repository_iam_member.dataflow_pulls_images,
+    google_project_iam_member.pipelines_work,
+    google_artifact_registry_repository_iam_member.pipelines_pull_images,
+    google_storage_bucket_iam_member.pipelines_stage,
+    google_bigtable_instance_iam_member.pipelines_write_bigtable,
+    google_pubsub_subscription_iam_member.streaming_reads,
+    google_pubsub_subscription_iam_member.streaming_views,
+    google_project_iam_member.streaming_tracking_subscription,
+    google_pubsub_topic_iam_member.streaming_attaches_tracking,
+    google_pubsub_topic_iam_member.streaming_dead_letters,
     google_bigtable_table.clicks,
     google_bigtable_gc_policy.speed,
     google_bigtable_gc_policy.batch,
@@ -88,7 +88,7 @@ resource "google_cloud_scheduler_job" "batch" {
           bigquery_dataset     = google_bigquery_dataset.adclick.dataset_id
         }
         environment = merge({
-          serviceAccountEmail = google_service_account.dataflow.email
+          serviceAccountEmail = google_service_account.batch.email
           tempLocation        = "gs://${google_storage_bucket.dataflow.name}/temp"
           stagingLocation     = "gs://${google_storage_bucket.dataflow.name}/staging"
           maxWorkers          = var.batch_max_workers
@@ -109,11 +109,15 @@ resource "google_cloud_scheduler_job" "batch" {
   }
   depends_on = [
     google_project_iam_member.scheduler_launches,
-    google_service_account_iam_member.scheduler_acts_as_dataflow,
+    google_service_account_iam_member.scheduler_acts_as_batch,
     google_storage_bucket_iam_member.scheduler_reads_templates,
-    google_project_iam_member.dataflow_worker,
-    google_bigquery_dataset_iam_member.dataflow_loads,
-    google_project_iam_member.dataflow_runs_load_jobs,
-    google_artifact_registry_repository_iam_member.dataflow_pulls_images,
+    google_project_iam_member.pipelines_work,
+    google_artifact_registry_repository_iam_member.pipelines_pull_images,
+    google_storage_bucket_iam_member.pipelines_stage,
+    google_bigtable_instance_iam_member.pipelines_write_bigtable,
+    google_storage_bucket_iam_member.batch_reads_raw,
+    google_storage_bucket_iam_member.batch_writes_warehouse,
+    google_bigquery_dataset_iam_member.batch_loads,
+    google_project_iam_member.batch_runs_load_jobs,
   ]
 }

@@ -12,9 +12,15 @@ resource "google_service_account" "reports" {
   depends_on   = [google_project_service.apis]
 }
 
-resource "google_service_account" "dataflow" {
-  account_id   = "adclick-dataflow"
-  display_name = "adclick pipelines (Dataflow workers and launchers)"
+resource "google_service_account" "streaming" {
+  account_id   = "adclick-streaming"
+  display_name = "adclick streaming job (Dataflow launcher and workers)"
+  depends_on   = [google_project_service.apis]
+}
+
+resource "google_service_account" "batch" {
+  account_id   = "adclick-batch"
+  display_name = "adclick nightly batch (Dataflow launcher and workers)"
   depends_on   = [google_project_service.apis]
 }
 
@@ -59,25 +65,59 @@ resource "google_bigtable_instance_iam_member" "reports_reads" {
   member   = google_service_account.reports.member
 }
 
-# Pipelines: Dataflow worker; read the streaming subscription; publish dead
-# letters; write Bigtable; read the raw archive; write the warehouse and
-# staging; load BigQuery.
-resource "google_project_iam_member" "dataflow_worker" {
-  project = var.project
-  role    = "roles/dataflow.worker"
-  member  = google_service_account.dataflow.member
+
+# The two Dataflow jobs run as two accounts, each with what it uses. Both
+# are Dataflow workers and pull their images from the adclick repository
+# (the Flex Template launcher runs the image as the job's account).
+locals {
+  pipeline_accounts = {
+    streaming = google_service_account.streaming.member
+    batch     = google_service_account.batch.member
+  }
 }
 
-resource "google_pubsub_subscription_iam_member" "dataflow_reads" {
+resource "google_project_iam_member" "pipelines_work" {
+  for_each = local.pipeline_accounts
+  project  = var.project
+  role     = "roles/dataflow.worker"
+  member   = each.value
+}
+
+resource "google_artifact_registry_repository_iam_member" "pipelines_pull_images" {
+  for_each   = local.pipeline_accounts
+  repository = google_artifact_registry_repository.images.name
+  location   = google_artifact_registry_repository.images.location
+  role       = "roles/artifactregistry.reader"
+  member     = each.value
+}
+
+# Staging, temp files and the templates live in the Dataflow bucket.
+resource "google_storage_bucket_iam_member" "pipelines_stage" {
+  for_each = local.pipeline_accounts
+  bucket   = google_storage_bucket.dataflow.name
+  role     = "roles/storage.objectAdmin"
+  member   = each.value
+}
+
+# Both write Bigtable (the nightly also reads the speed cells of its days).
+resource "google_bigtable_instance_iam_member" "pipelines_write_bigtable" {
+  for_each = local.pipeline_accounts
+  instance = google_bigtable_instance.adclick.name
+  role     = "roles/bigtable.user"
+  member   = each.value
+}
+
+# Streaming: read its subscription, publish dead letters.
+resource "google_pubsub_subscription_iam_member" "streaming_reads" {
   subscription = google_pubsub_subscription.streaming.id
   role         = "roles/pubsub.subscriber"
-  member       = google_service_account.dataflow.member
+  member       = google_service_account.streaming.member
 }
 
-resource "google_pubsub_subscription_iam_member" "dataflow_views" {
+resource "google_pubsub_subscription_iam_member" "streaming_views" {
   subscription = google_pubsub_subscription.streaming.id
   role         = "roles/pubsub.viewer"
-  member       = google_service_account.dataflow.member
+  member       = google_service_account.streaming.member
 }
 
 # Reading with a timestamp attribute (click_time), Dataflow creates a
@@ -94,73 +134,68 @@ resource "google_project_iam_custom_role" "dataflow_tracking_subscription" {
   depends_on  = [google_project_service.apis]
 }
 
-resource "google_project_iam_member" "dataflow_tracking_subscription" {
+resource "google_project_iam_member" "streaming_tracking_subscription" {
   project = var.project
   role    = google_project_iam_custom_role.dataflow_tracking_subscription.id
-  member  = google_service_account.dataflow.member
+  member  = google_service_account.streaming.member
 }
 
-resource "google_pubsub_topic_iam_member" "dataflow_attaches_tracking" {
+resource "google_pubsub_topic_iam_member" "streaming_attaches_tracking" {
   topic  = google_pubsub_topic.clicks.id
   role   = "roles/pubsub.subscriber"
-  member = google_service_account.dataflow.member
+  member = google_service_account.streaming.member
 }
 
-# The Flex Template launchers and the workers run the images pushed to
-# the adclick repository as this account.
-resource "google_artifact_registry_repository_iam_member" "dataflow_pulls_images" {
-  repository = google_artifact_registry_repository.images.name
-  location   = google_artifact_registry_repository.images.location
-  role       = "roles/artifactregistry.reader"
-  member     = google_service_account.dataflow.member
-}
-
-resource "google_pubsub_topic_iam_member" "dataflow_dead_letters" {
+resource "google_pubsub_topic_iam_member" "streaming_dead_letters" {
   topic  = google_pubsub_topic.dead_letter.id
   role   = "roles/pubsub.publisher"
-  member = google_service_account.dataflow.member
+  member = google_service_account.streaming.member
 }
 
-resource "google_bigtable_instance_iam_member" "dataflow_writes" {
-  instance = google_bigtable_instance.adclick.name
-  role     = "roles/bigtable.user"
-  member   = google_service_account.dataflow.member
-}
-
-resource "google_storage_bucket_iam_member" "dataflow_reads_raw" {
+# Batch: read the raw archive, write the warehouse, load BigQuery.
+resource "google_storage_bucket_iam_member" "batch_reads_raw" {
   bucket = google_storage_bucket.raw.name
   role   = "roles/storage.objectViewer"
-  member = google_service_account.dataflow.member
+  member = google_service_account.batch.member
 }
 
-resource "google_storage_bucket_iam_member" "dataflow_buckets" {
-  for_each = toset([google_storage_bucket.dataflow.name, google_storage_bucket.warehouse.name])
-  bucket   = each.key
-  role     = "roles/storage.objectAdmin"
-  member   = google_service_account.dataflow.member
+resource "google_storage_bucket_iam_member" "batch_writes_warehouse" {
+  bucket = google_storage_bucket.warehouse.name
+  role   = "roles/storage.objectAdmin"
+  member = google_service_account.batch.member
 }
 
-resource "google_bigquery_dataset_iam_member" "dataflow_loads" {
+resource "google_bigquery_dataset_iam_member" "batch_loads" {
   dataset_id = google_bigquery_dataset.adclick.dataset_id
   role       = "roles/bigquery.dataEditor"
-  member     = google_service_account.dataflow.member
+  member     = google_service_account.batch.member
 }
 
-resource "google_project_iam_member" "dataflow_runs_load_jobs" {
+resource "google_project_iam_member" "batch_runs_load_jobs" {
   project = var.project
   role    = "roles/bigquery.jobUser"
-  member  = google_service_account.dataflow.member
+  member  = google_service_account.batch.member
 }
 
-# Scheduler: launch the batch Flex Template as the Dataflow account.
+# Scheduler: launch the nightly's Flex Template as the batch account, and
+# nothing else (roles/dataflow.developer could also cancel or update the
+# streaming job).
+resource "google_project_iam_custom_role" "launch_nightly" {
+  role_id     = "adclickLaunchNightly"
+  title       = "adclick: launch the nightly Flex Template"
+  description = "Create a Dataflow job from a Flex Template and read its state; no cancel, update or drain."
+  permissions = ["dataflow.jobs.create", "dataflow.jobs.get", "dataflow.jobs.list"]
+  depends_on  = [google_project_service.apis]
+}
+
 resource "google_project_iam_member" "scheduler_launches" {
   project = var.project
-  role    = "roles/dataflow.developer"
+  role    = google_project_iam_custom_role.launch_nightly.id
   member  = google_service_account.scheduler.member
 }
 
-resource "google_service_account_iam_member" "scheduler_acts_as_dataflow" {
-  service_account_id = google_service_account.dataflow.name
+resource "google_service_account_iam_member" "scheduler_acts_as_batch" {
+  service_account_id = google_service_account.batch.name
   role               = "roles/iam.serviceAccountUser"
   member             = google_service_account.scheduler.member
 }

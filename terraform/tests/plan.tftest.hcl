@@ -45,11 +45,20 @@ override_resource {
 
 override_resource {
   override_during = plan
-  target          = google_service_account.dataflow
+  target          = google_service_account.streaming
   values = {
-    email  = "adclick-dataflow@adclick-test.iam.gserviceaccount.com"
-    member = "serviceAccount:adclick-dataflow@adclick-test.iam.gserviceaccount.com"
-    name   = "projects/adclick-test/serviceAccounts/adclick-dataflow@adclick-test.iam.gserviceaccount.com"
+    email  = "adclick-streaming@adclick-test.iam.gserviceaccount.com"
+    member = "serviceAccount:adclick-streaming@adclick-test.iam.gserviceaccount.com"
+    name   = "projects/adclick-test/serviceAccounts/adclick-streaming@adclick-test.iam.gserviceaccount.com"
+  }
+}
+override_resource {
+  override_during = plan
+  target          = google_service_account.batch
+  values = {
+    email  = "adclick-batch@adclick-test.iam.gserviceaccount.com"
+    member = "serviceAccount:adclick-batch@adclick-test.iam.gserviceaccount.com"
+    name   = "projects/adclick-test/serviceAccounts/adclick-batch@adclick-test.iam.gserviceaccount.com"
   }
 }
 
@@ -60,6 +69,15 @@ override_resource {
     email  = "adclick-scheduler@adclick-test.iam.gserviceaccount.com"
     member = "serviceAccount:adclick-scheduler@adclick-test.iam.gserviceaccount.com"
     name   = "projects/adclick-test/serviceAccounts/adclick-scheduler@adclick-test.iam.gserviceaccount.com"
+  }
+}
+
+override_resource {
+  override_during = plan
+  target          = google_project_iam_custom_role.launch_nightly
+  values = {
+    id   = "projects/adclick-test/roles/adclickLaunchNightly"
+    name = "projects/adclick-test/roles/adclickLaunchNightly"
   }
 }
 
@@ -129,24 +147,26 @@ run "first_phase_starts_no_workload" {
   }
 }
 
-# Least privilege: every project-level grant, by account and role.
+# Least privilege: every project-level grant, by account and role; one
+# account per job, and a scheduler that can only launch.
 run "project_grants_are_the_documented_ones" {
   command = plan
 
   assert {
-    condition = toset([
-      for b in [
-        google_project_iam_member.dataflow_worker,
-        google_project_iam_member.dataflow_runs_load_jobs,
-        google_project_iam_member.dataflow_tracking_subscription,
+    condition = toset(concat(
+      [for b in google_project_iam_member.pipelines_work : "${b.member} ${b.role}"],
+      [for b in [
+        google_project_iam_member.batch_runs_load_jobs,
+        google_project_iam_member.streaming_tracking_subscription,
         google_project_iam_member.scheduler_launches,
         google_project_iam_member.redirect_writes_metrics,
-      ] : "${b.member} ${b.role}"
-      ]) == toset([
-      "${google_service_account.dataflow.member} roles/dataflow.worker",
-      "${google_service_account.dataflow.member} roles/bigquery.jobUser",
-      "${google_service_account.dataflow.member} ${google_project_iam_custom_role.dataflow_tracking_subscription.id}",
-      "${google_service_account.scheduler.member} roles/dataflow.developer",
+      ] : "${b.member} ${b.role}"],
+      )) == toset([
+      "${google_service_account.streaming.member} roles/dataflow.worker",
+      "${google_service_account.batch.member} roles/dataflow.worker",
+      "${google_service_account.batch.member} roles/bigquery.jobUser",
+      "${google_service_account.streaming.member} ${google_project_iam_custom_role.dataflow_tracking_subscription.id}",
+      "${google_service_account.scheduler.member} ${google_project_iam_custom_role.launch_nightly.id}",
       "${google_service_account.redirect.member} roles/monitoring.metricWriter",
     ])
     error_message = "project-level grants changed: update this table and docs/deploy.md together"
@@ -158,16 +178,27 @@ run "project_grants_are_the_documented_ones" {
     error_message = "the tracking-subscription role holds more (or less) than a tracking subscription needs"
   }
   assert {
+    condition     = toset(google_project_iam_custom_role.launch_nightly.permissions) == toset(["dataflow.jobs.create", "dataflow.jobs.get", "dataflow.jobs.list"])
+    error_message = "the scheduler may launch the nightly, not cancel or update jobs"
+  }
+  assert {
     condition = (
-      google_artifact_registry_repository_iam_member.dataflow_pulls_images.role == "roles/artifactregistry.reader" &&
-      google_artifact_registry_repository_iam_member.dataflow_pulls_images.member == google_service_account.dataflow.member
+      google_service_account_iam_member.scheduler_acts_as_batch.service_account_id == google_service_account.batch.name &&
+      google_bigquery_dataset_iam_member.batch_loads.member == google_service_account.batch.member &&
+      google_storage_bucket_iam_member.batch_writes_warehouse.member == google_service_account.batch.member &&
+      google_pubsub_subscription_iam_member.streaming_reads.member == google_service_account.streaming.member
     )
+    error_message = "each job's rights must go to its own account"
+  }
+  assert {
+    condition = alltrue([for m in google_artifact_registry_repository_iam_member.pipelines_pull_images :
+    m.role == "roles/artifactregistry.reader"]) && length(google_artifact_registry_repository_iam_member.pipelines_pull_images) == 2
     error_message = "the Flex Template launchers and workers cannot pull their images"
   }
   assert {
     condition = (
-      google_pubsub_topic_iam_member.dataflow_attaches_tracking.topic == google_pubsub_topic.clicks.id &&
-      google_pubsub_topic_iam_member.dataflow_attaches_tracking.role == "roles/pubsub.subscriber"
+      google_pubsub_topic_iam_member.streaming_attaches_tracking.topic == google_pubsub_topic.clicks.id &&
+      google_pubsub_topic_iam_member.streaming_attaches_tracking.role == "roles/pubsub.subscriber"
     )
     error_message = "Dataflow needs pubsub.topics.attachSubscription on the clicks topic, and only there"
   }
@@ -257,7 +288,7 @@ run "advertiser_policies_bring_the_true_filter" {
   }
   assert {
     condition = alltrue([for p in google_bigquery_row_access_policy.all_rows :
-      p.filter_predicate == "TRUE" && contains(p.grantees, google_service_account.dataflow.member) && contains(p.grantees, "group:analysts@example.com")
+      p.filter_predicate == "TRUE" && contains(p.grantees, google_service_account.batch.member) && contains(p.grantees, "group:analysts@example.com")
     ])
     error_message = "the nightly's loads and partition deletes, and the analysts, need the TRUE filter"
   }
