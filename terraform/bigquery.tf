@@ -5,7 +5,13 @@ resource "google_bigquery_dataset" "adclick" {
   dataset_id  = local.names.bigquery_dataset
   location    = var.region
   description = "Exact ad clicks from the nightly reconciliation of the raw click archive (adclick)."
-  depends_on  = [google_project_service.apis]
+  dynamic "default_encryption_configuration" {
+    for_each = var.kms_key == "" ? [] : [var.kms_key]
+    content {
+      kms_key_name = default_encryption_configuration.value
+    }
+  }
+  depends_on = [google_project_service.apis, google_kms_crypto_key_iam_member.agents]
 }
 
 resource "google_bigquery_table" "warehouse" {

@@ -6,13 +6,14 @@ resource "google_bigtable_instance" "adclick" {
     cluster_id   = "${local.names.bigtable_instance}-c1"
     zone         = local.bigtable_zone
     storage_type = "SSD"
+    kms_key_name = var.kms_key == "" ? null : var.kms_key
     autoscaling_config {
       min_nodes  = var.bigtable_min_nodes
       max_nodes  = var.bigtable_max_nodes
       cpu_target = var.bigtable_cpu_target
     }
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [google_project_service.apis, google_kms_crypto_key_iam_member.agents]
 }
 
 resource "google_bigtable_table" "clicks" {

@@ -21,6 +21,7 @@ resource "google_dataflow_flex_template_job" "streaming" {
   temp_location                = "gs://${google_storage_bucket.dataflow.name}/temp"
   staging_location             = "gs://${google_storage_bucket.dataflow.name}/staging"
   enable_streaming_engine      = true
+  kms_key_name                 = var.kms_key == "" ? null : var.kms_key
   network                      = var.dataflow_network == "" ? null : var.dataflow_network
   subnetwork                   = var.dataflow_subnetwork == "" ? null : var.dataflow_subnetwork
   ip_configuration             = var.dataflow_public_ips ? "WORKER_IP_PUBLIC" : "WORKER_IP_PRIVATE"
@@ -94,6 +95,7 @@ resource "google_cloud_scheduler_job" "batch" {
           maxWorkers          = var.batch_max_workers
           ipConfiguration     = var.dataflow_public_ips ? "WORKER_IP_PUBLIC" : "WORKER_IP_PRIVATE"
           }, var.dataflow_network == "" ? {} : { network = var.dataflow_network },
+          var.kms_key == "" ? {} : { kmsKeyName = var.kms_key },
         var.dataflow_subnetwork == "" ? {} : { subnetwork = var.dataflow_subnetwork })
       }
     }))

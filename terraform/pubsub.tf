@@ -4,7 +4,8 @@
 resource "google_pubsub_topic" "clicks" {
   name                       = local.names.clicks_topic
   message_retention_duration = "604800s"
-  depends_on                 = [google_project_service.apis]
+  kms_key_name               = var.kms_key == "" ? null : var.kms_key
+  depends_on                 = [google_project_service.apis, google_kms_crypto_key_iam_member.agents]
   # Every click passes here: deleting it would drop clicks until recreated.
   lifecycle {
     prevent_destroy = true
@@ -59,7 +60,8 @@ resource "google_pubsub_subscription" "archive" {
 resource "google_pubsub_topic" "dead_letter" {
   name                       = local.names.dead_letter_topic
   message_retention_duration = "604800s"
-  depends_on                 = [google_project_service.apis]
+  kms_key_name               = var.kms_key == "" ? null : var.kms_key
+  depends_on                 = [google_project_service.apis, google_kms_crypto_key_iam_member.agents]
 }
 
 resource "google_pubsub_subscription" "dead_letter_hold" {
@@ -75,7 +77,8 @@ resource "google_pubsub_subscription" "dead_letter_hold" {
 resource "google_pubsub_topic" "archive_dead_letter" {
   name                       = local.names.archive_dead_letter_topic
   message_retention_duration = "604800s"
-  depends_on                 = [google_project_service.apis]
+  kms_key_name               = var.kms_key == "" ? null : var.kms_key
+  depends_on                 = [google_project_service.apis, google_kms_crypto_key_iam_member.agents]
 }
 
 resource "google_pubsub_subscription" "archive_dead_letter_hold" {

@@ -5,6 +5,12 @@ resource "google_storage_bucket" "raw" {
   location                    = var.region
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
+  dynamic "encryption" {
+    for_each = var.kms_key == "" ? [] : [var.kms_key]
+    content {
+      default_kms_key_name = encryption.value
+    }
+  }
   # Locking is irreversible (variables.tf): off unless asked for.
   retention_policy {
     retention_period = var.raw_retention_days * 86400
@@ -37,7 +43,7 @@ resource "google_storage_bucket" "raw" {
       storage_class = "ARCHIVE"
     }
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [google_project_service.apis, google_kms_crypto_key_iam_member.agents]
 }
 
 resource "google_storage_bucket_iam_member" "pubsub_writes_raw" {
@@ -58,6 +64,12 @@ resource "google_storage_bucket" "dataflow" {
   location                    = var.region
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
+  dynamic "encryption" {
+    for_each = var.kms_key == "" ? [] : [var.kms_key]
+    content {
+      default_kms_key_name = encryption.value
+    }
+  }
   lifecycle_rule {
     condition {
       age            = 7
@@ -67,7 +79,7 @@ resource "google_storage_bucket" "dataflow" {
       type = "Delete"
     }
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [google_project_service.apis, google_kms_crypto_key_iam_member.agents]
 }
 
 # The batch job's Parquet partitions and reconciliation reports. Each run
@@ -78,6 +90,12 @@ resource "google_storage_bucket" "warehouse" {
   location                    = var.region
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
+  dynamic "encryption" {
+    for_each = var.kms_key == "" ? [] : [var.kms_key]
+    content {
+      default_kms_key_name = encryption.value
+    }
+  }
   lifecycle_rule {
     condition {
       age            = 7
@@ -87,7 +105,7 @@ resource "google_storage_bucket" "warehouse" {
       type = "Delete"
     }
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [google_project_service.apis, google_kms_crypto_key_iam_member.agents]
 }
 
 # The ad catalog (catalog.json): the click service and the reports poll it.
@@ -96,8 +114,14 @@ resource "google_storage_bucket" "config" {
   location                    = var.region
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
+  dynamic "encryption" {
+    for_each = var.kms_key == "" ? [] : [var.kms_key]
+    content {
+      default_kms_key_name = encryption.value
+    }
+  }
   versioning {
     enabled = true
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [google_project_service.apis, google_kms_crypto_key_iam_member.agents]
 }

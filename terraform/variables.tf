@@ -178,3 +178,13 @@ variable "gmp_sidecar_image" {
   type        = string
   default     = "us-docker.pkg.dev/cloud-ops-agents-artifacts/cloud-run-gmp-sidecar/cloud-run-gmp-sidecar:1.1.1"
 }
+
+variable "kms_key" {
+  description = "Customer-managed encryption key (projects/P/locations/L/keyRings/R/cryptoKeys/K, in var.region) for the buckets, the BigQuery dataset, Bigtable, the Pub/Sub topics and the Dataflow jobs. Empty (the default): Google-managed keys. Set it before the first apply: most resources cannot switch keys in place. The services' agents get encrypt/decrypt on the key (kms.tf)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.kms_key == "" || can(regex("^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$", var.kms_key))
+    error_message = "kms_key is a key's resource name, projects/P/locations/L/keyRings/R/cryptoKeys/K, or empty."
+  }
+}

@@ -11,6 +11,16 @@ mock_provider "google" {
       number = "123456789012"
     }
   }
+  mock_data "google_storage_project_service_account" {
+    defaults = {
+      email_address = "service-123456789012@gs-project-accounts.iam.gserviceaccount.com"
+    }
+  }
+  mock_data "google_bigquery_default_service_account" {
+    defaults = {
+      email = "bq-123456789012@bigquery-encryption.iam.gserviceaccount.com"
+    }
+  }
 }
 
 mock_provider "google-beta" {
@@ -308,4 +318,55 @@ run "cpu_target_is_validated" {
     bigtable_cpu_target = 95
   }
   expect_failures = [var.bigtable_cpu_target]
+}
+
+run "customer_managed_key_reaches_every_store" {
+  command = plan
+  override_resource {
+    override_during = plan
+    target          = google_project_service_identity.kms_agents["bigtableadmin.googleapis.com"]
+    values = {
+      member = "serviceAccount:service-123456789012@gcp-sa-bigtable.iam.gserviceaccount.com"
+    }
+  }
+  override_resource {
+    override_during = plan
+    target          = google_project_service_identity.kms_agents["dataflow.googleapis.com"]
+    values = {
+      member = "serviceAccount:service-123456789012@dataflow-service-producer-prod.iam.gserviceaccount.com"
+    }
+  }
+  variables {
+    kms_key          = "projects/keys/locations/europe-west1/keyRings/adclick/cryptoKeys/data"
+    deploy_workloads = true
+    image_tag        = "abc1234"
+  }
+
+  assert {
+    condition = alltrue([for b in [google_storage_bucket.raw, google_storage_bucket.dataflow, google_storage_bucket.warehouse, google_storage_bucket.config] :
+    b.encryption[0].default_kms_key_name == var.kms_key])
+    error_message = "every bucket encrypts with the key"
+  }
+  assert {
+    condition = (
+      google_bigquery_dataset.adclick.default_encryption_configuration[0].kms_key_name == var.kms_key &&
+      google_bigtable_instance.adclick.cluster[0].kms_key_name == var.kms_key &&
+      google_pubsub_topic.clicks.kms_key_name == var.kms_key &&
+      google_dataflow_flex_template_job.streaming[0].kms_key_name == var.kms_key &&
+      jsondecode(base64decode(google_cloud_scheduler_job.batch[0].http_target[0].body)).launchParameter.environment.kmsKeyName == var.kms_key
+    )
+    error_message = "BigQuery, Bigtable, Pub/Sub and both Dataflow jobs use the key"
+  }
+  assert {
+    condition     = length(google_kms_crypto_key_iam_member.agents) == 6
+    error_message = "the Storage, BigQuery, Pub/Sub, Compute, Bigtable and Dataflow agents need the key"
+  }
+}
+
+run "no_key_no_kms_grants" {
+  command = plan
+  assert {
+    condition     = length(google_kms_crypto_key_iam_member.agents) == 0 && length(google_storage_bucket.raw.encryption) == 0
+    error_message = "without kms_key nothing uses or grants a key"
+  }
 }
