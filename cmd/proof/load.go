@@ -91,6 +91,17 @@ func (t *truth) record(kind string, status int, imp, ad string, at time.Time, d 
 	}
 }
 
+// status is how many answers had that status so far, all kinds.
+func (t *truth) status(code int) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, byStatus := range t.statuses {
+		n += byStatus[code]
+	}
+	return n
+}
+
 // load clicks at rate per second until ctx ends.
 type load struct {
 	base     string

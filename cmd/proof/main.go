@@ -15,9 +15,12 @@
 package main
 
 import (
+	"net/http"
+
 	"context"
 	"flag"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io"
 	"os"
 	"os/exec"
@@ -46,6 +49,8 @@ type config struct {
 	outage   time.Duration
 	bin      string
 	verbose  bool
+	short    bool
+	abuse    time.Duration
 }
 
 func main() {
@@ -56,9 +61,10 @@ func main() {
 	flag.DurationVar(&c.outage, "outage", 30*time.Second, "how long Pub/Sub is down")
 	flag.StringVar(&c.bin, "bin-dir", "bin", "folder of the service binaries")
 	flag.BoolVar(&c.verbose, "v", false, "print the services' logs")
+	flag.DurationVar(&c.abuse, "abuse", 30*time.Second, "how long the reports API is attacked while a dashboard uses it")
 	flag.Parse()
 	if *short {
-		c.duration, c.rate, c.outage = 90*time.Second, 200, 15*time.Second
+		c.duration, c.rate, c.outage, c.abuse, c.short = 90*time.Second, 200, 15*time.Second, 10*time.Second, true
 	}
 	ok, err := run(context.Background(), c)
 	if err != nil {
@@ -112,12 +118,28 @@ func run(ctx context.Context, c config) (bool, error) {
 		fmt.Println("  fault: " + msg)
 	}
 	var outageFrom, outageTo, streamingKill time.Time
+	var spoolFull int
 
 	at(0.15)
 	outageFrom = time.Now()
 	s.proxy.SetDown(true)
 	note("Pub/Sub unreachable for every service")
-	time.Sleep(c.outage)
+	// A third into the outage the click service's disk is full as well
+	// (its file-size limit drops to nothing) for a third of it: it can
+	// neither publish nor spool, so it must answer 503 and redirect no one.
+	time.Sleep(c.outage / 3)
+	full503 := t.status(http.StatusServiceUnavailable)
+	if err := diskFull(s.redirect.Pid(), true); err != nil {
+		return false, err
+	}
+	note("click service's spool disk full during the outage")
+	time.Sleep(c.outage / 3)
+	if err := diskFull(s.redirect.Pid(), false); err != nil {
+		return false, err
+	}
+	spoolFull = t.status(http.StatusServiceUnavailable) - full503
+	note("spool disk has room again: %d clicks answered 503 meanwhile", spoolFull)
+	time.Sleep(c.outage - 2*(c.outage/3))
 	s.proxy.SetDown(false)
 	outageTo = time.Now()
 	note("Pub/Sub back after %v", c.outage)
@@ -168,9 +190,14 @@ func run(ctx context.Context, c config) (bool, error) {
 	hostileResults := hostile(ctx, s, validURL[0], func(status int) {
 		t.record(kindHuman, status, impressionOf(validURL[0], l), ads[1].id, time.Now(), 0)
 	})
-	for _, c := range []*proc.Proc{s.redirect, s.streaming, s.archiver, s.reports} {
-		if !c.Alive() {
-			return false, fmt.Errorf("%s died during the hostile phase", c.Name)
+	abuse, err := reportsAbuse(ctx, s, c.abuse)
+	if err != nil {
+		return false, fmt.Errorf("reports abuse: %w", err)
+	}
+	fmt.Println("reports under attack: " + abuse.String())
+	for _, p := range []*proc.Proc{s.redirect, s.streaming, s.archiver, s.reports} {
+		if !p.Alive() {
+			return false, fmt.Errorf("%s died during the hostile phase", p.Name)
 		}
 	}
 
@@ -191,7 +218,29 @@ func run(ctx context.Context, c config) (bool, error) {
 			return false, err
 		}
 	}
-	return verify(ctx, s, t, days, published, faults, hostileResults, outageFrom, outageTo, streamingKill, loadEnd, start)
+	if spoolFull == 0 {
+		fmt.Println("  FAIL: no click was answered 503 while the spool's disk was full: the fault did not reach the service")
+		return false, nil
+	}
+	// The p99 target is the long form's: in the short one, on CI's two
+	// cores, the load generator, the fakes and Prism share them with it.
+	abuseFailures := abuse.failures(!c.short)
+	ok, err := verify(ctx, s, t, days, published, faults, hostileResults, outageFrom, outageTo, streamingKill, loadEnd, start, abuse, abuseFailures)
+	return ok, err
+}
+
+// diskFull makes process pid's files unable to grow (its RLIMIT_FSIZE at
+// zero, as a full disk would), or lifts the limit. The click service
+// ignores SIGXFSZ, so its writes then fail with EFBIG.
+func diskFull(pid int, full bool) error {
+	lim := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	if full {
+		lim.Cur = 0
+	}
+	if err := unix.Prlimit(pid, unix.RLIMIT_FSIZE, &lim, nil); err != nil {
+		return fmt.Errorf("set the file-size limit of pid %d: %w", pid, err)
+	}
+	return nil
 }
 
 // dropTail deletes the local-only tail subscription: nobody reads it here,
@@ -252,7 +301,7 @@ func waitSpoolEmpty(ctx context.Context, s *stack, within time.Duration) error {
 }
 
 func verify(ctx context.Context, s *stack, t *truth, days []time.Time, published int, faults []string, hostileResults []hostileResult,
-	outageFrom, outageTo, streamingKill, loadEnd, start time.Time) (bool, error) {
+	outageFrom, outageTo, streamingKill, loadEnd, start time.Time, abuse abuseResult, abuseFailures []string) (bool, error) {
 	ok := true
 	fail := func(format string, args ...any) {
 		ok = false
@@ -414,6 +463,10 @@ func verify(ctx context.Context, s *stack, t *truth, days []time.Time, published
 	}
 	normal, during := percentiles(t.latencies, outageFrom, outageTo)
 	fmt.Printf("click latency: p50 %v p99 %v normally; p50 %v p99 %v during the Pub/Sub outage\n", normal[0], normal[1], during[0], during[1])
+	fmt.Println("reports under attack: " + abuse.String())
+	for _, f := range abuseFailures {
+		fail("%s", f)
+	}
 	if ok {
 		fmt.Println("PROOF PASSED")
 	} else {

@@ -31,9 +31,10 @@ type stack struct {
 	archiver  *proc.Proc
 	reports   *proc.Proc
 	clickBase string
-	// clickAdmin is the click service's admin listener (/metrics).
-	clickAdmin string
-	reportURL  string
+	// clickAdmin and reportsAdmin are the services' admin listeners
+	// (/metrics).
+	clickAdmin, reportsAdmin string
+	reportURL                string
 }
 
 func startStack(ctx context.Context, bin, dir string, log io.Writer) (*stack, error) {
@@ -75,7 +76,7 @@ func startStack(ctx context.Context, bin, dir string, log io.Writer) (*stack, er
 	if err != nil {
 		return s, err
 	}
-	s.clickBase, s.reportURL, s.clickAdmin = "http://"+redirectAddr, "http://"+reportsAddr, "http://"+redirectAdmin
+	s.clickBase, s.reportURL, s.clickAdmin, s.reportsAdmin = "http://"+redirectAddr, "http://"+reportsAddr, "http://"+redirectAdmin, "http://"+reportsAdmin
 	s.archiver = &proc.Proc{Name: "archiver", Path: filepath.Join(bin, "archiver"), Env: env, Out: log,
 		Args: []string{"-archive=" + filepath.Join(dir, "archive"), "-max-duration=1m"}}
 	s.redirect = &proc.Proc{Name: "redirect", Path: filepath.Join(bin, "redirect"), Env: env, Out: log, Args: []string{

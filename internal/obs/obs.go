@@ -265,3 +265,22 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, drain time.Du
 	}
 	return nil
 }
+
+// ScrapeGauge reads one unlabelled sample from a Prometheus text endpoint.
+func ScrapeGauge(url, name string) (float64, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, fmt.Errorf("scrape %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("scrape %s: %w", url, err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, fmt.Errorf("scrape %s: no %s", url, name)
+}
