@@ -51,6 +51,7 @@ type config struct {
 	verbose  bool
 	short    bool
 	abuse    time.Duration
+	btOutage time.Duration
 }
 
 func main() {
@@ -62,9 +63,10 @@ func main() {
 	flag.StringVar(&c.bin, "bin-dir", "bin", "folder of the service binaries")
 	flag.BoolVar(&c.verbose, "v", false, "print the services' logs")
 	flag.DurationVar(&c.abuse, "abuse", 30*time.Second, "how long the reports API is attacked while a dashboard uses it")
+	flag.DurationVar(&c.btOutage, "bigtable-outage", 30*time.Second, "how long Bigtable is down")
 	flag.Parse()
 	if *short {
-		c.duration, c.rate, c.outage, c.abuse, c.short = 90*time.Second, 200, 15*time.Second, 10*time.Second, true
+		c.duration, c.rate, c.outage, c.abuse, c.btOutage, c.short = 90*time.Second, 200, 15*time.Second, 10*time.Second, 10*time.Second, true
 	}
 	ok, err := run(context.Background(), c)
 	if err != nil {
@@ -161,6 +163,17 @@ func run(ctx context.Context, c config) (bool, error) {
 		return false, err
 	}
 	note("streaming job restarted")
+
+	at(0.62)
+	btDown := time.Now()
+	s.btProxy.SetDown(true)
+	note("Bigtable unreachable for every service")
+	outcome, err := bigtableOutage(ctx, s, start, c.btOutage)
+	if err != nil {
+		return false, err
+	}
+	s.btProxy.SetDown(false)
+	note("Bigtable back after %v: %s", time.Since(btDown).Round(time.Second), outcome)
 
 	at(0.70)
 	s.archiver.Kill()
@@ -274,11 +287,11 @@ func daysOf(from, to time.Time) []time.Time {
 	return days
 }
 
-func runBatch(s *stack, days []time.Time) error {
-	args := []string{"--runner=prism", "--archive=" + filepath.Join(s.dir, "archive"), "--output=" + filepath.Join(s.dir, "warehouse"),
-		"--from=" + days[0].Format(time.DateOnly), "--to=" + days[len(days)-1].Format(time.DateOnly)}
+func runBatch(s *stack, days []time.Time, extra ...string) error {
+	args := append([]string{"--runner=prism", "--archive=" + filepath.Join(s.dir, "archive"), "--output=" + filepath.Join(s.dir, "warehouse"),
+		"--from=" + days[0].Format(time.DateOnly), "--to=" + days[len(days)-1].Format(time.DateOnly)}, extra...)
 	cmd := exec.Command(filepath.Join(s.bin, "batch"), args...)
-	cmd.Env = append(os.Environ(), "BIGTABLE_EMULATOR_HOST="+s.emu.BigtableAddr, "GOMEMLIMIT=2400MiB")
+	cmd.Env = append(os.Environ(), "BIGTABLE_EMULATOR_HOST="+s.btProxy.Addr(), "GOMEMLIMIT=2400MiB")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("batch: %w\n%s", err, out)
@@ -535,4 +548,42 @@ func fmtDays(days []time.Time) []string {
 	}
 	sort.Strings(s)
 	return s
+}
+
+// bigtableOutage runs while Bigtable is down, for at least d: the reports
+// must answer 503 (their reads have a deadline), the nightly must fail
+// (its calls have one too) and leave the days as they were. It returns
+// what it saw; the proof's end checks that the streaming job caught up
+// and that later runs are exact.
+func bigtableOutage(ctx context.Context, s *stack, start time.Time, d time.Duration) (string, error) {
+	until := time.Now().Add(d)
+	get := func() int {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.reportURL+"/v1/ads/acme-trail-1/clicks?granularity=minute", nil)
+		req.Header.Set("Authorization", "Bearer "+s.apiKeys["acme"])
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+		if err != nil {
+			return 0
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(); code != http.StatusServiceUnavailable {
+		return "", fmt.Errorf("the reports answered %d while Bigtable was down, want 503", code)
+	}
+	days := daysOf(start, time.Now().UTC())
+	batchErr := runBatch(s, days, "--bigtable_timeout=3s")
+	if batchErr == nil {
+		return "", fmt.Errorf("the nightly succeeded while Bigtable was down")
+	}
+	time.Sleep(time.Until(until))
+	s.btProxy.SetDown(false)
+	deadline := time.Now().Add(90 * time.Second)
+	for get() != http.StatusOK {
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("the reports did not recover within 90 s of Bigtable's return")
+		}
+		time.Sleep(time.Second)
+	}
+	return "the reports answered 503 and recovered, the nightly failed cleanly (rerun later)", nil
 }

@@ -23,6 +23,7 @@ type stack struct {
 	bin       string
 	emu       *localstack.Stack
 	proxy     *faultproxy.Proxy
+	btProxy   *faultproxy.Proxy // in front of Bigtable, for everyone but the proof's own checks
 	secrets   localstack.Secrets
 	apiKeys   map[string]string // advertiser → reports API key
 	log       io.Writer
@@ -52,6 +53,9 @@ func startStack(ctx context.Context, bin, dir string, log io.Writer) (*stack, er
 	if s.proxy, err = faultproxy.Start("127.0.0.1:0", emu.PubSubAddr); err != nil {
 		return s, err
 	}
+	if s.btProxy, err = faultproxy.Start("127.0.0.1:0", emu.BigtableAddr); err != nil {
+		return s, err
+	}
 	if s.secrets, err = localstack.EnsureSecrets(dir); err != nil {
 		return s, err
 	}
@@ -59,7 +63,7 @@ func startStack(ctx context.Context, bin, dir string, log io.Writer) (*stack, er
 	if err != nil {
 		return s, err
 	}
-	env := []string{"PUBSUB_EMULATOR_HOST=" + s.proxy.Addr(), "BIGTABLE_EMULATOR_HOST=" + emu.BigtableAddr}
+	env := []string{"PUBSUB_EMULATOR_HOST=" + s.proxy.Addr(), "BIGTABLE_EMULATOR_HOST=" + s.btProxy.Addr()}
 	redirectAddr, err := proc.FreeAddr()
 	if err != nil {
 		return s, err
@@ -145,6 +149,9 @@ func (s *stack) close() {
 	}
 	if s.proxy != nil {
 		s.proxy.Close()
+	}
+	if s.btProxy != nil {
+		s.btProxy.Close()
 	}
 	if s.emu != nil {
 		s.emu.Close()

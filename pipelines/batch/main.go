@@ -49,6 +49,7 @@ var (
 	shards           = flag.Int("shards", nightly.DefaultShards, "impression shards of the dedupe shuffle")
 	bigtableInstance = flag.String("bigtable_instance", gcpnames.BigtableInstance, "Bigtable instance of the clicks table; empty skips Bigtable")
 	bigtableProfile  = flag.String("bigtable_app_profile", "", "Bigtable app profile of the nightly's reads and writes (empty: the instance's default)")
+	bigtableTimeout  = flag.Duration("bigtable_timeout", nightly.DefaultBigtableTimeout, "longest one Bigtable call may take, retries included; past it the run fails and the day stays provisional")
 	bigqueryProject  = flag.String("bigquery_project", "", "project of the BigQuery dataset (default: --project)")
 	bigqueryDataset  = flag.String("bigquery_dataset", "", "BigQuery dataset to load; empty skips the loads (local runs)")
 	loadTimeout      = flag.Duration("bigquery_load_timeout", nightly.DefaultLoadTimeout, "longest one BigQuery partition load may take, retries included")
@@ -87,7 +88,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	_, err = nightly.RunDays(ctx, nightly.RunOptions{
 		Archive: *archive, Output: *output, From: first, To: last, LateMargin: *lateMargin, Shards: *shards,
-		Project: *project, BigtableInstance: *bigtableInstance, BigtableAppProfile: *bigtableProfile, BigQuery: bq, Log: log,
+		Project: *project, BigtableInstance: *bigtableInstance, BigtableAppProfile: *bigtableProfile, BigtableTimeout: *bigtableTimeout, BigQuery: bq, Log: log,
 		Detached: detach(),
 		Run: func(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
 			return beamx.RunWithMetrics(ctx, p)

@@ -137,6 +137,7 @@ type Count struct {
 type settleFn struct {
 	Project, Instance, AppProfile string
 	FromMs, ToMs                  int64
+	TimeoutMs                     int64
 
 	client *bigtable.Client
 }
@@ -271,6 +272,8 @@ func (fn *settleFn) readSpeed(ctx context.Context, advertiser string) (map[adMin
 	}
 	tbl := fn.client.Open(btschema.Table)
 	days := Days(time.UnixMilli(fn.FromMs), time.UnixMilli(fn.ToMs))
+	ctx, cancel := bigtableCall(ctx, fn.TimeoutMs)
+	defer cancel()
 	ads, err := btschema.ReadActiveAds(ctx, tbl, advertiser, days)
 	if err != nil {
 		return nil, err

@@ -144,6 +144,7 @@ type markFn struct {
 	Output, Staging               string
 	Project, Instance, AppProfile string
 	RunMs                         int64
+	TimeoutMs                     int64
 }
 
 func (fn *markFn) ProcessElement(ctx context.Context, _ []byte, published func(*string) bool, written func(*int64) bool) error {
@@ -160,7 +161,9 @@ func (fn *markFn) ProcessElement(ctx context.Context, _ []byte, published func(*
 		}
 		days = append(days, d)
 	}
-	if err := markReconciled(ctx, fn.Project, fn.Instance, fn.AppProfile, days, time.UnixMilli(fn.RunMs)); err != nil {
+	mctx, cancel := bigtableCall(ctx, fn.TimeoutMs)
+	defer cancel()
+	if err := markReconciled(mctx, fn.Project, fn.Instance, fn.AppProfile, days, time.UnixMilli(fn.RunMs)); err != nil {
 		return err
 	}
 	log.Infof(ctx, "reconciled %d days after %d batch cells", len(days), cells)

@@ -65,7 +65,9 @@ type Config struct {
 	// instance skips Bigtable), read and written through
 	// BigtableAppProfile.
 	Project, BigtableInstance, BigtableAppProfile string
-	BigQuery                                      BigQuery
+	// BigtableTimeout bounds each Bigtable call (0: DefaultBigtableTimeout).
+	BigtableTimeout time.Duration
+	BigQuery        BigQuery
 }
 
 // StagingDir is the run's folder under the output location.
@@ -78,18 +80,18 @@ func Build(s beam.Scope, cfg Config) {
 	staging := strings.TrimRight(cfg.Output, "/") + "/" + StagingDir(cfg.RunID)
 	files := beam.Reshuffle(s, beam.CreateList(s, cfg.Files))
 	batches, unreadable := beam.ParDo2(s, &readFn{Archive: cfg.Archive, Shards: cfg.Shards}, files)
-	phantoms := beam.ParDo(s, &speedAdvertisersFn{Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli(), Shards: cfg.Shards}, beam.Impulse(s))
+	phantoms := beam.ParDo(s, &speedAdvertisersFn{Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, TimeoutMs: cfg.BigtableTimeout.Milliseconds(), FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli(), Shards: cfg.Shards}, beam.Impulse(s))
 	grouped := beam.GroupByKey(s, beam.Flatten(s, batches, phantoms))
-	counts, outcomes, parts := beam.ParDo3(s, &settleFn{Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli()}, grouped)
+	counts, outcomes, parts := beam.ParDo3(s, &settleFn{Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, TimeoutMs: cfg.BigtableTimeout.Milliseconds(), FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli()}, grouped)
 
 	countFiles := beam.ParDo(s, &writeParquetFn{Staging: staging}, counts)
 	outcomeFiles := beam.ParDo(s, &writeParquetOutcomesFn{Staging: staging}, outcomes)
 	reports := beam.ParDo(s, &writeReportFn{Staging: staging, FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli()}, beam.GroupByKey(s, beam.Flatten(s, parts, unreadable)))
-	cells := beam.ParDo(s, &writeBigtableFn{Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, RunMs: cfg.Run.UnixMilli()}, counts)
+	cells := beam.ParDo(s, &writeBigtableFn{Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, TimeoutMs: cfg.BigtableTimeout.Milliseconds(), RunMs: cfg.Run.UnixMilli()}, counts)
 
 	staged := beam.Flatten(s, countFiles, outcomeFiles, reports)
 	published := beam.ParDo(s.Scope("publish"), &publishFn{Output: cfg.Output, Staging: StagingDir(cfg.RunID), RunID: cfg.RunID,
 		FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli(), BigQuery: cfg.BigQuery}, beam.Impulse(s), beam.SideInput{Input: staged})
-	beam.ParDo0(s.Scope("mark"), &markFn{Output: cfg.Output, Staging: StagingDir(cfg.RunID), Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, RunMs: cfg.Run.UnixMilli()},
+	beam.ParDo0(s.Scope("mark"), &markFn{Output: cfg.Output, Staging: StagingDir(cfg.RunID), Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, TimeoutMs: cfg.BigtableTimeout.Milliseconds(), RunMs: cfg.Run.UnixMilli()},
 		beam.Impulse(s), beam.SideInput{Input: published}, beam.SideInput{Input: cells})
 }

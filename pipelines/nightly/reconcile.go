@@ -23,6 +23,7 @@ type speedAdvertisersFn struct {
 	Project, Instance, AppProfile string
 	FromMs, ToMs                  int64
 	Shards                        int
+	TimeoutMs                     int64
 }
 
 func (fn *speedAdvertisersFn) ProcessElement(ctx context.Context, _ []byte, emit func(int, ClickBatch)) error {
@@ -34,7 +35,9 @@ func (fn *speedAdvertisersFn) ProcessElement(ctx context.Context, _ []byte, emit
 		return err
 	}
 	defer client.Close()
-	active, err := btschema.ReadActive(ctx, client.Open(btschema.Table), Days(time.UnixMilli(fn.FromMs), time.UnixMilli(fn.ToMs)))
+	tctx, cancel := bigtableCall(ctx, fn.TimeoutMs)
+	defer cancel()
+	active, err := btschema.ReadActive(tctx, client.Open(btschema.Table), Days(time.UnixMilli(fn.FromMs), time.UnixMilli(fn.ToMs)))
 	if err != nil {
 		return fmt.Errorf("list advertisers with speed cells: %w", err)
 	}
@@ -47,4 +50,17 @@ func (fn *speedAdvertisersFn) ProcessElement(ctx context.Context, _ []byte, emit
 		emit(shard, ClickBatch{Advertisers: advertisers})
 	}
 	return nil
+}
+
+// DefaultBigtableTimeout bounds each Bigtable call of the nightly: an
+// unreachable Bigtable fails the run (the day stays provisional; rerun
+// it) instead of holding workers for ever.
+const DefaultBigtableTimeout = 2 * time.Minute
+
+func bigtableCall(ctx context.Context, timeoutMs int64) (context.Context, context.CancelFunc) {
+	d := time.Duration(timeoutMs) * time.Millisecond
+	if d <= 0 {
+		d = DefaultBigtableTimeout
+	}
+	return context.WithTimeout(ctx, d)
 }

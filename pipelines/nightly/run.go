@@ -20,6 +20,7 @@ type RunOptions struct {
 	Shards                    int
 	Project, BigtableInstance string
 	BigtableAppProfile        string
+	BigtableTimeout           time.Duration
 	BigQuery                  BigQuery
 	// Run runs the pipeline (beamx.RunWithMetrics, or ptest's in tests).
 	Run func(context.Context, *beam.Pipeline) (beam.PipelineResult, error)
@@ -61,7 +62,7 @@ func RunDays(ctx context.Context, o RunOptions) ([]Report, error) {
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, Config{
 		Archive: o.Archive, Files: files, From: o.From, To: o.To, Shards: o.Shards, Output: o.Output,
-		RunID: runID, Run: runAt, Project: o.Project, BigtableInstance: o.BigtableInstance, BigtableAppProfile: o.BigtableAppProfile, BigQuery: o.BigQuery,
+		RunID: runID, Run: runAt, Project: o.Project, BigtableInstance: o.BigtableInstance, BigtableAppProfile: o.BigtableAppProfile, BigtableTimeout: o.BigtableTimeout, BigQuery: o.BigQuery,
 	})
 	res, err := o.Run(ctx, p)
 	if err != nil {

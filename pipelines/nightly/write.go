@@ -177,6 +177,7 @@ func (fn *writeParquetOutcomesFn) Teardown() error {
 type writeBigtableFn struct {
 	Project, Instance, AppProfile string
 	RunMs                         int64
+	TimeoutMs                     int64
 
 	client *bigtable.Client
 	table  *bigtable.Table
@@ -212,6 +213,8 @@ func (fn *writeBigtableFn) FinishBundle(ctx context.Context, emit func(int64)) e
 	if fn.client == nil {
 		return nil
 	}
+	ctx, cancel := bigtableCall(ctx, fn.TimeoutMs)
+	defer cancel()
 	if err := fn.batch.Apply(ctx, fn.table); err != nil {
 		return fmt.Errorf("write batch cells: %w", err)
 	}
