@@ -113,7 +113,11 @@ func (a *Archiver) step(ctx context.Context) error {
 	if err := a.extend(ctx); err != nil {
 		return err
 	}
-	pullCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	// A stop does not cancel a pull in flight: Pub/Sub may have handed its
+	// messages over already, and a cancelled call would drop them until
+	// their lease ran out. The pull ends within 2 s either way, and what it
+	// brought is written below.
+	pullCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	resp, err := a.ps.SubscriptionAdminClient.Pull(pullCtx, &pubsubpb.PullRequest{Subscription: a.cfg.Subscription, MaxMessages: 1000})
 	cancel()
 	if err != nil {
