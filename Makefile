@@ -80,10 +80,14 @@ images: ## build and push the images, stage the Flex Templates (REGISTRY=… TEM
 		--sdk-language GO --metadata-file deploy/$$j-metadata.json || exit 1; done
 	@echo "deployed tag: $(TAG) (terraform: image_tag = \"$(TAG)\")"
 
-lint: ## go vet, gofmt and go.mod tidiness
+lint: ## go vet, gofmt, go.mod tidiness, and no large file or binary committed
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) mod tidy -diff
+	@bad=$$(git ls-files | while read -r f; do [ -f "$$f" ] || continue; \
+		[ "$$(stat -c %s "$$f")" -gt 1048576 ] && echo "over 1 MB: $$f"; \
+		[ "$$(head -c4 "$$f" | od -An -tx1 | tr -d ' \n')" = "7f454c46" ] && echo "executable: $$f"; done; true); \
+	if [ -n "$$bad" ]; then echo "build outputs or large files are tracked (make build writes to bin/):"; echo "$$bad"; exit 1; fi
 
 STREAM_RATE     ?= 10000
 STREAM_DURATION ?= 10m
