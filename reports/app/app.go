@@ -126,10 +126,9 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return err
 	})
 
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	if err := r.SetTrustedProxies(envflag.List(f.TrustedProxies)); err != nil {
-		return fmt.Errorf("-trusted-proxies: %w", err)
+	r, err := newEngine(f.TrustedProxies)
+	if err != nil {
+		return err
 	}
 	var limiter *ratelimit.Limiter
 	if f.RateLimit > 0 {
@@ -165,4 +164,16 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	err = obs.Serve(ctx, srv, ln, f.DrainTimeout, health, log)
 	log.Info("reports service stopped")
 	return err
+}
+
+// newEngine is the service's router. Only the proxies listed (CIDRs,
+// comma-separated) may name the client in X-Forwarded-For; with none, the
+// connection's address is the client (gin's own default trusts everyone).
+func newEngine(trustedProxies string) (*gin.Engine, error) {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	if err := r.SetTrustedProxies(envflag.List(trustedProxies)); err != nil {
+		return nil, fmt.Errorf("-trusted-proxies: %w", err)
+	}
+	return r, nil
 }
