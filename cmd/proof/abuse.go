@@ -63,6 +63,9 @@ func reportsAbuse(ctx context.Context, s *stack, d time.Duration) (abuseResult, 
 		for ctx.Err() == nil {
 			for _, p := range []string{"/v1/ads/acme-trail-1/clicks?granularity=minute", "/v1/advertiser/top?n=10"} {
 				code, took := get(s.apiKeys["acme"], p)
+				if ctx.Err() != nil {
+					break // the phase ended under this request: not the service's doing
+				}
 				mu.Lock()
 				r.legit++
 				if code != http.StatusOK {
