@@ -95,46 +95,6 @@ func RemoveUnfinished(s Store) (int, error) {
 	return n, nil
 }
 
-// ReplaceDir makes folder dst hold exactly the objects of folder src
-// (both names end in "/"), and removes src. On a local folder it renames
-// the folder, so readers see the old set or the new one, never a mix; on
-// Cloud Storage, which has no rename, it copies the new objects in and
-// deletes the old ones, so a reader listing at that moment may see both.
-func ReplaceDir(ctx context.Context, s Store, src, dst string) error {
-	if l, ok := s.(*local); ok {
-		return l.replaceDir(src, dst)
-	}
-	old, err := s.List(ctx, dst)
-	if err != nil {
-		return err
-	}
-	fresh, err := s.List(ctx, src)
-	if err != nil {
-		return err
-	}
-	kept := map[string]bool{}
-	for _, name := range fresh {
-		target := dst + strings.TrimPrefix(name, src)
-		if err := copyObject(ctx, s, name, target); err != nil {
-			return err
-		}
-		kept[target] = true
-	}
-	for _, name := range old {
-		if !kept[name] {
-			if err := s.Delete(ctx, name); err != nil {
-				return err
-			}
-		}
-	}
-	for _, name := range fresh {
-		if err := s.Delete(ctx, name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // PublishFiles makes folder dst (ending in "/") hold exactly copies of
 // files, each under its base name, and leaves files where they are: run
 // again with the same files, it leaves the same folder, so a retried
@@ -227,6 +187,10 @@ func copyObject(ctx context.Context, s Store, from, to string) error {
 	return w.Close()
 }
 
+// replaceDir makes folder dst the folder src (both names end in "/") and
+// removes the old one: one renameat2(RENAME_EXCHANGE) where the kernel
+// can, so readers see the old set or the new one, never a mix and never
+// nothing; else the old folder is moved aside first.
 func (l *local) replaceDir(src, dst string) error {
 	from, to := l.path(src), l.path(dst)
 	if _, err := os.Stat(from); errors.Is(err, fs.ErrNotExist) {

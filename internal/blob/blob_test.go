@@ -90,49 +90,6 @@ func TestLocalStore(t *testing.T) {
 	}
 }
 
-func TestReplaceDir(t *testing.T) {
-	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	put := func(name string) {
-		w, _ := s.Create(ctx, name)
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	put("t/date=1/old-a")
-	put("t/date=1/old-b")
-	put("stage/t/date=1/new-a")
-	if err := ReplaceDir(ctx, s, "stage/t/date=1/", "t/date=1/"); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := s.List(ctx, "t/"); !slices.Equal(got, []string{"t/date=1/new-a"}) {
-		t.Errorf("after replace: %v, want only the new file", got)
-	}
-	if got, _ := s.List(ctx, "stage/"); len(got) != 0 {
-		t.Errorf("staging keeps %v", got)
-	}
-	// Replacing with nothing empties the partition; a missing one is created.
-	if err := ReplaceDir(ctx, s, "stage/t/date=1/", "t/date=1/"); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := s.List(ctx, "t/"); len(got) != 0 {
-		t.Errorf("after replace with nothing: %v", got)
-	}
-	put("stage/t/date=2/x")
-	if err := ReplaceDir(ctx, s, "stage/t/date=2/", "t/date=2/"); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := s.List(ctx, "t/"); !slices.Equal(got, []string{"t/date=2/x"}) {
-		t.Errorf("new partition: %v", got)
-	}
-	if err := DeletePrefix(ctx, s, "stage/"); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestPublishFiles: the folder ends up with exactly the listed files,
 // the staged files stay, and publishing again (a retried bundle) leaves
 // the same folder; an unlisted staged file (a failed attempt's) is not
@@ -179,5 +136,12 @@ func TestPublishFiles(t *testing.T) {
 	}
 	if got, _ := s.List(ctx, "t/"); len(got) != 0 {
 		t.Errorf("published nothing, folder holds %v", got)
+	}
+	// A partition that did not exist is created.
+	if err := PublishFiles(ctx, s, files[:1], "t/date=2/"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.List(ctx, "t/"); !slices.Equal(got, []string{"t/date=2/new-a"}) {
+		t.Errorf("new partition: %v", got)
 	}
 }
