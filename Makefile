@@ -100,8 +100,9 @@ bench: build ## load tests that print numbers: click service, streaming job (STR
 	$(BIN)/batchbench -history=1,60
 	$(BIN)/reportbench -rate=200 -duration=30s
 
+# The local stack's Bigtable emulator, as every other local command finds it.
 batch: build ## reconcile one UTC day from the local archive (DATE=YYYY-MM-DD, default yesterday; or FROM= TO=)
-	GOMEMLIMIT=$${GOMEMLIMIT:-2400MiB} $(BIN)/batch --runner=prism $(if $(DATE),--date=$(DATE)) $(if $(FROM),--from=$(FROM) --to=$(TO)) \
+	BIGTABLE_EMULATOR_HOST=$${BIGTABLE_EMULATOR_HOST:-127.0.0.1:8086} GOMEMLIMIT=$${GOMEMLIMIT:-2400MiB} $(BIN)/batch --runner=prism $(if $(DATE),--date=$(DATE)) $(if $(FROM),--from=$(FROM) --to=$(TO)) \
 		--archive=.run/archive --output=.run/warehouse
 
 clean-state: ## forget local secrets and the spool (.run/)

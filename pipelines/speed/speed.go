@@ -3,14 +3,17 @@
 // Pub/Sub connector in production, the pull source on Prism locally.
 //
 //	Message ─Parse─▶ KV<dedupe key, ClickBatch> ─Dedupe─▶ Click ─1-min windows, triggers─▶
-//	    KV<advertiser/ad, 1> ─Sum (lifted before the shuffle)─▶ WriteCounts ─▶ Bigtable
+//	    KV<advertiser/ad, 1> ─Sum (lifted before the shuffle)─▶ per-pane deltas
+//	    ─▶ global window, keyed by ad-minute ─accumulate─▶ absolute totals ─▶ WriteCounts ─▶ Bigtable
 //	Parse's second output: DeadLetter (messages that are not click events)
 //
 // What crosses a shuffle grows with bundles, shards and ads, not with
 // clicks: Parse gathers a bundle's clicks into one batch per dedupe key,
 // Dedupe keeps one state per key (a shard of impression ids and a slice of
 // impression time), and the per-ad sums are lifted before their shuffle.
-// Counts are absolute per pane (accumulating), so every write is
+// The windowed panes are discarding (each carries the clicks since the
+// last one); a stateful step in the global window adds them into absolute
+// totals per ad-minute, so every write is an absolute count and
 // idempotent.
 package speed
 
