@@ -157,7 +157,6 @@ func run(ctx context.Context, c config) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	s.btProxy.SetDown(false)
 	note("Bigtable back after %v: %s", time.Since(btDown).Round(time.Second), outcome)
 
 	at(0.40)

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -20,24 +17,14 @@ import (
 	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack"
+	"github.com/adclick/adclick/internal/obs"
 	"github.com/adclick/adclick/internal/rawarchive"
 )
 
 // spoolDepth reads the click service's spool depth from its metrics, on
 // its admin listener.
 func spoolDepth(base string) (float64, error) {
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if line := sc.Text(); strings.HasPrefix(line, "adclick_redirect_spool_depth ") {
-			return strconv.ParseFloat(strings.Fields(line)[1], 64)
-		}
-	}
-	return 0, fmt.Errorf("no adclick_redirect_spool_depth in %s/metrics", base)
+	return obs.ScrapeGauge(base+"/metrics", "adclick_redirect_spool_depth")
 }
 
 // waitArchived waits until every message published on clicks has been

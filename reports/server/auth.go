@@ -33,12 +33,10 @@ func CheckPepper(pepper []byte) error {
 	return nil
 }
 
-// advertiserFor returns the advertiser whose hashes include key's.
-func advertiserFor(cat *catalog.Catalog, pepper []byte, key string) (*catalog.Advertiser, bool) {
-	if key == "" {
-		return nil, false
-	}
-	h := []byte(HashAPIKey(pepper, key))
+// advertiserFor returns the advertiser whose hashes include keyHash
+// (HashAPIKey of the key presented).
+func advertiserFor(cat *catalog.Catalog, keyHash string) (*catalog.Advertiser, bool) {
+	h := []byte(keyHash)
 	var found *catalog.Advertiser
 	for _, id := range cat.Advertisers() {
 		a, _ := cat.Advertiser(id)

@@ -123,14 +123,17 @@ const advertiserKey = "advertiser"
 
 func (s *Server) authenticate(c *gin.Context) {
 	key, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	adv, found := advertiserFor(s.cfg.Catalog(), s.cfg.Pepper, strings.TrimSpace(key))
-	if !ok || !found {
+	key = strings.TrimSpace(key)
+	// One hash per request: it finds the advertiser and names the key's bucket.
+	keyHash := HashAPIKey(s.cfg.Pepper, key)
+	adv, found := advertiserFor(s.cfg.Catalog(), keyHash)
+	if !ok || key == "" || !found {
 		c.Header("WWW-Authenticate", `Bearer realm="adclick reports"`)
 		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "a valid API key is required: Authorization: Bearer <key>"})
 		return
 	}
 	if s.cfg.Limiter != nil {
-		if ok, wait := s.cfg.Limiter.Allow(HashAPIKey(s.cfg.Pepper, strings.TrimSpace(key)), s.cfg.Now()); !ok {
+		if ok, wait := s.cfg.Limiter.Allow(keyHash, s.cfg.Now()); !ok {
 			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			c.AbortWithStatusJSON(http.StatusTooManyRequests, gin.H{"error": "too many requests for this API key; retry after the Retry-After seconds"})
 			return
