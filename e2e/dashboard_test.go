@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"github.com/chromedp/cdproto/cdp"
-	cdplog "github.com/chromedp/cdproto/log"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,10 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
+
 	"github.com/chromedp/chromedp"
 
+	"github.com/adclick/adclick/internal/apikey"
 	"github.com/adclick/adclick/reports/app"
-	"github.com/adclick/adclick/reports/server"
 )
 
 // chromium finds Debian's Chromium (.ci/run installs the package).
@@ -49,7 +50,7 @@ func (s *stack) startReports(t *testing.T, key string) string {
 	for _, a := range doc["advertisers"].([]any) {
 		adv := a.(map[string]any)
 		if adv["id"] == "acme" {
-			adv["api_key_hashes"] = []string{server.HashAPIKey([]byte("e2e-pepper-of-at-least-32-bytes-long"), key)}
+			adv["api_key_hashes"] = []string{apikey.Hash([]byte("e2e-pepper-of-at-least-32-bytes-long"), key)}
 		}
 	}
 	data, _ := json.Marshal(doc)

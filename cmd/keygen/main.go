@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adclick/adclick/internal/apikey"
 	"github.com/adclick/adclick/internal/token"
-	"github.com/adclick/adclick/reports/server"
 )
 
 func main() {
@@ -57,13 +57,13 @@ func main() {
 			break
 		}
 		pepper := []byte(strings.TrimSpace(string(raw)))
-		if err = server.CheckPepper(pepper); err != nil {
+		if err = apikey.CheckPepper(pepper); err != nil {
 			break
 		}
 		b := make([]byte, 24)
 		rand.Read(b)
 		key := "ak_" + hex.EncodeToString(b)
-		fmt.Printf("key  %s\nhash %s\n", key, server.HashAPIKey(pepper, key))
+		fmt.Printf("key  %s\nhash %s\n", key, apikey.Hash(pepper, key))
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}

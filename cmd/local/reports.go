@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adclick/adclick/internal/apikey"
 	"github.com/adclick/adclick/internal/catalog"
-	"github.com/adclick/adclick/reports/server"
 )
 
 // demoKeys gives every advertiser of the catalog an API key for the local
@@ -61,7 +61,7 @@ func demoKeys(stateDir, catalogPath string) (string, string, map[string]string, 
 		if keys[id] == "" {
 			keys[id] = "demo-" + id + "-" + randomHex(12)
 		}
-		adv["api_key_hashes"] = []string{server.HashAPIKey(bytes.TrimSpace(pepper), keys[id])}
+		adv["api_key_hashes"] = []string{apikey.Hash(bytes.TrimSpace(pepper), keys[id])}
 	}
 	var lines []string
 	for adv, key := range keys {

@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/adclick/adclick/internal/apikey"
 	"github.com/adclick/adclick/internal/faultproxy"
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack"
 	"github.com/adclick/adclick/internal/proc"
-	"github.com/adclick/adclick/reports/server"
 )
 
 // stack is the local system under proof: emulators in this process, a
@@ -134,7 +134,7 @@ func (s *stack) reportsCatalog() (string, string, error) {
 		adv := a.(map[string]any)
 		id := adv["id"].(string)
 		s.apiKeys[id] = "proof-key-" + id
-		adv["api_key_hashes"] = []string{server.HashAPIKey([]byte(proofPepper), s.apiKeys[id])}
+		adv["api_key_hashes"] = []string{apikey.Hash([]byte(proofPepper), s.apiKeys[id])}
 	}
 	out, _ := json.Marshal(doc)
 	path := filepath.Join(s.dir, "catalog-reports.json")

@@ -31,6 +31,7 @@ import (
 	"cloud.google.com/go/bigtable"
 	"github.com/gin-gonic/gin"
 
+	"github.com/adclick/adclick/internal/apikey"
 	"github.com/adclick/adclick/internal/btschema"
 	"github.com/adclick/adclick/internal/catalog"
 	"github.com/adclick/adclick/internal/gcpnames"
@@ -245,7 +246,7 @@ func benchCatalog(nAds int, pepper []byte) (*catalog.Catalog, []string, error) {
 		}
 		key := "key" + strconv.Itoa(a)
 		keys = append(keys, key)
-		doc = fmt.Appendf(doc, `{"id":"adv%d","name":"Advertiser %d","api_key_hashes":[%q],"ads":[`, a, a, server.HashAPIKey(pepper, key))
+		doc = fmt.Appendf(doc, `{"id":"adv%d","name":"Advertiser %d","api_key_hashes":[%q],"ads":[`, a, a, apikey.Hash(pepper, key))
 		for i := a * 10; i < min(nAds, a*10+10); i++ {
 			if i > a*10 {
 				doc = append(doc, ',')

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/adclick/adclick/internal/apikey"
 	"github.com/adclick/adclick/internal/ids"
 )
 
@@ -68,7 +69,7 @@ func Parse(data []byte) (*Catalog, error) {
 			return nil, fmt.Errorf("catalog: advertiser %q listed twice", adv.ID)
 		}
 		for _, h := range adv.APIKeyHashes {
-			if !isKeyHash(h) {
+			if !apikey.IsHash(h) {
 				return nil, fmt.Errorf("catalog: advertiser %q: API key hash %.70q is not 64 hex digits (HMAC-SHA256)", adv.ID, h)
 			}
 			if other, dup := keyOwner[strings.ToLower(h)]; dup {
@@ -146,18 +147,4 @@ func (c *Catalog) Advertisers() []string {
 	}
 	sort.Strings(ids)
 	return ids
-}
-
-// isKeyHash: an API key's stored hash is HMAC-SHA256 in hex.
-func isKeyHash(h string) bool {
-	if len(h) != 64 {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		c := h[i] | 0x20 // either case
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -9,13 +9,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/adclick/adclick/internal/ratelimit"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/adclick/adclick/internal/apikey"
+	"github.com/adclick/adclick/internal/ratelimit"
 
 	"github.com/gin-gonic/gin"
 
@@ -92,7 +94,7 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return fmt.Errorf("api key pepper: %w", err)
 	}
 	pepper := []byte(strings.TrimSpace(string(pepperFile)))
-	if err := server.CheckPepper(pepper); err != nil {
+	if err := apikey.CheckPepper(pepper); err != nil {
 		return fmt.Errorf("%s: %w", f.PepperFile, err)
 	}
 

@@ -18,7 +18,6 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"github.com/adclick/adclick/internal/ratelimit"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -26,6 +25,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/adclick/adclick/internal/apikey"
+	"github.com/adclick/adclick/internal/ratelimit"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -125,7 +127,7 @@ func (s *Server) authenticate(c *gin.Context) {
 	key, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	key = strings.TrimSpace(key)
 	// One hash per request: it finds the advertiser and names the key's bucket.
-	keyHash := HashAPIKey(s.cfg.Pepper, key)
+	keyHash := apikey.Hash(s.cfg.Pepper, key)
 	adv, found := advertiserFor(s.cfg.Catalog(), keyHash)
 	if !ok || key == "" || !found {
 		c.Header("WWW-Authenticate", `Bearer realm="adclick reports"`)
