@@ -17,6 +17,7 @@ import (
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack"
 	"github.com/adclick/adclick/internal/token"
+	"github.com/adclick/adclick/pipelines/speed"
 )
 
 // buildStreaming builds bin/streaming into a temporary folder, so the test
@@ -31,25 +32,57 @@ func buildStreaming(t *testing.T) string {
 	return bin
 }
 
+// job is a streaming job process.
+type job struct {
+	cmd   *exec.Cmd
+	drain string // its --drain_file
+	logs  *syncBuffer
+}
+
 // startJob starts the streaming job on Prism against the stack, reading
 // Pub/Sub directly (not through the fault proxy).
-func (s *stack) startJob(t *testing.T, bin string) *exec.Cmd {
+func (s *stack) startJob(t *testing.T, bin string) *job {
 	t.Helper()
-	cmd := exec.Command(bin, "--runner=prism", "--experiments=prism_disable_sdf_split", "--project="+project)
-	cmd.Env = append(os.Environ(), "PUBSUB_EMULATOR_HOST="+s.emu.PubSubAddr, "BIGTABLE_EMULATOR_HOST="+s.emu.BigtableAddr)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
+	j := &job{drain: filepath.Join(t.TempDir(), "drain"), logs: &syncBuffer{}}
+	j.cmd = exec.Command(bin, "--runner=prism", "--experiments=prism_disable_sdf_split", "--project="+project, "--drain_file="+j.drain)
+	j.cmd.Env = append(os.Environ(), "PUBSUB_EMULATOR_HOST="+s.emu.PubSubAddr, "BIGTABLE_EMULATOR_HOST="+s.emu.BigtableAddr)
+	j.cmd.Stdout, j.cmd.Stderr = j.logs, j.logs
+	if err := j.cmd.Start(); err != nil {
 		t.Fatalf("start streaming job: %v", err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		j.cmd.Process.Kill()
+		j.cmd.Wait()
 		if t.Failed() {
-			t.Logf("streaming job %d output:\n%s", cmd.Process.Pid, logs.String())
+			t.Logf("streaming job %d output:\n%s", j.cmd.Process.Pid, j.logs.String())
 		}
 	})
-	return cmd
+	return j
+}
+
+// stop drains the job with SIGTERM, as a deployment stops it, waits until
+// it has exited (every window and timer fired, every pane written), and
+// returns the counters it printed.
+func (j *job) stop(t *testing.T) map[string]int64 {
+	t.Helper()
+	if err := j.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- j.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("streaming job exited with %v", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("streaming job did not drain in 2 minutes")
+	}
+	counters, err := speed.ParseCounterLog(j.logs.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return counters
 }
 
 // publishClicks publishes n countable clicks on ad of advertiser acme, each
@@ -97,7 +130,8 @@ func (s *stack) waitSpeedCount(t *testing.T, ad string, minute time.Time, want i
 //     versions grow with the count), so such a minute shows the larger
 //     of the two jobs' totals until the nightly batch writes the exact one;
 //   - clicks the old job had counted and acknowledged are not counted
-//     again by the new one (its total is its own clicks only).
+//     again by the new one (its total is its own clicks only);
+//   - a drained job's counters give every click it read one outcome.
 func TestStreamingJobCrash(t *testing.T) {
 	bin := buildStreaming(t)
 	s := newStack(t)
@@ -107,26 +141,33 @@ func TestStreamingJobCrash(t *testing.T) {
 	first := s.startJob(t, bin)
 	s.publishClicks(t, "adA", 40, clickTime)
 	s.waitSpeedCount(t, "adA", minute, 40, time.Minute)
-	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	first.Wait()
+	first.cmd.Wait()
 
 	s.publishClicks(t, "adA", 5, clickTime)
 	s.publishClicks(t, "adB", 10, clickTime)
-	s.startJob(t, bin)
+	second := s.startJob(t, bin)
 	s.waitSpeedCount(t, "adB", minute, 10, time.Minute)
-	// The new job has counted adA's 5 by now too (same bundles, same
-	// panes as adB's 10); its total of 5 must not replace the 40.
-	time.Sleep(3 * time.Second)
+	// Drained, the new job has written every pane: its total of 5 for
+	// adA must not have replaced the 40.
+	counters := second.stop(t)
+	if err := speed.CheckOutcomes(counters); err != nil {
+		t.Error(err)
+	}
+	if counters["clicks_counted"] < 15 {
+		t.Errorf("the second job counted %d clicks, want at least its 15", counters["clicks_counted"])
+	}
 	if got := s.speedCount(t, "acme", "adA", minute); got != 40 {
 		t.Errorf("adA after the restart = %d, want 40 (the first job's total; the new job's 5 is smaller)", got)
 	}
 	if got := s.speedCount(t, "acme", btschema.AllAds, minute); got != 40 {
 		t.Errorf("advertiser total after the restart = %d, want 40 (max of 40 and 15)", got)
 	}
-	// Once the new job's own total passes the old one, it shows: 5 + 40.
-	s.publishClicks(t, "adA", 40, clickTime)
+	// Once a new job's own total passes the old one, it shows.
+	s.startJob(t, bin)
+	s.publishClicks(t, "adA", 45, clickTime)
 	s.waitSpeedCount(t, "adA", minute, 45, time.Minute)
-	s.waitSpeedCount(t, btschema.AllAds, minute, 55, 10*time.Second)
+	s.waitSpeedCount(t, btschema.AllAds, minute, 45, 10*time.Second)
 }

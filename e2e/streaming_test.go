@@ -22,8 +22,9 @@ import (
 func TestMain(m *testing.M) { ptest.MainRet(m) }
 
 // runStreaming runs the speed layer on Prism against the stack until the
-// returned stop function drains it.
-func (s *stack) runStreaming(t *testing.T) (stop func()) {
+// returned stop function drains it; stop returns the job's adclick
+// counters, summed by name.
+func (s *stack) runStreaming(t *testing.T) (stop func() map[string]int64) {
 	t.Helper()
 	drain := filepath.Join(t.TempDir(), "drain")
 	p, sc := beam.NewPipelineWithRoot()
@@ -31,18 +32,37 @@ func (s *stack) runStreaming(t *testing.T) (stop func()) {
 	counts, dead := speed.Count(sc, msgs, 0)
 	deadletter.Publish(sc, project, gcpnames.DeadLetterTopic, dead)
 	speed.WriteCounts(sc, project, gcpnames.BigtableInstance, "", counts)
-	done := make(chan error, 1)
-	go func() { _, err := ptest.RunWithMetrics(p); done <- err }()
-	return func() {
-		os.WriteFile(drain, nil, 0o644)
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("streaming job: %v", err)
+	type result struct {
+		counters map[string]int64
+		err      error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := ptest.RunWithMetrics(p)
+		r := result{err: err, counters: map[string]int64{}}
+		if res != nil {
+			for _, c := range res.Metrics().AllMetrics().Counters() {
+				if c.Key.Namespace == "adclick" {
+					r.counters[c.Key.Name] += c.Result()
+				}
 			}
-		case <-time.After(2 * time.Minute):
-			t.Error("streaming job did not drain in 2 minutes")
 		}
+		done <- r
+	}()
+	return func() map[string]int64 {
+		if err := os.WriteFile(drain, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case r := <-done:
+			if r.err != nil {
+				t.Errorf("streaming job: %v", r.err)
+			}
+			return r.counters
+		case <-time.After(2 * time.Minute):
+			t.Fatal("streaming job did not drain in 2 minutes")
+		}
+		return nil
 	}
 }
 
@@ -69,33 +89,35 @@ func (s *stack) speedCount(t *testing.T, advertiser, ad string, minute time.Time
 // TestClicksReachBigtable clicks through the real click service, with
 // duplicates and a hot ad, and checks that the speed layer's minute cells
 // equal the countable clicks, first within seconds (an early pane, before
-// the minute is over) and finally after a drain.
+// the minute is over) and finally after a drain, and that the job's
+// counters give every click one outcome.
 func TestClicksReachBigtable(t *testing.T) {
 	s := newStack(t)
 	svc := s.startRedirect(t, t.TempDir())
 	stop := s.runStreaming(t)
 
-	// Start at the beginning of a minute so early panes are observable.
+	// Start at the beginning of a minute, so that the early pane, due 5 s
+	// after the clicks, has most of the minute to show.
 	time.Sleep(time.Until(time.Now().Truncate(time.Minute).Add(time.Minute)))
 	minute := time.Now().UTC().Truncate(time.Minute)
 	hot, _ := s.mint(t, svc, "acme-trail-1", 40)
 	cold, _ := s.mint(t, svc, "globex-tokyo", 5)
 	want := map[string]int64{"acme-trail-1": 40, "globex-tokyo": 5}
+	var clicks int64
 	for i, u := range append(hot, cold...) {
 		for range 1 + i%3 { // every third impression clicked three times
 			if resp := click(t, u); resp.StatusCode != http.StatusFound {
 				t.Fatalf("click: %d", resp.StatusCode)
 			}
+			clicks++
 		}
 	}
 	clicked := time.Now()
-	waitFor(t, 40*time.Second, "early pane with every hot-ad click", func() bool {
+	waitFor(t, time.Until(minute.Add(time.Minute)), "an early pane with every hot-ad click, before the minute ends", func() bool {
 		return s.speedCount(t, "acme", "acme-trail-1", minute) == want["acme-trail-1"]
 	})
-	if time.Now().UTC().Truncate(time.Minute) == minute {
-		t.Logf("freshness: hot ad complete in Bigtable %v after the last click, before its minute ended", time.Since(clicked).Round(100*time.Millisecond))
-	}
-	stop()
+	t.Logf("freshness: hot ad complete in Bigtable %v after the last click, before its minute ended", time.Since(clicked).Round(100*time.Millisecond))
+	counters := stop()
 	for ad, n := range want {
 		adv := map[string]string{"acme-trail-1": "acme", "globex-tokyo": "globex"}[ad]
 		if got := s.speedCount(t, adv, ad, minute); got != n {
@@ -104,5 +126,11 @@ func TestClicksReachBigtable(t *testing.T) {
 	}
 	if got := s.speedCount(t, "acme", btschema.AllAds, minute); got != 40 {
 		t.Errorf("acme total %d, want 40", got)
+	}
+	if err := speed.CheckOutcomes(counters); err != nil {
+		t.Error(err)
+	}
+	if counters["clicks_read"] != clicks || counters["clicks_counted"] != 45 || counters["clicks_duplicate"] != clicks-45 {
+		t.Errorf("counters %v; want %d read, 45 counted, %d duplicates", counters, clicks, clicks-45)
 	}
 }

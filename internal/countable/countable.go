@@ -12,10 +12,14 @@
 //	invalid    readable, but inconsistent (clicked before the impression existed)
 //
 // Dedupe needs history, so Classify decides everything but "duplicate";
-// the pipelines apply First among the clicks Classify accepts.
+// the pipelines count the first by Rank among the clicks of an impression
+// that Classify accepts.
 package countable
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"time"
 
@@ -117,12 +121,49 @@ func Classify(e *clickevent.Event) Outcome {
 	return Counted
 }
 
-// First reports whether a precedes b as the click of an impression that
-// counts: the earliest click time wins, ties go to the smaller click id,
-// so every runner and every rerun picks the same click.
-func First(a, b *clickevent.Event) bool {
-	if !a.ClickTime.Equal(b.ClickTime) {
-		return a.ClickTime.Before(b.ClickTime)
+// ID is an impression or click id in its 16 raw bytes: the form both
+// pipelines keep in memory, in state and on the shuffle. The impression id
+// is the key clicks dedupe by; the click id breaks ties (Rank) and
+// collapses re-deliveries of one click.
+type ID [16]byte
+
+// ParseID turns a minted id (32 hex digits, as the click service writes it
+// and Parse checks) into its bytes. Any other spelling is hashed, so a
+// caller that skipped Parse still gets a stable, distinct id.
+func ParseID(s string) ID {
+	var id ID
+	if len(s) == 2*len(id) {
+		if _, err := hex.Decode(id[:], []byte(s)); err == nil {
+			return id
+		}
 	}
-	return a.ClickID < b.ClickID
+	sum := sha256.Sum256([]byte(s))
+	copy(id[:], sum[:])
+	return id
+}
+
+// String is the id as minted: 32 lower-case hex digits.
+func (id ID) String() string { return hex.EncodeToString(id[:]) }
+
+// Rank orders the clicks of one impression: of those Classify accepts,
+// the first by Rank counts and the rest are duplicates. The earliest
+// click time (in milliseconds, the precision the pipelines carry) wins;
+// ties go to the smaller click id, so every runner and every rerun picks
+// the same click.
+type Rank struct {
+	ClickTimeMs int64
+	ClickID     ID
+}
+
+// RankOf is e's rank.
+func RankOf(e *clickevent.Event) Rank {
+	return Rank{ClickTimeMs: e.ClickTime.UnixMilli(), ClickID: ParseID(e.ClickID)}
+}
+
+// Before reports whether r counts ahead of o.
+func (r Rank) Before(o Rank) bool {
+	if r.ClickTimeMs != o.ClickTimeMs {
+		return r.ClickTimeMs < o.ClickTimeMs
+	}
+	return bytes.Compare(r.ClickID[:], o.ClickID[:]) < 0
 }

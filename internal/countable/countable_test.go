@@ -2,6 +2,7 @@ package countable
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -50,18 +51,39 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-func TestFirst(t *testing.T) {
-	early := ev(func(e *clickevent.Event) { e.ClickID = "z" })
-	late := ev(func(e *clickevent.Event) { e.ClickID = "a"; e.ClickTime = e.ClickTime.Add(time.Second) })
-	tie := ev(func(e *clickevent.Event) { e.ClickID = "b" })
-	if !First(early, late) || First(late, early) {
-		t.Error("earlier click time must win")
+func TestRank(t *testing.T) {
+	id := func(last byte) string { return fmt.Sprintf("%030x%02x", 0, last) }
+	early := ev(func(e *clickevent.Event) { e.ClickID = id(0xff) })
+	late := ev(func(e *clickevent.Event) { e.ClickID = id(0x01); e.ClickTime = e.ClickTime.Add(time.Millisecond) })
+	tie := ev(func(e *clickevent.Event) { e.ClickID = id(0x02) })
+	sameMs := ev(func(e *clickevent.Event) { e.ClickID = id(0x00); e.ClickTime = e.ClickTime.Add(999 * time.Microsecond) })
+	for _, tt := range []struct {
+		name string
+		a, b *clickevent.Event
+	}{
+		{"earlier click time wins", early, late},
+		{"a tie goes to the smaller click id", tie, early},
+		{"time counts in milliseconds, as the pipelines carry it", sameMs, tie},
+	} {
+		if !RankOf(tt.a).Before(RankOf(tt.b)) || RankOf(tt.b).Before(RankOf(tt.a)) {
+			t.Errorf("%s: %s@%s vs %s@%s", tt.name, tt.a.ClickID, tt.a.ClickTime.Format(time.StampNano), tt.b.ClickID, tt.b.ClickTime.Format(time.StampNano))
+		}
 	}
-	if !First(tie, early) || First(early, tie) {
-		t.Error("ties must go to the smaller click id")
+	if RankOf(early).Before(RankOf(early)) {
+		t.Error("Before must be a strict order")
 	}
-	if First(early, early) {
-		t.Error("First must be a strict order")
+}
+
+func TestParseID(t *testing.T) {
+	hexID := "00112233445566778899aabbccddeeff"
+	if got := ParseID(hexID); got[0] != 0x00 || got[15] != 0xff || got.String() != hexID {
+		t.Errorf("ParseID(%s) = %x", hexID, got)
+	}
+	if ParseID("i1") == ParseID("i2") {
+		t.Error("distinct non-hex ids share an id")
+	}
+	if ParseID("i1") != ParseID("i1") {
+		t.Error("ParseID is not stable")
 	}
 }
 

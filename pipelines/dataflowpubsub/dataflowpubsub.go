@@ -24,7 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/adclick/adclick/internal/clickevent"
-	"github.com/adclick/adclick/pipelines/speed"
+	"github.com/adclick/adclick/pipelines/pubsubmsg"
 )
 
 // readURN is Beam's Pub/Sub read transform, implemented by Dataflow.
@@ -32,7 +32,7 @@ const readURN = "beam:transform:pubsub_read:v1"
 
 func init() {
 	register.Function2x1(decode)
-	register.Emitter1[speed.Message]()
+	register.Emitter1[pubsubmsg.Message]()
 }
 
 // IDAttribute and TimestampAttribute are what the streaming job reads
@@ -52,9 +52,9 @@ const (
 // one without the attribute falls back to its Pub/Sub message id. A model
 // of the managed source, which has no emulator, for tests of what the
 // speed layer counts on Dataflow.
-func DeliverLikeDataflow(msgs []speed.Message, idAttr string) []speed.Message {
+func DeliverLikeDataflow(msgs []pubsubmsg.Message, idAttr string) []pubsubmsg.Message {
 	seen := map[string]bool{}
-	var out []speed.Message
+	var out []pubsubmsg.Message
 	for _, m := range msgs {
 		id, ok := m.Attributes[idAttr]
 		if !ok {
@@ -83,12 +83,12 @@ func Read(s beam.Scope, project, sub, idAttr, tsAttr string) beam.PCollection {
 	return beam.ParDo(s, decode, out[0])
 }
 
-// decode turns the runner's serialized PubsubMessage into a speed.Message.
-func decode(raw []byte, emit func(speed.Message)) error {
+// decode turns the runner's serialized PubsubMessage into a pubsubmsg.Message.
+func decode(raw []byte, emit func(pubsubmsg.Message)) error {
 	var m pubsubpb.PubsubMessage
 	if err := proto.Unmarshal(raw, &m); err != nil {
 		return fmt.Errorf("decode Pub/Sub message from the runner: %w", err)
 	}
-	emit(speed.Message{ID: m.MessageId, Data: m.Data, Attributes: m.Attributes})
+	emit(pubsubmsg.Message{ID: m.MessageId, Data: m.Data, Attributes: m.Attributes})
 	return nil
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/adclick/adclick/pipelines/speed"
+	"github.com/adclick/adclick/pipelines/pubsubmsg"
 )
 
 // Attribute names added to a dead letter. The original attributes are kept.
@@ -23,7 +23,7 @@ const (
 )
 
 func init() {
-	register.DoFn2x1[context.Context, speed.DeadLetter, error](&publishFn{})
+	register.DoFn2x1[context.Context, pubsubmsg.DeadLetter, error](&publishFn{})
 }
 
 // Publish sends every dead letter to topic in project.
@@ -50,7 +50,7 @@ func (fn *publishFn) Setup(ctx context.Context) error {
 	return nil
 }
 
-func (fn *publishFn) ProcessElement(ctx context.Context, d speed.DeadLetter) error {
+func (fn *publishFn) ProcessElement(ctx context.Context, d pubsubmsg.DeadLetter) error {
 	attrs := make(map[string]string, len(d.Message.Attributes)+3)
 	for k, v := range d.Message.Attributes {
 		attrs[k] = v

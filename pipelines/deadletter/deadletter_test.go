@@ -11,7 +11,7 @@ import (
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack"
 	"github.com/adclick/adclick/internal/localstack/lstest"
-	"github.com/adclick/adclick/pipelines/speed"
+	"github.com/adclick/adclick/pipelines/pubsubmsg"
 )
 
 func TestMain(m *testing.M) { ptest.MainRet(m) }
@@ -26,8 +26,8 @@ func TestPublishKeepsMessageAndReason(t *testing.T) {
 
 	p, s := beam.NewPipelineWithRoot()
 	dead := beam.Create(s,
-		speed.DeadLetter{Message: speed.Message{ID: "m1", Data: []byte("not json"), Attributes: map[string]string{"click_id": "c1"}}, Reason: "malformed", Detail: "invalid character"},
-		speed.DeadLetter{Message: speed.Message{ID: "m2", Data: []byte(`{"v":9}`)}, Reason: "unknown_version", Detail: "9"},
+		pubsubmsg.DeadLetter{Message: pubsubmsg.Message{ID: "m1", Data: []byte("not json"), Attributes: map[string]string{"click_id": "c1"}}, Reason: "malformed", Detail: "invalid character"},
+		pubsubmsg.DeadLetter{Message: pubsubmsg.Message{ID: "m2", Data: []byte(`{"v":9}`)}, Reason: "unknown_version", Detail: "9"},
 	)
 	Publish(s, project, gcpnames.DeadLetterTopic, dead)
 	ptest.RunAndValidate(t, p)

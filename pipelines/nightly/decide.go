@@ -1,7 +1,6 @@
 package nightly
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"hash/fnv"
@@ -18,17 +17,17 @@ import (
 	"github.com/adclick/adclick/internal/btschema"
 	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/internal/rawarchive"
-	"github.com/adclick/adclick/pipelines/speed"
+	"github.com/adclick/adclick/pipelines/clickbatch"
 )
 
 func init() {
-	register.DoFn4x1[context.Context, string, func(int, ClickBatch), func(string, []byte), error](&readFn{})
-	register.Emitter2[int, ClickBatch]()
+	register.DoFn4x1[context.Context, string, func(int, clickbatch.Batch), func(string, []byte), error](&readFn{})
+	register.Emitter2[int, clickbatch.Batch]()
 	register.Emitter2[string, []byte]()
 	register.Emitter2[string, int64]()
 	register.Emitter1[Count]()
-	register.DoFn6x1[context.Context, int, func(*ClickBatch) bool, func(Count), func(string, int64), func(string, []byte), error](&settleFn{})
-	register.Iter1[ClickBatch]()
+	register.DoFn6x1[context.Context, int, func(*clickbatch.Batch) bool, func(Count), func(string, int64), func(string, []byte), error](&settleFn{})
+	register.Iter1[clickbatch.Batch]()
 }
 
 // Shard is the shard of an advertiser: every click of an advertiser, so
@@ -62,13 +61,13 @@ func (fn *readFn) Teardown() error {
 	return nil
 }
 
-func (fn *readFn) ProcessElement(ctx context.Context, file string, emit func(int, ClickBatch), parts func(string, []byte)) error {
+func (fn *readFn) ProcessElement(ctx context.Context, file string, emit func(int, clickbatch.Batch), parts func(string, []byte)) error {
 	r, err := fn.store.Open(ctx, file)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	shards := make([][]Click, fn.Shards)
+	shards := make([][]clickbatch.Click, fn.Shards)
 	bad := map[string]map[string]int64{} // day → reason → n
 	err = rawarchive.Read(r, func(rec *rawarchive.Record) error {
 		ev, err := countable.Parse(rec.Data)
@@ -81,10 +80,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, file string, emit func(int
 			return nil
 		}
 		shard := Shard(ev.AdvertiserID, fn.Shards)
-		shards[shard] = append(shards[shard], Click{
-			Impression: speed.ParseImpression(ev.ImpressionID), ClickID: speed.ParseImpression(ev.ClickID), AdID: ev.AdID, AdvertiserID: ev.AdvertiserID,
-			ClickTimeMs: ev.ClickTime.UnixMilli(), Class: classOf(countable.Classify(&ev)),
-		})
+		shards[shard] = append(shards[shard], clickbatch.FromEvent(&ev))
 		return nil
 	})
 	if err != nil {
@@ -92,7 +88,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, file string, emit func(int
 	}
 	for shard, clicks := range shards {
 		if len(clicks) > 0 {
-			emit(shard, ClickBatch{Clicks: clicks})
+			emit(shard, clickbatch.Batch{Clicks: clicks})
 		}
 	}
 	for day, reasons := range bad {
@@ -123,7 +119,7 @@ type Count struct {
 //
 //   - re-deliveries of one click (same click id) collapse into one;
 //   - of an impression's clicks that countable accepts, the first by
-//     countable.First counts and the rest are duplicates, whichever file or
+//     countable.Rank counts and the rest are duplicates, whichever file or
 //     day they came in; only clicks in [FromMs, ToMs) are counted and
 //     reported (earlier ones were read so their impressions' first clicks
 //     are known);
@@ -161,11 +157,11 @@ func (fn *settleFn) Teardown() error {
 	return nil
 }
 
-func (fn *settleFn) ProcessElement(ctx context.Context, _ int, batches func(*ClickBatch) bool, emit func(Count), outcomes func(string, int64), parts func(string, []byte)) error {
-	byAdvertiser := map[string][]*Click{}
-	seen := map[speed.Impression]bool{}
+func (fn *settleFn) ProcessElement(ctx context.Context, _ int, batches func(*clickbatch.Batch) bool, emit func(Count), outcomes func(string, int64), parts func(string, []byte)) error {
+	byAdvertiser := map[string][]*clickbatch.Click{}
+	seen := map[countable.ID]bool{}
 	var redelivered int64
-	var b ClickBatch
+	var b clickbatch.Batch
 	for batches(&b) {
 		for _, a := range b.Advertisers {
 			if _, ok := byAdvertiser[a]; !ok {
@@ -181,7 +177,7 @@ func (fn *settleFn) ProcessElement(ctx context.Context, _ int, batches func(*Cli
 			seen[c.ClickID] = true
 			byAdvertiser[c.AdvertiserID] = append(byAdvertiser[c.AdvertiserID], c)
 		}
-		b = ClickBatch{} // the iterator decodes into b: keep the clicks taken
+		b = clickbatch.Batch{} // the iterator decodes into b: keep the clicks taken
 	}
 	clicksRead.Inc(ctx, int64(len(seen)))
 	report := map[string]*reportPart{}
@@ -205,14 +201,14 @@ type adMinute struct {
 	minuteMs int64
 }
 
-func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*Click, emit func(Count), outcomes func(string, int64), report map[string]*reportPart) error {
-	sort.Slice(clicks, func(i, j int) bool { return first(clicks[i], clicks[j]) })
-	counted := map[speed.Impression]bool{}
+func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*clickbatch.Click, emit func(Count), outcomes func(string, int64), report map[string]*reportPart) error {
+	sort.Slice(clicks, func(i, j int) bool { return clicks[i].Rank.Before(clicks[j].Rank) })
+	counted := map[countable.ID]bool{}
 	minutes := map[adMinute]int64{}
 	byOutcome := map[string]int64{}
 	for _, c := range clicks {
 		o := c.Class.Outcome()
-		if c.Class == ClassCounted {
+		if c.Class == clickbatch.ClassCounted {
 			if counted[c.Impression] {
 				o = countable.Duplicate
 			}
@@ -285,15 +281,6 @@ func (fn *settleFn) readSpeed(ctx context.Context, advertiser string) (map[adMin
 		return nil, fmt.Errorf("read speed cells of %s: %w", advertiser, err)
 	}
 	return cells, nil
-}
-
-// first orders clicks as countable.First does: earliest click time, ties
-// to the smaller click id (hex ids order as their bytes do).
-func first(a, b *Click) bool {
-	if a.ClickTimeMs != b.ClickTimeMs {
-		return a.ClickTimeMs < b.ClickTimeMs
-	}
-	return bytes.Compare(a.ClickID[:], b.ClickID[:]) < 0
 }
 
 func abs(n int64) int64 {

@@ -14,6 +14,7 @@ import (
 	"github.com/adclick/adclick/internal/ids"
 	"github.com/adclick/adclick/internal/rawarchive"
 	"github.com/adclick/adclick/internal/token"
+	"github.com/adclick/adclick/pipelines/clickbatch"
 )
 
 // FuzzReadArchive feeds the nightly's archive reader a file holding one
@@ -64,9 +65,9 @@ func FuzzReadArchive(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer fn.Teardown()
-		var batches []ClickBatch
+		var batches []clickbatch.Batch
 		var parts []reportPart
-		err = fn.ProcessElement(ctx, name, func(_ int, b ClickBatch) { batches = append(batches, b) }, func(_ string, raw []byte) {
+		err = fn.ProcessElement(ctx, name, func(_ int, b clickbatch.Batch) { batches = append(batches, b) }, func(_ string, raw []byte) {
 			var p reportPart
 			if err := json.Unmarshal(raw, &p); err != nil {
 				t.Fatalf("report part %s: %v", raw, err)
@@ -80,7 +81,7 @@ func FuzzReadArchive(f *testing.F) {
 			t.Fatalf("one message gave %d batches and %d report parts", len(batches), len(parts))
 		}
 		for _, b := range batches {
-			back, err := decodeBatch(encodeBatch(b))
+			back, err := clickbatch.Decode(clickbatch.Encode(b))
 			if err != nil || !reflect.DeepEqual(back.Clicks, b.Clicks) {
 				t.Fatalf("batch coder: %v\n got %+v\nwant %+v", err, back.Clicks, b.Clicks)
 			}

@@ -3,7 +3,7 @@
 // as the streaming job (package countable), written as Parquet
 // partitions, Bigtable batch cells and a reconciliation report.
 //
-//	archive files ─read─▶ KV<advertiser shard, ClickBatch> ─GroupByKey─▶ settle, per advertiser:
+//	archive files ─read─▶ KV<advertiser shard, clickbatch.Batch> ─GroupByKey─▶ settle, per advertiser:
 //	    dedupe, minute/hour/day counts, compare with its speed cells ─▶ Count ─▶ Parquet, Bigtable
 //	                                                                   └─▶ report parts ─▶ report
 //	speed cells' advertisers ─▶ (into the same shards, so phantom counts get their zeros)

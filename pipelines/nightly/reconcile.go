@@ -8,10 +8,11 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/adclick/adclick/internal/btschema"
+	"github.com/adclick/adclick/pipelines/clickbatch"
 )
 
 func init() {
-	register.DoFn3x1[context.Context, []byte, func(int, ClickBatch), error](&speedAdvertisersFn{})
+	register.DoFn3x1[context.Context, []byte, func(int, clickbatch.Batch), error](&speedAdvertisersFn{})
 }
 
 // speedAdvertisersFn finds the advertisers with speed cells in the run's
@@ -26,7 +27,7 @@ type speedAdvertisersFn struct {
 	TimeoutMs                     int64
 }
 
-func (fn *speedAdvertisersFn) ProcessElement(ctx context.Context, _ []byte, emit func(int, ClickBatch)) error {
+func (fn *speedAdvertisersFn) ProcessElement(ctx context.Context, _ []byte, emit func(int, clickbatch.Batch)) error {
 	if fn.Instance == "" {
 		return nil
 	}
@@ -47,7 +48,7 @@ func (fn *speedAdvertisersFn) ProcessElement(ctx context.Context, _ []byte, emit
 		byShard[shard] = append(byShard[shard], a)
 	}
 	for shard, advertisers := range byShard {
-		emit(shard, ClickBatch{Advertisers: advertisers})
+		emit(shard, clickbatch.Batch{Advertisers: advertisers})
 	}
 	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/adclick/adclick/internal/token"
 	"github.com/adclick/adclick/internal/warehouse"
 	"github.com/adclick/adclick/pipelines/dataflowpubsub"
+	"github.com/adclick/adclick/pipelines/pubsubmsg"
 	"github.com/adclick/adclick/pipelines/speed"
 )
 
@@ -45,7 +46,7 @@ func TestOneDedupeSemantics(t *testing.T) {
 		return day0.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second)
 	}
 	var seq int
-	click := func(imp token.ImpressionID, impTime time.Time, ad string, when time.Time, mut ...func(*clickevent.Event)) speed.Message {
+	click := func(imp token.ImpressionID, impTime time.Time, ad string, when time.Time, mut ...func(*clickevent.Event)) pubsubmsg.Message {
 		seq++
 		e := &clickevent.Event{SchemaVersion: 1, ClickID: fmt.Sprintf("%032x", seq), ImpressionID: imp.String(), AdID: ad, AdvertiserID: "adv-semantics",
 			CampaignID: "c", ImpressionTime: impTime, ExpiresAt: impTime.Add(time.Hour), ClickTime: when, UserKey: "u", UAClass: clickevent.UABrowser}
@@ -56,13 +57,13 @@ func TestOneDedupeSemantics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return speed.Message{ID: fmt.Sprintf("m%d", seq), Data: data, Attributes: clickevent.Attributes(e)}
+		return pubsubmsg.Message{ID: fmt.Sprintf("m%d", seq), Data: data, Attributes: clickevent.Attributes(e)}
 	}
 	bot := func(e *clickevent.Event) { e.UAClass = clickevent.UABot }
 	impA, impB, impC, impD := token.NewImpressionID(), token.NewImpressionID(), token.NewImpressionID(), token.NewImpressionID()
 	t0 := at(10, 0, 0)
 	redelivered := click(impC, t0, "ad-c", at(10, 2, 15))
-	msgs := []speed.Message{
+	msgs := []pubsubmsg.Message{
 		click(impA, t0, "ad-a", at(10, 1, 5), bot), // a link scanner first...
 		click(impA, t0, "ad-a", at(10, 1, 20)),     // ...then the person: counts
 		click(impB, t0, "ad-b", at(10, 1, 10)),     // a person twice: the first counts
@@ -79,7 +80,7 @@ func TestOneDedupeSemantics(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name string
-		msgs []speed.Message
+		msgs []pubsubmsg.Message
 	}{
 		{"dataflow", dataflowpubsub.DeliverLikeDataflow(msgs, dataflowpubsub.IDAttribute)},
 		{"pullsource", msgs},
@@ -100,7 +101,7 @@ func TestOneDedupeSemantics(t *testing.T) {
 
 // nightlyMinutes archives msgs, reconciles their day and returns the ad
 // minute table as formatAdPane strings.
-func nightlyMinutes(t *testing.T, msgs []speed.Message) []string {
+func nightlyMinutes(t *testing.T, msgs []pubsubmsg.Message) []string {
 	t.Helper()
 	ctx := context.Background()
 	archive, output := t.TempDir(), t.TempDir()
@@ -155,7 +156,7 @@ func nightlyMinutes(t *testing.T, msgs []speed.Message) []string {
 // speedPanes runs the speed layer over msgs in order, with the watermark
 // at the end only (on-time panes, which carry the final counts), asserts
 // the ad panes equal want, and returns the clicks_counted metric.
-func speedPanes(t *testing.T, msgs []speed.Message, want []string) int64 {
+func speedPanes(t *testing.T, msgs []pubsubmsg.Message, want []string) int64 {
 	t.Helper()
 	cfg := teststream.NewConfig()
 	cfg.AdvanceWatermark(day0.UnixMilli())

@@ -38,7 +38,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/adclick/adclick/internal/clickevent"
-	"github.com/adclick/adclick/pipelines/speed"
+	"github.com/adclick/adclick/pipelines/pubsubmsg"
 )
 
 // Tuning. MaxMessages bounds one Pull, and so one bundle.
@@ -54,13 +54,13 @@ var (
 )
 
 func init() {
-	register.DoFn5x2[context.Context, *Watermark, *sdf.LockRTracker, []byte, func(beam.EventTime, speed.Message), sdf.ProcessContinuation, error](&readFn{})
-	register.Emitter2[beam.EventTime, speed.Message]()
+	register.DoFn5x2[context.Context, *Watermark, *sdf.LockRTracker, []byte, func(beam.EventTime, pubsubmsg.Message), sdf.ProcessContinuation, error](&readFn{})
+	register.Emitter2[beam.EventTime, pubsubmsg.Message]()
 	beam.RegisterType(reflect.TypeOf((*Restriction)(nil)).Elem())
 }
 
 // Read returns the messages of subscription sub in project as an
-// unbounded PCollection<speed.Message>, timestamped by their click time.
+// unbounded PCollection<pubsubmsg.Message>, timestamped by their click time.
 func Read(s beam.Scope, project, sub, drainFile string) beam.PCollection {
 	s = s.Scope("pullsource.Read")
 	return beam.ParDo(s, &readFn{Project: project, Subscription: sub, DrainFile: drainFile}, beam.Impulse(s))
@@ -129,7 +129,7 @@ func (fn *readFn) WatermarkEstimatorState(w *Watermark) int64 { return w.ms }
 
 // ProcessElement settles the previous bundle's acks, pulls one batch,
 // emits it and checkpoints.
-func (fn *readFn) ProcessElement(ctx context.Context, wm *Watermark, rt *sdf.LockRTracker, _ []byte, emit func(beam.EventTime, speed.Message)) (sdf.ProcessContinuation, error) {
+func (fn *readFn) ProcessElement(ctx context.Context, wm *Watermark, rt *sdf.LockRTracker, _ []byte, emit func(beam.EventTime, pubsubmsg.Message)) (sdf.ProcessContinuation, error) {
 	if owed := rt.GetRestriction().(Restriction).Acks; len(owed) > 0 {
 		if err := fn.ack(ctx, owed); err != nil {
 			// Unacked messages come back after the ack deadline; the
@@ -160,7 +160,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, wm *Watermark, rt *sdf.Loc
 		return sdf.StopProcessing(), nil
 	}
 	for _, m := range resp.ReceivedMessages {
-		emit(eventTime(m.Message), speed.Message{ID: m.Message.MessageId, Data: m.Message.Data, Attributes: m.Message.Attributes})
+		emit(eventTime(m.Message), pubsubmsg.Message{ID: m.Message.MessageId, Data: m.Message.Data, Attributes: m.Message.Attributes})
 	}
 	pulled.Inc(ctx, int64(len(ids)))
 	return sdf.ResumeProcessingIn(0), nil

@@ -16,7 +16,7 @@ import (
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack"
 	"github.com/adclick/adclick/internal/localstack/lstest"
-	"github.com/adclick/adclick/pipelines/speed"
+	"github.com/adclick/adclick/pipelines/pubsubmsg"
 )
 
 func TestMain(m *testing.M) { ptest.MainRet(m) }
@@ -27,7 +27,7 @@ func init() {
 
 var received = beam.NewCounter("test", "received")
 
-func countMessage(ctx context.Context, m speed.Message) { received.Inc(ctx, 1) }
+func countMessage(ctx context.Context, m pubsubmsg.Message) { received.Inc(ctx, 1) }
 
 // TestReadsEverythingAndAcks publishes messages before and while the job
 // runs, drains it, and checks that every message was read and acked.

@@ -3,10 +3,8 @@ package speed
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -16,10 +14,11 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/adclick/adclick/internal/countable"
+	"github.com/adclick/adclick/pipelines/clickbatch"
 )
 
 func init() {
-	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, ClickBatch, func(beam.EventTime, Click), error](&dedupeFn{})
+	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, clickbatch.Batch, func(beam.EventTime, clickbatch.Click), error](&dedupeFn{})
 }
 
 // dedupeFn passes the first click of each impression and drops the rest.
@@ -58,18 +57,18 @@ func (fn *dedupeFn) Setup() {
 	fn.cache = cacheFor(fn.CacheID)
 }
 
-func (fn *dedupeFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, key string, b ClickBatch, emit func(beam.EventTime, Click)) error {
+func (fn *dedupeFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider, key string, b clickbatch.Batch, emit func(beam.EventTime, clickbatch.Click)) error {
 	epoch, err := dedupeKeyEpoch(key)
 	if err != nil {
 		return err
 	}
-	set, err := fn.load(sp, key, epoch)
+	set, err := fn.load(ctx, sp, key, epoch)
 	if err != nil {
 		return err
 	}
 	defer set.mu.Unlock()
 
-	b.sortFirst()
+	clickbatch.SortFirst(b.Clicks)
 	var added []byte
 	for _, c := range b.Clicks {
 		if !set.add(c.Impression) {
@@ -77,14 +76,14 @@ func (fn *dedupeFn) ProcessElement(ctx context.Context, sp state.Provider, tp ti
 			continue
 		}
 		added = append(added, c.Impression[:]...)
-		outcomeCounter(countable.Counted).Inc(ctx, 1)
+		clicksFirst.Inc(ctx, 1)
 		emit(mtime.Time(c.ClickTimeMs), c)
 	}
 	if len(added) == 0 {
 		return nil
 	}
 	if err := fn.Seen.Add(sp, added); err != nil {
-		return fmt.Errorf("dedupe %s: append %d impressions: %w", key, len(added)/len(Impression{}), err)
+		return fmt.Errorf("dedupe %s: append %d impressions: %w", key, len(added)/len(countable.ID{}), err)
 	}
 	if err := fn.Fingerprint.Write(sp, set.fp.bytes()); err != nil {
 		return fmt.Errorf("dedupe %s: write fingerprint: %w", key, err)
@@ -97,7 +96,7 @@ func (fn *dedupeFn) ProcessElement(ctx context.Context, sp state.Provider, tp ti
 
 // load returns the key's set of seen impressions, locked, rebuilt from
 // state unless the cached one matches the fingerprint in state.
-func (fn *dedupeFn) load(sp state.Provider, key string, epoch time.Time) (*seenSet, error) {
+func (fn *dedupeFn) load(ctx context.Context, sp state.Provider, key string, epoch time.Time) (*seenSet, error) {
 	raw, _, err := fn.Fingerprint.Read(sp)
 	if err != nil {
 		return nil, fmt.Errorf("dedupe %s: read fingerprint: %w", key, err)
@@ -118,113 +117,27 @@ func (fn *dedupeFn) load(sp state.Provider, key string, epoch time.Time) (*seenS
 	}
 	set.reset()
 	for _, chunk := range chunks {
-		for i := 0; i+len(Impression{}) <= len(chunk); i += len(Impression{}) {
-			set.add(Impression(chunk[i : i+len(Impression{})]))
+		for i := 0; i+len(countable.ID{}) <= len(chunk); i += len(countable.ID{}) {
+			set.add(countable.ID(chunk[i : i+len(countable.ID{})]))
 		}
 	}
 	if set.fp != want {
 		set.mu.Unlock()
 		return nil, fmt.Errorf("dedupe %s: state holds %d impressions (sum %x) but its fingerprint says %d (sum %x)", key, set.fp.n, set.fp.sum, want.n, want.sum)
 	}
-	rebuilds.Inc(context.Background(), 1)
+	rebuilds.Inc(ctx, 1)
 	return set, nil
 }
 
-func (fn *dedupeFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Provider, key string, _ timers.Context, _ func(beam.EventTime, Click)) error {
-	fn.Seen.Clear(sp)
-	fn.Fingerprint.Clear(sp)
+func (fn *dedupeFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Provider, key string, _ timers.Context, _ func(beam.EventTime, clickbatch.Click)) error {
 	fn.cache.drop(key)
+	if err := fn.Seen.Clear(sp); err != nil {
+		return fmt.Errorf("dedupe %s: forget seen impressions: %w", key, err)
+	}
+	if err := fn.Fingerprint.Clear(sp); err != nil {
+		return fmt.Errorf("dedupe %s: forget fingerprint: %w", key, err)
+	}
 	return nil
 }
 
 var rebuilds = beam.NewCounter("adclick", "dedupe_rebuilds")
-
-// fingerprint identifies a set of impressions: its size and the sum of
-// its members' first 8 bytes. Impression ids are random, so two different
-// sets of equal size share a sum with probability 2^-64.
-type fingerprint struct {
-	n   uint64
-	sum uint64
-}
-
-func (f fingerprint) bytes() []byte {
-	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(make([]byte, 0, 16), f.n), f.sum)
-}
-
-func parseFingerprint(b []byte) (fingerprint, error) {
-	switch len(b) {
-	case 0:
-		return fingerprint{}, nil
-	case 16:
-		return fingerprint{n: binary.BigEndian.Uint64(b), sum: binary.BigEndian.Uint64(b[8:])}, nil
-	}
-	return fingerprint{}, fmt.Errorf("fingerprint of %d bytes, want 16", len(b))
-}
-
-// seenSet is one key's seen impressions, as cached in memory.
-type seenSet struct {
-	mu    sync.Mutex
-	epoch time.Time
-	fp    fingerprint
-	ids   map[Impression]struct{}
-}
-
-func (s *seenSet) reset() {
-	s.fp = fingerprint{}
-	s.ids = map[Impression]struct{}{}
-}
-
-// add records imp and reports whether it was new.
-func (s *seenSet) add(imp Impression) bool {
-	if _, ok := s.ids[imp]; ok {
-		return false
-	}
-	s.ids[imp] = struct{}{}
-	s.fp.n++
-	s.fp.sum += binary.BigEndian.Uint64(imp[:8])
-	return true
-}
-
-// seenCache holds one dedupe transform's sets in this process. It is
-// shared by the transform's DoFn instances because the runner may hand a
-// key to any of them from bundle to bundle.
-type seenCache struct {
-	mu     sync.Mutex
-	sets   map[string]*seenSet
-	newest time.Time
-}
-
-var caches sync.Map // CacheID → *seenCache
-
-func cacheFor(id string) *seenCache {
-	c, _ := caches.LoadOrStore(id, &seenCache{sets: map[string]*seenSet{}})
-	return c.(*seenCache)
-}
-
-// get returns key's set, creating an empty one (whose zero fingerprint
-// matches empty state). Sets of epochs long past Horizon, whose timers
-// fired on another worker, are dropped on the way.
-func (c *seenCache) get(key string, epoch time.Time) *seenSet {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if epoch.After(c.newest) {
-		c.newest = epoch
-		for k, s := range c.sets {
-			if s.epoch.Add(Epoch + Horizon + Epoch).Before(c.newest) {
-				delete(c.sets, k)
-			}
-		}
-	}
-	s, ok := c.sets[key]
-	if !ok {
-		s = &seenSet{epoch: epoch, ids: map[Impression]struct{}{}}
-		c.sets[key] = s
-	}
-	return s
-}
-
-func (c *seenCache) drop(key string) {
-	c.mu.Lock()
-	delete(c.sets, key)
-	c.mu.Unlock()
-}

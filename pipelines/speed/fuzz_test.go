@@ -10,6 +10,8 @@ import (
 	"github.com/adclick/adclick/internal/btschema"
 	"github.com/adclick/adclick/internal/clickevent"
 	"github.com/adclick/adclick/internal/ids"
+	"github.com/adclick/adclick/pipelines/clickbatch"
+	"github.com/adclick/adclick/pipelines/pubsubmsg"
 )
 
 // FuzzParse feeds the streaming parse arbitrary bodies and attributes. A
@@ -25,17 +27,17 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("not json"), "", "")
 	f.Fuzz(func(t *testing.T, body []byte, attrKey, attrValue string) {
 		fn := &parseFn{Shards: 4}
-		var clicks []ClickBatch
-		var dead []DeadLetter
-		emit := func(_ beam.EventTime, key string, b ClickBatch) {
+		var clicks []clickbatch.Batch
+		var dead []pubsubmsg.DeadLetter
+		emit := func(_ beam.EventTime, key string, b clickbatch.Batch) {
 			if _, err := dedupeKeyEpoch(key); err != nil {
 				t.Fatalf("dedupe key %q does not parse: %v", key, err)
 			}
 			clicks = append(clicks, b)
 		}
-		fn.StartBundle(context.Background(), emit, func(d DeadLetter) { dead = append(dead, d) })
-		fn.ProcessElement(context.Background(), Message{ID: "m", Data: body, Attributes: map[string]string{attrKey: attrValue}}, emit, func(d DeadLetter) { dead = append(dead, d) })
-		fn.FinishBundle(context.Background(), emit, func(d DeadLetter) { dead = append(dead, d) })
+		fn.StartBundle(context.Background(), emit, func(d pubsubmsg.DeadLetter) { dead = append(dead, d) })
+		fn.ProcessElement(context.Background(), pubsubmsg.Message{ID: "m", Data: body, Attributes: map[string]string{attrKey: attrValue}}, emit, func(d pubsubmsg.DeadLetter) { dead = append(dead, d) })
+		fn.FinishBundle(context.Background(), emit, func(d pubsubmsg.DeadLetter) { dead = append(dead, d) })
 		if len(dead)+len(clicks) > 1 {
 			t.Fatalf("one message gave %d dead letters and %d batches", len(dead), len(clicks))
 		}
@@ -45,7 +47,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		for _, b := range clicks {
-			back, err := decodeClickBatch(encodeClickBatch(b))
+			back, err := clickbatch.Decode(clickbatch.Encode(b))
 			if err != nil || len(back.Clicks) != len(b.Clicks) {
 				t.Fatalf("batch coder: %v (%d clicks back of %d)", err, len(back.Clicks), len(b.Clicks))
 			}
@@ -56,7 +58,7 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-func checkKeys(t *testing.T, c Click) {
+func checkKeys(t *testing.T, c clickbatch.Click) {
 	t.Helper()
 	if ids.CheckName("ad_id", c.AdID) != nil || ids.CheckName("advertiser_id", c.AdvertiserID) != nil {
 		t.Fatalf("click with ids %q/%q passed the parse", c.AdvertiserID, c.AdID)

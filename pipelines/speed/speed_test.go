@@ -20,6 +20,7 @@ import (
 	"github.com/adclick/adclick/internal/btschema"
 	"github.com/adclick/adclick/internal/clickevent"
 	"github.com/adclick/adclick/internal/localstack"
+	"github.com/adclick/adclick/pipelines/pubsubmsg"
 )
 
 const project, instance = "p", "i"
@@ -42,7 +43,7 @@ var m0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 // msg builds a click message on impression imp for ad at clickTime. The
 // short names become ids as the click service mints them (32 hex digits).
-func msg(imp, click, ad string, at time.Time, mut ...func(*clickevent.Event)) Message {
+func msg(imp, click, ad string, at time.Time, mut ...func(*clickevent.Event)) pubsubmsg.Message {
 	e := &clickevent.Event{
 		SchemaVersion: 1, ClickID: mintedID(click), ImpressionID: mintedID(imp), AdID: ad, AdvertiserID: "acme", CampaignID: "c",
 		ImpressionTime: m0.Add(-10 * time.Minute), ExpiresAt: m0.Add(time.Hour), ClickTime: at,
@@ -52,7 +53,7 @@ func msg(imp, click, ad string, at time.Time, mut ...func(*clickevent.Event)) Me
 		f(e)
 	}
 	data, _ := clickevent.Marshal(e)
-	return Message{ID: click, Data: data, Attributes: clickevent.Attributes(e)}
+	return pubsubmsg.Message{ID: click, Data: data, Attributes: clickevent.Attributes(e)}
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -102,7 +103,7 @@ func TestCountOnPrism(t *testing.T) {
 	cfg := teststream.NewConfig()
 	cfg.AdvanceWatermark(ms(m0))
 	at := func(d time.Duration) time.Time { return m0.Add(d) }
-	add := func(ms ...Message) {
+	add := func(ms ...pubsubmsg.Message) {
 		for _, m := range ms {
 			ts := at(0)
 			if ev, err := clickevent.Unmarshal(m.Data); err == nil {
@@ -119,7 +120,7 @@ func TestCountOnPrism(t *testing.T) {
 		msg("i1", "c4", "adA", at(30*time.Second)), // duplicate of i1
 		msg("i5", "c6", "adB", at(75*time.Second), func(e *clickevent.Event) { e.UAClass = clickevent.UABot }),
 		msg("i6", "c7", "adB", at(80*time.Second), func(e *clickevent.Event) { e.ExpiresAt = at(79 * time.Second) }),
-		Message{ID: "junk", Data: []byte("not json")},
+		pubsubmsg.Message{ID: "junk", Data: []byte("not json")},
 	)
 	add(msg("i3", "c3", "adA", at(20*time.Second)), msg("i4", "c5", "adB", at(70*time.Second)))
 	cfg.AdvanceWatermark(ms(at(3 * time.Minute)))                          // on-time panes: minute 0 = 3, minute 1 = 1
@@ -139,7 +140,8 @@ func TestCountOnPrism(t *testing.T) {
 	// 4 from the late one; the too-late click makes no pane. Early panes
 	// fire on processing time; in our trials a TestStream's
 	// AdvanceProcessingTime produced no early pane on Prism v2.77.0, so
-	// they are asserted where real seconds pass (the pull-source tests).
+	// they are asserted where real seconds pass
+	// (e2e/TestClicksReachBigtable).
 	// Prism may repeat a pane with an unchanged value, hence Distinct.
 	panes := filter.Distinct(s, beam.ParDo(s, formatPane, counts))
 	passert.Equals(s, panes,
@@ -155,12 +157,16 @@ func TestCountOnPrism(t *testing.T) {
 	for _, c := range res.Metrics().AllMetrics().Counters() {
 		got[c.Key.Name] += c.Result()
 	}
-	// Counted: i1-i4 and the late i7, plus the too-late i8, which dedupe
-	// passes before the window drops it. Duplicates: c4 and the late c9.
-	for name, want := range map[string]int64{"clicks_counted": 6, "clicks_duplicate": 2, "clicks_bot": 1, "clicks_expired": 1, "dead_letters": 1} {
+	// Counted: i1-i4 and the late i7 (what Bigtable holds). First: those
+	// and the too-late i8, which dedupe passes before the window drops it.
+	// Duplicates: c4 and the late c9.
+	for name, want := range map[string]int64{"clicks_read": 11, "clicks_first": 6, "clicks_counted": 5, "clicks_duplicate": 2, "clicks_bot": 1, "clicks_expired": 1, "clicks_invalid": 0, "dead_letters": 1} {
 		if got[name] != want {
 			t.Errorf("counter %s = %d, want %d", name, got[name], want)
 		}
+	}
+	if err := CheckOutcomes(got); err != nil {
+		t.Error(err)
 	}
 
 	client, err := bigtable.NewClient(ctx, project, inst)

@@ -72,7 +72,12 @@ func main() {
 			// Cancelling beam.Run's context crashes Prism; drain instead:
 			// the source sees the file, stops, and windows and timers flush.
 			<-ctx.Done()
-			os.WriteFile(*drainFile, nil, 0o644)
+			if err := os.WriteFile(*drainFile, nil, 0o644); err != nil {
+				// Without the file the job would never drain: stop now,
+				// and Pub/Sub redelivers what was pulled but not acked.
+				fmt.Fprintf(os.Stderr, "streaming: SIGTERM, but cannot create the drain file %s, stopping without a drain: %v\n", *drainFile, err)
+				os.Exit(1)
+			}
 		}()
 	}
 	res, err := beamx.RunWithMetrics(context.Background(), pipeline())
@@ -82,8 +87,15 @@ func main() {
 	}
 	// A drained local job reports what it did.
 	if res != nil {
+		byName := map[string]int64{}
 		for _, c := range res.Metrics().AllMetrics().Counters() {
-			fmt.Fprintf(os.Stderr, "streaming: counter %s/%s (%s) = %d\n", c.Key.Namespace, c.Key.Name, c.Key.Step, c.Result())
+			fmt.Fprintln(os.Stderr, speed.CounterLine(c.Key.Namespace, c.Key.Name, c.Key.Step, c.Result()))
+			if c.Key.Namespace == "adclick" {
+				byName[c.Key.Name] += c.Result()
+			}
+		}
+		if err := speed.CheckOutcomes(byName); err != nil {
+			fmt.Fprintln(os.Stderr, "streaming:", err)
 		}
 	}
 }

@@ -1,49 +1,15 @@
 package speed
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/adclick/adclick/internal/countable"
 )
 
-func TestClickBatchCoder(t *testing.T) {
-	for _, b := range []ClickBatch{
-		{Clicks: []Click{}},
-		{Clicks: []Click{{Impression: ParseImpression("00112233445566778899aabbccddeeff"), ClickID: "c1", AdID: "ad", AdvertiserID: "acme", ClickTimeMs: 1764244800123}}},
-		{Clicks: []Click{{ClickTimeMs: -5}, {Impression: ParseImpression("x"), ClickID: strings.Repeat("z", 300), AdID: "", AdvertiserID: "ü"}}},
-	} {
-		got, err := decodeClickBatch(encodeClickBatch(b))
-		if err != nil {
-			t.Fatalf("decode %+v: %v", b, err)
-		}
-		if !reflect.DeepEqual(got, b) {
-			t.Errorf("round trip = %+v, want %+v", got, b)
-		}
-	}
-	enc := encodeClickBatch(ClickBatch{Clicks: []Click{{ClickID: "c1", AdID: "ad", AdvertiserID: "acme"}}})
-	for n := range len(enc) {
-		if _, err := decodeClickBatch(enc[:n]); err == nil {
-			t.Errorf("decode of %d of %d bytes: no error", n, len(enc))
-		}
-	}
-}
-
-func TestParseImpression(t *testing.T) {
-	hexID := "00112233445566778899aabbccddeeff"
-	if got := ParseImpression(hexID); got[0] != 0x00 || got[15] != 0xff {
-		t.Errorf("ParseImpression(%s) = %x", hexID, got)
-	}
-	if ParseImpression("i1") == ParseImpression("i2") {
-		t.Error("distinct non-hex ids share an impression")
-	}
-	if ParseImpression("i1") != ParseImpression("i1") {
-		t.Error("ParseImpression is not stable")
-	}
-}
-
 func TestDedupeKey(t *testing.T) {
-	imp := ParseImpression("05112233445566778899aabbccddeeff")
+	imp := countable.ParseID("05112233445566778899aabbccddeeff")
 	at := time.Date(2026, 11, 27, 12, 34, 56, 0, time.UTC)
 	tests := []struct {
 		shards    int
@@ -68,7 +34,7 @@ func TestDedupeKey(t *testing.T) {
 }
 
 func TestSeenSetFingerprint(t *testing.T) {
-	a, b := ParseImpression("a"), ParseImpression("b")
+	a, b := countable.ParseID("a"), countable.ParseID("b")
 	var s1, s2 seenSet
 	s1.reset()
 	s2.reset()
