@@ -73,17 +73,11 @@ func (s *stack) speedCount(t *testing.T, advertiser, ad string, minute time.Time
 		t.Fatal(err)
 	}
 	defer c.Close()
-	row, err := c.Open(btschema.Table).ReadRow(context.Background(), btschema.RowKey(btschema.Minute, advertiser, ad, minute), bigtable.RowFilter(bigtable.LatestNFilter(1)))
+	n, _, err := btschema.ReadCount(context.Background(), c.Open(btschema.Table), btschema.Minute, btschema.FamilySpeed, advertiser, ad, minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, cell := range row[btschema.FamilySpeed] {
-		if cell.Column == btschema.FamilySpeed+":"+btschema.Qualifier(btschema.Minute, minute) {
-			n, _ := btschema.DecodeCount(cell.Value)
-			return n
-		}
-	}
-	return 0
+	return n
 }
 
 // TestClicksReachBigtable clicks through the real click service, with

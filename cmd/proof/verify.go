@@ -108,26 +108,15 @@ func cells(ctx context.Context, tbl *bigtable.Table, family string, days []time.
 	for _, ad := range ads {
 		for _, day := range days {
 			if family == btschema.FamilyBatch {
-				row, err := tbl.ReadRow(ctx, btschema.RowKey(btschema.Day, ad.advertiser, ad.id, day), bigtable.RowFilter(bigtable.LatestNFilter(1)))
+				n, _, err := btschema.ReadCount(ctx, tbl, btschema.Day, family, ad.advertiser, ad.id, day)
 				if err != nil {
 					return nil, err
 				}
-				for _, c := range row[family] {
-					if c.Column == family+":"+btschema.Qualifier(btschema.Day, day) {
-						n, _ := btschema.DecodeCount(c.Value)
-						out[ad.id] += n
-					}
-				}
+				out[ad.id] += n
 				continue
 			}
-			err := tbl.ReadRows(ctx, bigtable.NewRange(btschema.RowKey(btschema.Minute, ad.advertiser, ad.id, day), btschema.RowKey(btschema.Minute, ad.advertiser, ad.id, day.Add(24*time.Hour))),
-				func(r bigtable.Row) bool {
-					for _, c := range r[family] {
-						n, _ := btschema.DecodeCount(c.Value)
-						out[ad.id] += n
-					}
-					return true
-				}, bigtable.RowFilter(bigtable.LatestNFilter(1)))
+			err := btschema.ReadCells(ctx, tbl, btschema.SeriesRows(btschema.Minute, ad.advertiser, ad.id, day, day.AddDate(0, 0, 1)), family,
+				func(c btschema.Cell) { out[ad.id] += c.N })
 			if err != nil {
 				return nil, err
 			}
@@ -160,27 +149,7 @@ func leftovers(ctx context.Context, s *stack) (spooled int, dead int, err error)
 // minuteCells reads one ad's minute cells of a family for a day.
 func minuteCells(ctx context.Context, tbl *bigtable.Table, advertiser, ad string, day time.Time, family string) (map[time.Time]int64, error) {
 	out := map[time.Time]int64{}
-	var bad error
-	err := tbl.ReadRows(ctx, bigtable.NewRange(btschema.RowKey(btschema.Minute, advertiser, ad, day), btschema.RowKey(btschema.Minute, advertiser, ad, day.Add(24*time.Hour))),
-		func(r bigtable.Row) bool {
-			start, err := btschema.ParseRowStart(btschema.Minute, r.Key())
-			if err != nil {
-				bad = err
-				return false
-			}
-			for _, c := range r[family] {
-				m, err := btschema.BucketTime(btschema.Minute, start, strings.TrimPrefix(c.Column, family+":"))
-				if err != nil {
-					bad = err
-					return false
-				}
-				n, _ := btschema.DecodeCount(c.Value)
-				out[m] = n
-			}
-			return true
-		}, bigtable.RowFilter(bigtable.LatestNFilter(1)))
-	if err == nil {
-		err = bad
-	}
+	err := btschema.ReadCells(ctx, tbl, btschema.SeriesRows(btschema.Minute, advertiser, ad, day, day.AddDate(0, 0, 1)), family,
+		func(c btschema.Cell) { out[c.Bucket] = c.N })
 	return out, err
 }

@@ -231,32 +231,15 @@ func message(ev *clickevent.Event) *pubsubpb.PubsubMessage {
 // probes aside.
 func counted(ctx context.Context, tbl *bigtable.Table) (int64, error) {
 	var n int64
-	err := tbl.ReadRows(ctx, bigtable.PrefixRange("m#"), func(r bigtable.Row) bool {
-		if strings.HasPrefix(r.Key(), totalsPrefix(probeAdv)) || !strings.Contains(r.Key(), "#"+btschema.AllAds+"#") {
-			return true
+	err := btschema.ReadCells(ctx, tbl, btschema.KindRows(btschema.Minute), btschema.FamilySpeed, func(c btschema.Cell) {
+		if c.Ad == btschema.AllAds && c.Advertiser != probeAdv {
+			n += c.N
 		}
-		n += sum(r)
-		return true
-	}, bigtable.RowFilter(bigtable.LatestNFilter(1)))
+	})
 	if err != nil {
 		return 0, fmt.Errorf("read counts: %w", err)
 	}
 	return n, nil
-}
-
-func sum(r bigtable.Row) int64 {
-	var n int64
-	for _, c := range r[btschema.FamilySpeed] {
-		v, _ := btschema.DecodeCount(c.Value)
-		n += v
-	}
-	return n
-}
-
-// totalsPrefix is the row-key prefix of an advertiser's minute totals.
-func totalsPrefix(adv string) string {
-	k := btschema.RowKey(btschema.Minute, adv, btschema.AllAds, time.Now())
-	return k[:strings.LastIndex(k, "#")+1]
 }
 
 // probes tracks probe clicks: the i-th sent is visible once the probe
@@ -276,11 +259,9 @@ func (p *probes) sent(t time.Time) {
 }
 
 func (p *probes) watch(ctx context.Context, tbl *bigtable.Table) {
-	prefix := totalsPrefix(probeAdv)
 	for ctx.Err() == nil {
 		var n int64
-		err := tbl.ReadRows(ctx, bigtable.PrefixRange(prefix), func(r bigtable.Row) bool { n += sum(r); return true },
-			bigtable.RowFilter(bigtable.LatestNFilter(1)))
+		err := btschema.ReadCells(ctx, tbl, btschema.AdRows(btschema.Minute, probeAdv, btschema.AllAds), btschema.FamilySpeed, func(c btschema.Cell) { n += c.N })
 		now := time.Now()
 		if err == nil {
 			p.mu.Lock()

@@ -279,46 +279,17 @@ func ReadSpeedMinutes(ctx context.Context, tbl *bigtable.Table, advertiser strin
 	for _, ad := range ads {
 		for _, day := range days {
 			day = day.UTC().Truncate(24 * time.Hour)
-			ranges = append(ranges, bigtable.NewRange(RowKey(Minute, advertiser, ad, day), RowKey(Minute, advertiser, ad, day.AddDate(0, 0, 1))))
+			ranges = append(ranges, SeriesRows(Minute, advertiser, ad, day, day.AddDate(0, 0, 1)))
 		}
 	}
 	if len(ranges) == 0 {
 		return nil
 	}
-	var bad error
-	err := tbl.ReadRows(ctx, ranges, func(r bigtable.Row) bool {
-		start, err := ParseRowStart(Minute, r.Key())
-		if err != nil {
-			bad = err
-			return false
-		}
-		ad := adOfRowKey(r.Key())
-		for _, cell := range r[FamilySpeed] {
-			minute, err := BucketTime(Minute, start, strings.TrimPrefix(cell.Column, FamilySpeed+":"))
-			if err != nil {
-				bad = fmt.Errorf("speed row %s: %w", r.Key(), err)
-				return false
-			}
-			n, err := DecodeCount(cell.Value)
-			if err != nil {
-				bad = fmt.Errorf("speed cell %s %s: %w", r.Key(), cell.Column, err)
-				return false
-			}
-			fn(ad, minute, n)
-		}
-		return true
-	}, bigtable.RowFilter(bigtable.ChainFilters(bigtable.FamilyFilter("^"+FamilySpeed+"$"), bigtable.LatestNFilter(1))))
+	err := ReadCells(ctx, tbl, ranges, FamilySpeed, func(c Cell) { fn(c.Ad, c.Bucket, c.N) })
 	if err != nil {
 		return fmt.Errorf("read speed minutes of %s: %w", advertiser, err)
 	}
-	return bad
-}
-
-// adOfRowKey is the ad of an m/h/d row key: kind#advertiser#ad#time.
-func adOfRowKey(key string) string {
-	rest := key[strings.IndexByte(key, '#')+1:]
-	rest = rest[strings.IndexByte(rest, '#')+1:]
-	return rest[:strings.LastIndexByte(rest, '#')]
+	return nil
 }
 
 // ReconciledRowKey is the row that marks a UTC day as reconciled: the
@@ -403,6 +374,34 @@ func EarliestReconciled(ctx context.Context, tbl *bigtable.Table) (day time.Time
 	return day, err == nil, err
 }
 
+// ReadReconciled returns the UTC days in [from, to) that carry the
+// reconciled marker, with the marker's version (the run that wrote it):
+// one range scan.
+func ReadReconciled(ctx context.Context, tbl *bigtable.Table, from, to time.Time) (map[time.Time]bigtable.Timestamp, error) {
+	out := map[time.Time]bigtable.Timestamp{}
+	first := from.UTC().Truncate(24 * time.Hour)
+	if !first.Before(to) {
+		return out, nil
+	}
+	rng := bigtable.NewRange(ReconciledRowKey(first), ReconciledRowKey(to.Add(-time.Nanosecond))+"\x00")
+	var bad error
+	err := tbl.ReadRows(ctx, rng, func(row bigtable.Row) bool {
+		day, err := ParseReconciledRowKey(row.Key())
+		if err != nil {
+			bad = err
+			return false
+		}
+		for _, c := range row[FamilyBatch] {
+			out[day] = c.Timestamp
+		}
+		return true
+	}, bigtable.RowFilter(bigtable.ChainFilters(bigtable.FamilyFilter("^"+FamilyBatch+"$"), bigtable.LatestNFilter(1), bigtable.StripValueFilter())))
+	if err != nil {
+		return nil, fmt.Errorf("read reconciled markers: %w", err)
+	}
+	return out, bad
+}
+
 // ParseReconciledRowKey is the day a ReconciledRowKey marks.
 func ParseReconciledRowKey(key string) (time.Time, error) {
 	t, err := time.Parse("20060102", strings.TrimPrefix(key, "r#"))
@@ -459,4 +458,121 @@ func (b *Batch) Apply(ctx context.Context, tbl *bigtable.Table) error {
 		}
 	}
 	return nil
+}
+
+// Cell is one count read back from the table.
+type Cell struct {
+	Kind       Kind
+	Advertiser string
+	// Ad is the row's ad (m, h, d rows; AllAds for the advertiser's
+	// total) or the cell's column (t rows).
+	Ad     string
+	Bucket time.Time // the bucket's start, UTC
+	Family string    // FamilySpeed or FamilyBatch
+	N      int64
+}
+
+// ParseRowKey splits a count row's key (RowKey or TopRowKey) into its
+// kind, advertiser, ad (empty for t rows) and first bucket.
+func ParseRowKey(key string) (k Kind, advertiser, ad string, start time.Time, err error) {
+	parts := strings.Split(key, "#")
+	if len(parts) < 3 || len(parts[0]) != 1 {
+		return 0, "", "", time.Time{}, fmt.Errorf("btschema: row key %q is not a count row", key)
+	}
+	k = Kind(parts[0][0])
+	switch {
+	case k == Top && len(parts) == 3:
+		advertiser = parts[1]
+	case (k == Minute || k == Hour || k == Day) && len(parts) == 4:
+		advertiser, ad = parts[1], parts[2]
+	default:
+		return 0, "", "", time.Time{}, fmt.Errorf("btschema: row key %q is not a count row", key)
+	}
+	start, err = time.Parse(rowTimeLayout(k), parts[len(parts)-1])
+	if err != nil {
+		return 0, "", "", time.Time{}, fmt.Errorf("btschema: row key %q: %w", key, err)
+	}
+	return k, advertiser, ad, start, nil
+}
+
+// DecodeRow calls fn with every count cell of a count row, in both
+// families (read it with a latest-version filter: GC is lazy).
+func DecodeRow(row bigtable.Row, fn func(Cell)) error {
+	k, advertiser, ad, start, err := ParseRowKey(row.Key())
+	if err != nil {
+		return err
+	}
+	for _, family := range []string{FamilySpeed, FamilyBatch} {
+		for _, item := range row[family] {
+			c := Cell{Kind: k, Advertiser: advertiser, Ad: ad, Bucket: start, Family: family}
+			q := strings.TrimPrefix(item.Column, family+":")
+			if k == Top {
+				c.Ad = q
+			} else if c.Bucket, err = BucketTime(k, start, q); err != nil {
+				return fmt.Errorf("row %s: %w", row.Key(), err)
+			}
+			if c.N, err = DecodeCount(item.Value); err != nil {
+				return fmt.Errorf("row %s cell %s: %w", row.Key(), item.Column, err)
+			}
+			fn(c)
+		}
+	}
+	return nil
+}
+
+// ReadCells reads the count rows in rows and calls fn with every cell's
+// latest version, of family only (FamilySpeed or FamilyBatch) or of both
+// ("").
+func ReadCells(ctx context.Context, tbl *bigtable.Table, rows bigtable.RowSet, family string, fn func(Cell)) error {
+	filter := bigtable.LatestNFilter(1)
+	if family != "" {
+		filter = bigtable.ChainFilters(bigtable.FamilyFilter("^"+family+"$"), filter)
+	}
+	var bad error
+	err := tbl.ReadRows(ctx, rows, func(row bigtable.Row) bool {
+		bad = DecodeRow(row, fn)
+		return bad == nil
+	}, bigtable.RowFilter(filter))
+	if err != nil {
+		return fmt.Errorf("read count rows: %w", err)
+	}
+	return bad
+}
+
+// SeriesRows is the range of ad's rows of kind k (Minute, Hour or Day)
+// that hold the buckets of [from, to).
+func SeriesRows(k Kind, advertiser, ad string, from, to time.Time) bigtable.RowRange {
+	last := RowStart(k, to.Add(-time.Nanosecond))
+	return bigtable.NewRange(RowKey(k, advertiser, ad, from), RowKey(k, advertiser, ad, last)+"\x00")
+}
+
+// TopRows is the range of advertiser's top rows of the minutes of
+// [from, to).
+func TopRows(advertiser string, from, to time.Time) bigtable.RowRange {
+	return bigtable.NewRange(TopRowKey(advertiser, from), TopRowKey(advertiser, to.Add(-time.Nanosecond))+"\x00")
+}
+
+// AdRows is every row of ad at kind k.
+func AdRows(k Kind, advertiser, ad string) bigtable.RowRange {
+	return bigtable.PrefixRange(string(k) + "#" + advertiser + "#" + ad + "#")
+}
+
+// KindRows is every row of kind k.
+func KindRows(k Kind) bigtable.RowRange {
+	return bigtable.PrefixRange(string(k) + "#")
+}
+
+// ReadCount reads the count of one bucket of ad (kind Minute, Hour or
+// Day) in family; ok is false when the cell does not exist.
+func ReadCount(ctx context.Context, tbl *bigtable.Table, k Kind, family, advertiser, ad string, bucket time.Time) (n int64, ok bool, err error) {
+	row, err := tbl.ReadRow(ctx, RowKey(k, advertiser, ad, bucket), bigtable.RowFilter(bigtable.ChainFilters(
+		bigtable.FamilyFilter("^"+family+"$"), bigtable.ColumnFilter("^"+Qualifier(k, bucket)+"$"), bigtable.LatestNFilter(1))))
+	if err != nil {
+		return 0, false, fmt.Errorf("read %s: %w", RowKey(k, advertiser, ad, bucket), err)
+	}
+	for _, item := range row[family] {
+		n, err = DecodeCount(item.Value)
+		return n, err == nil, err
+	}
+	return 0, false, nil
 }

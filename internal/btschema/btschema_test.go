@@ -207,3 +207,97 @@ func TestParseRowStart(t *testing.T) {
 		t.Errorf("reconciled marker round trip = %v, %v", day, err)
 	}
 }
+
+func TestParseRowKey(t *testing.T) {
+	at := time.Date(2026, 11, 27, 13, 45, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		key      string
+		kind     Kind
+		adv, ad  string
+		start    time.Time
+		whyWrong string
+	}{
+		{key: RowKey(Minute, "acme", "ad-1", at), kind: Minute, adv: "acme", ad: "ad-1", start: at.Truncate(time.Hour)},
+		{key: RowKey(Hour, "acme", AllAds, at), kind: Hour, adv: "acme", ad: AllAds, start: RowStart(Hour, at)},
+		{key: RowKey(Day, "acme", "x", at), kind: Day, adv: "acme", ad: "x", start: RowStart(Day, at)},
+		{key: TopRowKey("acme", at), kind: Top, adv: "acme", start: at},
+		{key: ActiveRowKey(at, "acme"), whyWrong: "an index row"},
+		{key: ReconciledRowKey(at), whyWrong: "a marker row"},
+		{key: "m#acme#ad#20261127", whyWrong: "a minute row named by a day"},
+		{key: "t#acme#ad#202611271345", whyWrong: "a top row with an ad"},
+	} {
+		k, adv, ad, start, err := ParseRowKey(tt.key)
+		if tt.whyWrong != "" {
+			if err == nil {
+				t.Errorf("%s (%s) parsed", tt.key, tt.whyWrong)
+			}
+			continue
+		}
+		if err != nil || k != tt.kind || adv != tt.adv || ad != tt.ad || !start.Equal(tt.start) {
+			t.Errorf("ParseRowKey(%s) = %c %s %s %v %v", tt.key, k, adv, ad, start, err)
+		}
+	}
+}
+
+// TestReadCells writes cells of every kind in both families and reads
+// them back through the ranges readers use: each range holds its rows
+// and no neighbour's.
+func TestReadCells(t *testing.T) {
+	ctx := context.Background()
+	tbl := emulatorTable(t)
+	day := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	run := BatchTimestamp(day.AddDate(0, 0, 1))
+	var b Batch
+	for h := -1; h <= 24; h++ { // an hour either side of the day
+		m := day.Add(time.Duration(h)*time.Hour + 7*time.Minute)
+		SetSpeedMinute(&b, "acme", "ad1", m, int64(100+h))
+		b.Set(RowKey(Minute, "acme", "ad1", m), FamilyBatch, Qualifier(Minute, m), run, EncodeCount(int64(h)))
+		SetSpeedMinute(&b, "acme", "ad10", m, 1) // ad1's prefix, another ad
+	}
+	b.Set(RowKey(Day, "acme", "ad1", day), FamilyBatch, Qualifier(Day, day), run, EncodeCount(77))
+	if err := b.Apply(ctx, tbl); err != nil {
+		t.Fatal(err)
+	}
+
+	var minutes []Cell
+	if err := ReadCells(ctx, tbl, SeriesRows(Minute, "acme", "ad1", day, day.AddDate(0, 0, 1)), "", func(c Cell) { minutes = append(minutes, c) }); err != nil {
+		t.Fatal(err)
+	}
+	speed, batch := 0, 0
+	for _, c := range minutes {
+		if c.Ad != "ad1" || c.Kind != Minute || c.Bucket.Before(day) || !c.Bucket.Before(day.AddDate(0, 0, 1)) || c.Bucket.Minute() != 7 {
+			t.Fatalf("day range gave %+v", c)
+		}
+		h := int64(c.Bucket.Hour())
+		switch {
+		case c.Family == FamilySpeed && c.N == 100+h:
+			speed++
+		case c.Family == FamilyBatch && c.N == h:
+			batch++
+		default:
+			t.Errorf("cell %+v", c)
+		}
+	}
+	if speed != 24 || batch != 24 {
+		t.Errorf("a day's minute rows gave %d speed and %d batch cells, want 24 each", speed, batch)
+	}
+
+	var top []Cell
+	if err := ReadCells(ctx, tbl, TopRows("acme", day.Add(7*time.Minute), day.Add(8*time.Minute)), FamilySpeed, func(c Cell) { top = append(top, c) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(top) != 2 || top[0].Kind != Top || top[0].Ad != "ad1" || top[0].N != 100 || top[1].Ad != "ad10" || !top[0].Bucket.Equal(day.Add(7*time.Minute)) {
+		t.Errorf("top row of 00:07 = %+v, want ad1=100 and ad10=1", top)
+	}
+
+	if n, ok, err := ReadCount(ctx, tbl, Day, FamilyBatch, "acme", "ad1", day); err != nil || !ok || n != 77 {
+		t.Errorf("ReadCount of the day cell = %d, %v, %v; want 77", n, ok, err)
+	}
+	if _, ok, err := ReadCount(ctx, tbl, Day, FamilySpeed, "acme", "ad1", day); err != nil || ok {
+		t.Errorf("ReadCount of a missing cell: ok %v, err %v", ok, err)
+	}
+	var all int
+	if err := ReadCells(ctx, tbl, AdRows(Minute, "acme", "ad1"), FamilySpeed, func(Cell) { all++ }); err != nil || all != 26 {
+		t.Errorf("every minute row of ad1: %d cells (%v), want 26", all, err)
+	}
+}

@@ -204,14 +204,12 @@ func (h *harness) try(from time.Time, days int) ([]Report, error) {
 // marker returns the version of day's reconciled marker, if any.
 func (h *harness) marker(t *testing.T, day time.Time) (bigtable.Timestamp, bool) {
 	t.Helper()
-	row, err := h.bt.Open(btschema.Table).ReadRow(context.Background(), btschema.ReconciledRowKey(day), bigtable.RowFilter(bigtable.LatestNFilter(1)))
+	marked, err := btschema.ReadReconciled(context.Background(), h.bt.Open(btschema.Table), day, day.Add(24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(row[btschema.FamilyBatch]) != 1 {
-		return 0, false
-	}
-	return row[btschema.FamilyBatch][0].Timestamp, true
+	ts, ok := marked[day.UTC().Truncate(24*time.Hour)]
+	return ts, ok
 }
 
 // speed writes a speed-layer cell and its day index cell, as the
@@ -334,17 +332,11 @@ func diffMaps(t *testing.T, what string, got, want map[string]int64) {
 // batchCell reads a batch cell (ok false if absent).
 func (h *harness) batchCell(t *testing.T, k btschema.Kind, advertiser, ad string, at time.Time) (int64, bool) {
 	t.Helper()
-	row, err := h.bt.Open(btschema.Table).ReadRow(context.Background(), btschema.RowKey(k, advertiser, ad, at), bigtable.RowFilter(bigtable.LatestNFilter(1)))
+	n, ok, err := btschema.ReadCount(context.Background(), h.bt.Open(btschema.Table), k, btschema.FamilyBatch, advertiser, ad, at)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range row[btschema.FamilyBatch] {
-		if c.Column == btschema.FamilyBatch+":"+btschema.Qualifier(k, at) {
-			n, _ := btschema.DecodeCount(c.Value)
-			return n, true
-		}
-	}
-	return 0, false
+	return n, ok
 }
 
 // TestDayMatchesKnownAnswer reconciles one generated day and checks every
@@ -431,8 +423,8 @@ func TestDayMatchesKnownAnswer(t *testing.T) {
 		t.Errorf("batch day cell of adv-aa = %d (present %v)", got, ok)
 	}
 
-	if row, err := h.bt.Open(btschema.Table).ReadRow(context.Background(), btschema.ReconciledRowKey(day0)); err != nil || len(row[btschema.FamilyBatch]) != 1 {
-		t.Errorf("reconciled marker of %s: %v, %v", day0.Format(time.DateOnly), row, err)
+	if _, ok := h.marker(t, day0); !ok {
+		t.Errorf("no reconciled marker of %s", day0.Format(time.DateOnly))
 	}
 
 	// A second run changes nothing.

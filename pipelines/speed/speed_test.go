@@ -72,20 +72,11 @@ func init() { register.Function1x1(formatPane) }
 // readSpeed returns the speed cell of (ad, minute).
 func readSpeed(t *testing.T, tbl *bigtable.Table, ad string, minute time.Time) int64 {
 	t.Helper()
-	row, err := tbl.ReadRow(context.Background(), btschema.RowKey(btschema.Minute, "acme", ad, minute), bigtable.RowFilter(bigtable.LatestNFilter(1)))
+	n, _, err := btschema.ReadCount(context.Background(), tbl, btschema.Minute, btschema.FamilySpeed, "acme", ad, minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range row[btschema.FamilySpeed] {
-		if c.Column == btschema.FamilySpeed+":"+btschema.Qualifier(btschema.Minute, minute) {
-			n, err := btschema.DecodeCount(c.Value)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	return 0
+	return n
 }
 
 // TestCountOnPrism drives the speed layer with a TestStream: on-time

@@ -6,16 +6,16 @@
 // A bucket is final when every UTC day it overlaps carries the nightly
 // batch's reconciled marker; its value is then the batch family's.
 // Otherwise it is provisional and the value is the speed family's. Reads
-// pick the cheapest rows: hour cells (h#) for reconciled days, minute
-// cells (m#) for the rest and for the edges of buckets that do not fall on
-// whole UTC hours (zones with half-hour offsets).
+// pick the coarsest rows that serve each UTC day and hour exactly: day
+// cells for reconciled days no bucket boundary splits, hour cells for
+// other reconciled hours no boundary splits, minute cells for the rest
+// (open days, and the hours a half-hour zone's boundaries split).
 package query
 
 import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -137,7 +137,7 @@ func (r *Reader) Series(ctx context.Context, advertiser, ad string, from, to tim
 		return []Point{}, nil
 	}
 	end := next(buckets[len(buckets)-1], g)
-	v, err := r.load(ctx, advertiser, ad, buckets[0], end, g == Minute)
+	v, err := r.load(ctx, advertiser, ad, append(buckets, end))
 	if err != nil {
 		return nil, err
 	}
@@ -149,13 +149,20 @@ func (r *Reader) Series(ctx context.Context, advertiser, ad string, from, to tim
 	return points, nil
 }
 
-// values holds what was read: per UTC minute for the hours read at minute
-// level, per UTC hour for the rest; and which UTC days are reconciled.
+// values holds what was read, each UTC day, hour or minute at the
+// coarsest level that serves it: whole reconciled days that no bucket
+// boundary splits from day cells, other whole reconciled hours from hour
+// cells, everything else from minute cells.
 type values struct {
-	minutes    map[int64]int64 // unix minute start → clicks
-	minuteHrs  map[int64]bool  // UTC hours whose minutes were read
-	hours      map[int64]int64 // unix hour start → clicks
-	reconciled map[int64]bool  // unix day start → marked
+	days, hours, minutes map[int64]int64 // unix bucket start → clicks
+	wholeDays            map[int64]bool  // UTC days read from day cells
+	wholeHours           map[int64]bool  // UTC hours read from hour cells
+	reconciled           map[int64]bool  // unix day start → marked
+}
+
+func newValues() *values {
+	return &values{days: map[int64]int64{}, hours: map[int64]int64{}, minutes: map[int64]int64{},
+		wholeDays: map[int64]bool{}, wholeHours: map[int64]bool{}, reconciled: map[int64]bool{}}
 }
 
 // sum adds the clicks of [from, to) and reports whether all are final.
@@ -165,26 +172,29 @@ func (v *values) sum(from, to time.Time) (int64, bool) {
 	for day := from.UTC().Truncate(24 * time.Hour); day.Before(to); day = day.Add(24 * time.Hour) {
 		final = final && v.reconciled[day.Unix()]
 	}
-	t := from.UTC()
-	for t.Before(to) {
-		hour := t.Truncate(time.Hour)
-		if t.Equal(hour) && !hour.Add(time.Hour).After(to) && !v.minuteHrs[hour.Unix()] {
-			n += v.hours[hour.Unix()]
-			t = hour.Add(time.Hour)
-			continue
+	for t := from.UTC(); t.Before(to); {
+		switch {
+		case v.wholeDays[t.Unix()] && !t.Add(24*time.Hour).After(to):
+			n += v.days[t.Unix()]
+			t = t.Add(24 * time.Hour)
+		case v.wholeHours[t.Unix()] && !t.Add(time.Hour).After(to):
+			n += v.hours[t.Unix()]
+			t = t.Add(time.Hour)
+		default:
+			n += v.minutes[t.Truncate(time.Minute).Unix()]
+			t = t.Truncate(time.Minute).Add(time.Minute)
 		}
-		n += v.minutes[t.Truncate(time.Minute).Unix()]
-		t = t.Truncate(time.Minute).Add(time.Minute)
 	}
 	return n, final
 }
 
-// load reads [from, to) for one ad: reconciled days from hour cells of the
-// batch family, other days from minute cells of the speed family, and at
-// minute level any hour that is only partly inside (or every hour, when
-// minutes are asked for).
-func (r *Reader) load(ctx context.Context, advertiser, ad string, from, to time.Time, minutes bool) (*values, error) {
-	v := &values{minutes: map[int64]int64{}, minuteHrs: map[int64]bool{}, hours: map[int64]int64{}, reconciled: map[int64]bool{}}
+// load reads the buckets between consecutive bounds for one ad, at the
+// coarsest level each UTC day and hour allows (values). Only reconciled
+// days have hour and day cells (the nightly writes them); the speed layer
+// writes minutes only.
+func (r *Reader) load(ctx context.Context, advertiser, ad string, bounds []time.Time) (*values, error) {
+	v := newValues()
+	from, to := bounds[0], bounds[len(bounds)-1]
 	// No counts exist before the floor or after now: read neither.
 	floor, err := r.readableFrom(ctx)
 	if err != nil {
@@ -199,96 +209,84 @@ func (r *Reader) load(ctx context.Context, advertiser, ad string, from, to time.
 	if !from.Before(to) {
 		return v, nil
 	}
-	days, err := r.reconciledDays(ctx, from, to)
-	if err != nil {
+	if v.reconciled, err = r.reconciledDays(ctx, from, to); err != nil {
 		return nil, err
 	}
-	v.reconciled = days
-	first := from.UTC().Truncate(time.Hour)
-	last := to.UTC().Add(-time.Nanosecond).Truncate(time.Hour)
-	var minuteHours []time.Time
-	var hourDays []time.Time
-	for h := first; !h.After(last); h = h.Add(time.Hour) {
-		day := h.Truncate(24 * time.Hour)
-		partial := h.Before(from) || h.Add(time.Hour).After(to)
-		if minutes || partial || !days[day.Unix()] {
-			minuteHours = append(minuteHours, h)
-			v.minuteHrs[h.Unix()] = true
-		} else if len(hourDays) == 0 || !hourDays[len(hourDays)-1].Equal(day) {
-			hourDays = append(hourDays, day)
+	dayRows, hourRows, minuteRows := v.plan(advertiser, ad, bounds, from, to)
+	for _, level := range []struct {
+		rows  bigtable.RowList
+		read  map[int64]bool // which buckets this level serves
+		store map[int64]int64
+		unit  time.Duration
+	}{
+		{dayRows, v.wholeDays, v.days, 24 * time.Hour},
+		{hourRows, v.wholeHours, v.hours, time.Hour},
+		{minuteRows, nil, v.minutes, time.Minute},
+	} {
+		if len(level.rows) == 0 {
+			continue
 		}
-	}
-	if err := r.readMinutes(ctx, advertiser, ad, minuteHours, days, v); err != nil {
-		return nil, err
-	}
-	if err := r.readHours(ctx, advertiser, ad, hourDays, v); err != nil {
-		return nil, err
+		err := btschema.ReadCells(ctx, r.tbl, level.rows, "", func(c btschema.Cell) {
+			if level.read != nil && !level.read[c.Bucket.Unix()] {
+				return // a day or hour this level does not serve
+			}
+			if layer(v.reconciled, c.Bucket) == c.Family {
+				level.store[c.Bucket.Unix()] = c.N
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read %s of %s/%s: %w", level.unit, advertiser, ad, err)
+		}
 	}
 	return v, nil
 }
 
-// readMinutes reads the minute rows (one per UTC hour) of hours.
-func (r *Reader) readMinutes(ctx context.Context, advertiser, ad string, hours []time.Time, reconciled map[int64]bool, v *values) error {
-	if len(hours) == 0 {
-		return nil
-	}
-	keys := make(bigtable.RowList, len(hours))
-	for i, h := range hours {
-		keys[i] = btschema.RowKey(btschema.Minute, advertiser, ad, h)
-	}
-	return r.read(ctx, keys, btschema.Minute, reconciled, func(t time.Time, n int64) { v.minutes[t.Unix()] = n })
-}
-
-// readHours reads the hour rows (one per UTC day) of reconciled days.
-func (r *Reader) readHours(ctx context.Context, advertiser, ad string, days []time.Time, v *values) error {
-	if len(days) == 0 {
-		return nil
-	}
-	keys := make(bigtable.RowList, len(days))
-	for i, d := range days {
-		keys[i] = btschema.RowKey(btschema.Hour, advertiser, ad, d)
-	}
-	all := map[int64]bool{}
-	for _, d := range days {
-		all[d.Unix()] = true
-	}
-	return r.read(ctx, keys, btschema.Hour, all, func(t time.Time, n int64) { v.hours[t.Unix()] = n })
-}
-
-// read reads rows of kind k and calls fn with each bucket's value: the
-// batch cell on reconciled days, the speed cell otherwise.
-func (r *Reader) read(ctx context.Context, keys bigtable.RowList, k btschema.Kind, reconciled map[int64]bool, fn func(time.Time, int64)) error {
-	var bad error
-	err := r.tbl.ReadRows(ctx, keys, func(row bigtable.Row) bool {
-		start, err := btschema.ParseRowStart(k, row.Key())
-		if err != nil {
-			bad = err
+// plan picks the rows to read for [from, to) split at bounds, and marks
+// the days and hours that day and hour cells serve.
+func (v *values) plan(advertiser, ad string, bounds []time.Time, from, to time.Time) (dayRows, hourRows, minuteRows bigtable.RowList) {
+	// whole: [a, a+d) is inside [from, to) and no bound splits it.
+	whole := func(a time.Time, d time.Duration) bool {
+		b := a.Add(d)
+		if a.Before(from) || b.After(to) {
 			return false
 		}
-		final := reconciled[start.Truncate(24*time.Hour).Unix()]
-		fam := btschema.FamilySpeed
-		if final {
-			fam = btschema.FamilyBatch
-		}
-		for _, c := range row[fam] {
-			t, err := btschema.BucketTime(k, start, strings.TrimPrefix(c.Column, fam+":"))
-			if err != nil {
-				bad = fmt.Errorf("row %s: %w", row.Key(), err)
-				return false
-			}
-			n, err := btschema.DecodeCount(c.Value)
-			if err != nil {
-				bad = fmt.Errorf("row %s cell %s: %w", row.Key(), c.Column, err)
-				return false
-			}
-			fn(t, n)
-		}
-		return true
-	}, bigtable.RowFilter(bigtable.LatestNFilter(1)))
-	if err != nil {
-		return fmt.Errorf("read %d %c rows: %w", len(keys), k, err)
+		i := sort.Search(len(bounds), func(i int) bool { return bounds[i].After(a) })
+		return i == len(bounds) || !bounds[i].Before(b)
 	}
-	return bad
+	addRow := func(rows *bigtable.RowList, k btschema.Kind, t time.Time) {
+		key := btschema.RowKey(k, advertiser, ad, t)
+		if n := len(*rows); n == 0 || (*rows)[n-1] != key {
+			*rows = append(*rows, key)
+		}
+	}
+	for day := from.UTC().Truncate(24 * time.Hour); day.Before(to); day = day.Add(24 * time.Hour) {
+		final := v.reconciled[day.Unix()]
+		if final && whole(day, 24*time.Hour) {
+			v.wholeDays[day.Unix()] = true
+			addRow(&dayRows, btschema.Day, day)
+			continue
+		}
+		for h := day; h.Before(day.Add(24*time.Hour)) && h.Before(to); h = h.Add(time.Hour) {
+			switch {
+			case !h.Add(time.Hour).After(from):
+			case final && whole(h, time.Hour):
+				v.wholeHours[h.Unix()] = true
+				addRow(&hourRows, btschema.Hour, day)
+			default:
+				addRow(&minuteRows, btschema.Minute, h)
+			}
+		}
+	}
+	return dayRows, hourRows, minuteRows
+}
+
+// layer is the family a bucket's value comes from: the batch's on a
+// reconciled day, the speed layer's otherwise.
+func layer(reconciled map[int64]bool, bucket time.Time) string {
+	if reconciled[bucket.UTC().Truncate(24*time.Hour).Unix()] {
+		return btschema.FamilyBatch
+	}
+	return btschema.FamilySpeed
 }
 
 // reconcileTTL is how long a day's marker answer is reused. A day becomes
@@ -347,16 +345,13 @@ func (r *Reader) reconciledDays(ctx context.Context, from, to time.Time) (map[in
 	if len(missing) == 0 {
 		return out, nil
 	}
-	rng := bigtable.NewRange(btschema.ReconciledRowKey(missing[0]), btschema.ReconciledRowKey(missing[len(missing)-1].Add(24*time.Hour)))
-	found := map[int64]bool{}
-	err := r.tbl.ReadRows(ctx, rng, func(row bigtable.Row) bool {
-		if t, err := btschema.ParseReconciledRowKey(row.Key()); err == nil {
-			found[t.Unix()] = true
-		}
-		return true
-	}, bigtable.RowFilter(bigtable.ChainFilters(bigtable.FamilyFilter(btschema.FamilyBatch), bigtable.LatestNFilter(1), bigtable.StripValueFilter())))
+	marked, err := btschema.ReadReconciled(ctx, r.tbl, missing[0], missing[len(missing)-1].Add(24*time.Hour))
 	if err != nil {
-		return nil, fmt.Errorf("read reconciled markers: %w", err)
+		return nil, err
+	}
+	found := map[int64]bool{}
+	for day := range marked {
+		found[day.Unix()] = true
 	}
 	r.mu.Lock()
 	if len(r.checkedAt)+len(missing) > maxCachedDays {
@@ -397,30 +392,13 @@ func (r *Reader) Top(ctx context.Context, advertiser string, from, to time.Time,
 	for d := from.Truncate(24 * time.Hour); d.Before(to); d = d.Add(24 * time.Hour) {
 		final = final && days[d.Unix()]
 	}
-	rng := bigtable.NewRange(btschema.TopRowKey(advertiser, from), btschema.TopRowKey(advertiser, to.Add(-time.Nanosecond).Truncate(time.Minute).Add(time.Minute)))
-	var bad error
-	err = r.tbl.ReadRows(ctx, rng, func(row bigtable.Row) bool {
-		start, err := btschema.ParseRowStart(btschema.Top, row.Key())
-		if err != nil {
-			bad = err
-			return false
+	err = btschema.ReadCells(ctx, r.tbl, btschema.TopRows(advertiser, from, to), "", func(c btschema.Cell) {
+		if layer(days, c.Bucket) == c.Family {
+			sums[c.Ad] += c.N
 		}
-		fam := btschema.FamilySpeed
-		if days[start.Truncate(24*time.Hour).Unix()] {
-			fam = btschema.FamilyBatch
-		}
-		for _, c := range row[fam] {
-			if v, err := btschema.DecodeCount(c.Value); err == nil {
-				sums[strings.TrimPrefix(c.Column, fam+":")] += v
-			}
-		}
-		return true
-	}, bigtable.RowFilter(bigtable.LatestNFilter(1)))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read top rows of %s: %w", advertiser, err)
-	}
-	if bad != nil {
-		return nil, bad
 	}
 	out := make([]AdClicks, 0, len(sums))
 	for ad, c := range sums {

@@ -50,6 +50,9 @@ func fixture(t *testing.T) *Reader {
 			if m.Minute() == 0 {
 				mut(btschema.RowKey(btschema.Hour, "acme", "a1", m)).Set(btschema.FamilyBatch, btschema.Qualifier(btschema.Hour, m), run, btschema.EncodeCount(60))
 			}
+			if m.Equal(day1) {
+				mut(btschema.RowKey(btschema.Day, "acme", "a1", m)).Set(btschema.FamilyBatch, btschema.Qualifier(btschema.Day, m), run, btschema.EncodeCount(1440))
+			}
 		}
 	}
 	mut(btschema.ReconciledRowKey(day1)).Set(btschema.FamilyBatch, btschema.ReconciledColumn, btschema.BatchTimestamp(day2), []byte("run"))
@@ -91,6 +94,10 @@ func TestSeries(t *testing.T) {
 		{"a half-hour zone's day spans two UTC days", time.Date(2026, 3, 8, 0, 0, 0, 0, kolkata), time.Date(2026, 3, 9, 0, 0, 0, 0, kolkata), Day, kolkata,
 			// 05:30 of UTC day1 reconciled at 1/min (330 min) ... rest of day2 at 2/min (1110 min).
 			[]Point{{time.Date(2026, 3, 8, 0, 0, 0, 0, kolkata), 330*1 + 1110*2, false}}},
+		{"a half-hour zone's days split a reconciled UTC hour between them", time.Date(2026, 3, 7, 0, 0, 0, 0, kolkata), time.Date(2026, 3, 9, 0, 0, 0, 0, kolkata), Day, kolkata,
+			// 7 March: UTC day1 until 18:30 at 1/min; 8 March: day1 from
+			// 18:30 at 1/min (330 min), then day2 until 18:30 at 2/min.
+			[]Point{{time.Date(2026, 3, 7, 0, 0, 0, 0, kolkata), 1110, false}, {time.Date(2026, 3, 8, 0, 0, 0, 0, kolkata), 330 + 1110*2, false}}},
 		{"New York's spring-forward day has 23 hours", time.Date(2026, 3, 8, 0, 0, 0, 0, ny), time.Date(2026, 3, 9, 0, 0, 0, 0, ny), Day, ny,
 			// 00:00 EST = 05:00 UTC of day2; the day ends 04:00 UTC of day3, beyond the data.
 			[]Point{{time.Date(2026, 3, 8, 0, 0, 0, 0, ny), 19 * 60 * 2, false}}},
@@ -144,5 +151,50 @@ func TestTop(t *testing.T) {
 	}
 	if _, err := r.Top(context.Background(), "acme", day1, day2.Add(time.Hour), 5); err == nil {
 		t.Error("a 25-hour top accepted")
+	}
+}
+
+// TestReadPlan: reads stay cheap. A range of reconciled days that no
+// bucket splits reads one day row per month; a zone's day boundaries split
+// UTC days into hour rows; only open days and split hours read minutes.
+func TestReadPlan(t *testing.T) {
+	kolkata, _ := time.LoadLocation("Asia/Kolkata")
+	paris, _ := time.LoadLocation("Europe/Paris")
+	year := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name                 string
+		from, to             time.Time
+		g                    Granularity
+		loc                  *time.Location
+		openFrom             time.Time // days from here are not reconciled
+		days, hours, minutes int
+	}{
+		{"a year of months, UTC", year, year.AddDate(1, 0, 0), Month, time.UTC, year.AddDate(2, 0, 0), 12, 0, 0},
+		{"a year of days, UTC", year, year.AddDate(1, 0, 0), Day, time.UTC, year.AddDate(2, 0, 0), 12, 0, 0},
+		{"a year of months in Paris", time.Date(2025, 1, 1, 0, 0, 0, 0, paris), time.Date(2026, 1, 1, 0, 0, 0, 0, paris), Month, paris, year.AddDate(2, 0, 0),
+			// whole UTC days in 12 month rows; the 11 inner month boundaries
+			// and both ends (23:00 UTC) split a day each: 13 hour rows
+			12, 13, 0},
+		{"90 days of days in Kolkata", time.Date(2025, 3, 1, 0, 0, 0, 0, kolkata), time.Date(2025, 5, 30, 0, 0, 0, 0, kolkata), Day, kolkata, year.AddDate(2, 0, 0),
+			// every UTC day is split at 18:30: hour rows, and the split hour in minutes
+			0, 91, 91},
+		{"a week of hours with the last day open", year, year.AddDate(0, 0, 7), Hour, time.UTC, year.AddDate(0, 0, 6), 0, 6, 24},
+		{"minutes of a reconciled hour", year, year.Add(time.Hour), Minute, time.UTC, year.AddDate(1, 0, 0), 0, 0, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			buckets, err := Buckets(tt.from, tt.to, tt.g, tt.loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bounds := append(buckets, next(buckets[len(buckets)-1], tt.g))
+			v := newValues()
+			for d := tt.from.UTC().Truncate(24 * time.Hour); d.Before(tt.openFrom); d = d.Add(24 * time.Hour) {
+				v.reconciled[d.Unix()] = true
+			}
+			days, hours, minutes := v.plan("acme", "a1", bounds, bounds[0], bounds[len(bounds)-1])
+			if len(days) != tt.days || len(hours) != tt.hours || len(minutes) != tt.minutes {
+				t.Errorf("reads %d day, %d hour and %d minute rows, want %d, %d and %d", len(days), len(hours), len(minutes), tt.days, tt.hours, tt.minutes)
+			}
+		})
 	}
 }
