@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -234,9 +235,20 @@ func assertDocumentedSchema(t *testing.T, schema string) {
 func TestAcksOnlyAfterTheFileIsWritten(t *testing.T) {
 	h := newHarness(t)
 	sent := h.publish(t, 50)
-	stop := h.start(t, Config{MaxDuration: 10 * time.Minute, MaxBytes: 1 << 30})
+	// The clock counts the archiver's steps: each reads it while a file
+	// is open.
+	var steps atomic.Int64
+	stop := h.start(t, Config{MaxDuration: 10 * time.Minute, MaxBytes: 1 << 30, Now: func() time.Time { steps.Add(1); return time.Now() }})
 	h.waitDelivered(t, sent)
-	time.Sleep(300 * time.Millisecond)
+	// Wait until the archiver has gone round its loop a few times with
+	// the messages in its open file: had it meant to ack them, it would
+	// have.
+	deadline := time.Now().Add(30 * time.Second)
+	for after := steps.Load() + 6; steps.Load() < after; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the archiver stopped stepping")
+		}
+	}
 	if n := h.acked(sent); n != 0 {
 		t.Errorf("%d messages acknowledged while their file is still open", n)
 	}

@@ -26,7 +26,9 @@ func TestStopKillRestart(t *testing.T) {
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// "hello" comes after the trap is set: a SIGTERM before it would
+	// find no handler.
+	waitOutput(t, out, "hello", 1)
 	if !p.Alive() {
 		t.Fatal("not alive after start")
 	}
@@ -40,7 +42,7 @@ func TestStopKillRestart(t *testing.T) {
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitOutput(t, out, "hello", 2)
 	p.Kill()
 	select {
 	case <-p.Exited():
@@ -49,6 +51,16 @@ func TestStopKillRestart(t *testing.T) {
 	}
 	if strings.Count(out.String(), "bye") != 1 {
 		t.Errorf("a killed process ran its graceful exit: %q", out.String())
+	}
+}
+
+// waitOutput waits until out holds n copies of s.
+func waitOutput(t *testing.T, out *syncBuf, s string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); strings.Count(out.String(), s) < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %d× %q in the output after 10 s: %q", n, s, out.String())
+		}
 	}
 }
 

@@ -32,7 +32,7 @@ func countMessage(ctx context.Context, m pubsubmsg.Message) { received.Inc(ctx, 
 // TestReadsEverythingAndAcks publishes messages before and while the job
 // runs, drains it, and checks that every message was read and acked.
 func TestReadsEverythingAndAcks(t *testing.T) {
-	lstest.Start(t)
+	st := lstest.Start(t)
 	ctx := context.Background()
 	const project = gcpnames.LocalProject
 	c, err := pubsub.NewClient(ctx, project)
@@ -41,27 +41,49 @@ func TestReadsEverythingAndAcks(t *testing.T) {
 	}
 	defer c.Close()
 	pub := c.Publisher(gcpnames.ClicksTopic)
-	publish := func(from, n int) {
+	publish := func(from, n int) (ids []string) {
 		var rs []*pubsub.PublishResult
 		for i := from; i < from+n; i++ {
 			rs = append(rs, pub.Publish(ctx, &pubsub.Message{Data: fmt.Appendf(nil, "m%d", i),
 				Attributes: map[string]string{"click_time": time.Now().UTC().Format(time.RFC3339Nano)}}))
 		}
 		for _, r := range rs {
-			if _, err := r.Get(ctx); err != nil {
-				t.Fatal(err)
+			id, err := r.Get(ctx)
+			if err != nil {
+				t.Error(err)
+				return nil
+			}
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	// pulled waits until the job has pulled every message of ids.
+	pulled := func(ids []string) bool {
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			n := 0
+			for _, id := range ids {
+				if m := st.PubSub.Message(id); m != nil && m.Deliveries > 0 {
+					n++
+				}
+			}
+			if n == len(ids) {
+				return true
 			}
 		}
+		t.Errorf("the job did not pull %d messages within a minute", len(ids))
+		return false
 	}
 	const before, during = 2500, 1500
-	publish(0, before)
+	first := publish(0, before)
 
+	// Publish more once the job has pulled the first messages, and drain
+	// it once it has pulled those too.
 	drain := filepath.Join(t.TempDir(), "drain")
 	go func() {
-		time.Sleep(3 * time.Second)
-		publish(before, during)
-		time.Sleep(4 * time.Second)
-		os.WriteFile(drain, nil, 0o644)
+		defer os.WriteFile(drain, nil, 0o644)
+		if pulled(first) {
+			pulled(publish(before, during))
+		}
 	}()
 	p, s := beam.NewPipelineWithRoot()
 	beam.ParDo0(s, countMessage, Read(s, project, gcpnames.StreamingSubscription, drain))
