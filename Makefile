@@ -67,7 +67,7 @@ PROOF_DURATION ?= 10m
 proof: build ## the system proof: load, faults and hostile input across the whole local stack, nothing lost (PROOF_RATE, PROOF_DURATION)
 	$(BIN)/proof -rate=$(PROOF_RATE) -duration=$(PROOF_DURATION)
 
-proof-short: build ## the system proof's CI form: 90 s of load, same faults and assertions
+proof-short: build ## the system proof's CI form: 130 s of load, same faults and assertions
 	$(BIN)/proof -short
 
 REGISTRY ?=

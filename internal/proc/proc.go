@@ -67,7 +67,7 @@ func (p *Proc) Stop(timeout time.Duration) {
 	select {
 	case <-done:
 	case <-time.After(timeout):
-		cmd.Process.Kill()
+		killGroup(cmd)
 		<-done
 	}
 }
@@ -79,8 +79,17 @@ func (p *Proc) Kill() {
 	if cmd == nil {
 		return
 	}
-	cmd.Process.Kill()
+	killGroup(cmd)
 	<-done
+}
+
+// killGroup kills the process and everything it started (Start puts it in
+// a process group of its own), as a machine failure would: a child left
+// alive would also hold the output pipe open, and Kill would wait for it.
+func killGroup(cmd *exec.Cmd) {
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		cmd.Process.Kill()
+	}
 }
 
 // Exited is closed when the current run of the process ends.

@@ -123,6 +123,21 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	if err != nil {
 		return err
 	}
+	// Whatever ends Run closes the spool exactly once: by itself until the
+	// publisher owns it, then through the publisher, which flushes first.
+	var pub *publish.Publisher
+	shutdown := func() error {
+		if pub != nil {
+			return pub.Close(5 * time.Second)
+		}
+		return sp.Close()
+	}
+	shut := false
+	defer func() {
+		if !shut {
+			shutdown()
+		}
+	}()
 	if n := sp.Quarantined(); n > 0 {
 		log.Error("corrupt spool segments quarantined at start; see docs/click-service.md to recover them", "segments", n,
 			"quarantine", filepath.Join(f.SpoolDir, spool.QuarantineDir))
@@ -131,13 +146,11 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 
 	src, err := catalog.NewSource(ctx, f.Catalog)
 	if err != nil {
-		sp.Close()
 		return err
 	}
 	defer src.Close()
 	watcher, err := catalog.NewWatcher(ctx, src, log)
 	if err != nil {
-		sp.Close()
 		return err
 	}
 	watcher.OnReload = metrics.CatalogObserver
@@ -155,12 +168,11 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		Backoff: backoff.Config{BaseDelay: 200 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
 	})))
 	if err != nil {
-		sp.Close()
 		return fmt.Errorf("pubsub client for project %s: %w", f.Project, err)
 	}
 	defer ps.Close()
 	topicName := "projects/" + f.Project + "/topics/" + f.Topic
-	pub := publish.New(ps.TopicAdminClient, sp, publish.Config{
+	pub = publish.New(ps.TopicAdminClient, sp, publish.Config{
 		Topic: topicName, Wait: f.PublishWait, Linger: f.PublishLinger, Requests: f.PublishRequests,
 	}, log, metrics.PublishObserver())
 	reach := newReachability(ps, topicName)
@@ -169,7 +181,6 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	var limiter *ratelimit.Limiter
 	if f.RateLimit > 0 {
 		if f.RateBurst < 1 {
-			sp.Close()
 			return fmt.Errorf("-rate-burst %d: must be at least 1 when -rate-limit is on", f.RateBurst)
 		}
 		limiter = ratelimit.New(f.RateLimit, f.RateBurst)
@@ -181,15 +192,14 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		DefaultTTL: f.TokenTTL, MaxTTL: f.TokenMaxTTL, TrustedProxies: envflag.List(f.TrustedProxies),
 	})
 	if err != nil {
-		pub.Close(5 * time.Second)
 		return err
 	}
 
 	ln, err := net.Listen("tcp", f.Listen)
 	if err != nil {
-		pub.Close(5 * time.Second)
 		return fmt.Errorf("listen %s: %w", f.Listen, err)
 	}
+	defer ln.Close() // Serve closes it too; this covers the returns before
 	log.Info("click service starting", "addr", ln.Addr().String(), "project", f.Project, "topic", f.Topic,
 		"catalog", f.Catalog, "spool_dir", f.SpoolDir, "spool_depth", sp.Depth(),
 		"signing_key_id", keys.SigningKeyID(), "verify_key_ids", keys.KeyIDs(), "minting", len(secrets) > 0,
@@ -197,6 +207,7 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	defer func() { stopBG(); wg.Wait() }() // before shutdown: the loops use the publisher
 	for _, loop := range []func(context.Context){
 		pub.Run,
 		func(ctx context.Context) { watcher.Run(ctx, f.CatalogPoll) },
@@ -213,9 +224,6 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	wg.Add(1)
 	go func() { defer wg.Done(); health.Run(bg, 2*time.Second) }()
 	if _, err := obs.ServeAdmin(bg, f.AdminListen, reg, health, f.Pprof, log); err != nil {
-		stopBG()
-		wg.Wait()
-		pub.Close(5 * time.Second)
 		return err
 	}
 	if ready != nil {
@@ -229,7 +237,8 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	stopBG()
 	wg.Wait()
 	// Requests are drained: flush what Pub/Sub still holds, then the spool.
-	if err := pub.Close(5 * time.Second); err != nil {
+	shut = true
+	if err := shutdown(); err != nil {
 		log.Error("closing publisher", "err", err)
 		return errors.Join(serveErr, err)
 	}
