@@ -185,6 +185,33 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the new click did not appear on the dashboard within 60 s (API total %d): %v", apiTotal(t, base, key), err)
 	}
+
+	// The minute in progress is a number beside the chart, not a point
+	// of its line, and the only row marked in progress is the newest.
+	open, err := chromedp.Run(step, chromedp.Evaluate[string](`(() => {
+		const rows = [...document.querySelectorAll("#points tbody tr")];
+		const marked = rows.filter(r => r.textContent.includes("in progress"));
+		const cur = document.getElementById("current");
+		const last = state.chart.data[0].length - 1;
+		return [marked.length, rows.indexOf(marked[0]), cur.hidden, cur.dataset.clicks === (marked[0] || {dataset: {}}).dataset.clicks,
+			state.chart.data[1][last] === null && state.chart.data[2][last] === null].join(",");
+	})()`))
+	if err != nil || open != "1,0,false,true,true" {
+		t.Errorf("the open minute (rows marked, its row's index, #current hidden, same count, left out of the line) = %q, %v; want 1,0,false,true,true", open, err)
+	}
+
+	// Years: one point a year, the open one marked, the same total.
+	err = chromedp.Do(step,
+		chromedp.SetValue("#view", "years"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("view").dispatchEvent(new Event("change"))`),
+		chromedp.Poll[chromedp.Void](`(() => {
+			const rows = [...document.querySelectorAll("#points tbody tr")];
+			return rows.length === 5 && rows[0].textContent.includes("in progress") && document.getElementById("total").dataset.total === "4";
+		})()`, chromedp.WithPollingTimeout(30*time.Second)),
+	)
+	if err != nil {
+		t.Errorf("the years view did not show 5 yearly points with this year in progress and the total 4: %v", err)
+	}
 }
 
 // checkSecurityHeaders: the dashboard and the API answer with the policy

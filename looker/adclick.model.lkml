@@ -33,6 +33,15 @@ explore: ad_clicks_month {
   label: "Ad clicks by month"
 }
 
+explore: ad_clicks_year {
+  label: "Ad clicks by year"
+  description: "Rolled up by the nightly from the month table, never from raw."
+}
+
+explore: advertiser_clicks_year {
+  label: "Advertiser clicks by year"
+}
+
 explore: advertiser_clicks_day {
   label: "Advertiser clicks by day"
   always_filter: { filters: [advertiser_clicks_day.date_date: "90 days"] }

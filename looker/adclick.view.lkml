@@ -1,6 +1,6 @@
 view: ad_clicks_minute {
   sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.ad_clicks_minute` ;;
-  # Generated from internal/warehouse's table definition; see docs/batch.md.
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
 
   dimension_group: date {
     type: time
@@ -8,7 +8,7 @@ view: ad_clicks_minute {
     datatype: date
     convert_tz: no
     sql: ${TABLE}.date ;;
-    description: "UTC day of the bucket (the partition column; in month tables the first day of the month). Filter on it: queries then read only those partitions."
+    description: "UTC day of the bucket (the partition column; in month and year tables the first day of the month or year). Filter on it: queries then read only those partitions."
   }
 
   dimension_group: bucket {
@@ -16,6 +16,154 @@ view: ad_clicks_minute {
     timeframes: [raw, minute, hour, date, month]
     sql: ${TABLE}.bucket_start ;;
     description: "Start of the minute bucket (UTC)."
+  }
+
+  dimension: advertiser_id {
+    type: string
+    sql: ${TABLE}.advertiser_id ;;
+  }
+
+  dimension: ad_id {
+    type: string
+    sql: ${TABLE}.ad_id ;;
+  }
+
+  measure: clicks {
+    type: sum
+    sql: ${TABLE}.clicks ;;
+    description: "Countable clicks: authentic, unexpired, human, first of their impression."
+  }
+}
+
+view: ad_clicks_hour {
+  sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.ad_clicks_hour` ;;
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
+
+  dimension_group: date {
+    type: time
+    timeframes: [date, week, month, year]
+    datatype: date
+    convert_tz: no
+    sql: ${TABLE}.date ;;
+    description: "UTC day of the bucket (the partition column; in month and year tables the first day of the month or year). Filter on it: queries then read only those partitions."
+  }
+
+  dimension_group: bucket {
+    type: time
+    timeframes: [raw, hour, date, month]
+    sql: ${TABLE}.bucket_start ;;
+    description: "Start of the hour bucket (UTC)."
+  }
+
+  dimension: advertiser_id {
+    type: string
+    sql: ${TABLE}.advertiser_id ;;
+  }
+
+  dimension: ad_id {
+    type: string
+    sql: ${TABLE}.ad_id ;;
+  }
+
+  measure: clicks {
+    type: sum
+    sql: ${TABLE}.clicks ;;
+    description: "Countable clicks: authentic, unexpired, human, first of their impression."
+  }
+}
+
+view: ad_clicks_day {
+  sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.ad_clicks_day` ;;
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
+
+  dimension_group: date {
+    type: time
+    timeframes: [date, week, month, year]
+    datatype: date
+    convert_tz: no
+    sql: ${TABLE}.date ;;
+    description: "UTC day of the bucket (the partition column; in month and year tables the first day of the month or year). Filter on it: queries then read only those partitions."
+  }
+
+  dimension_group: bucket {
+    type: time
+    timeframes: [raw, date, month]
+    sql: ${TABLE}.bucket_start ;;
+    description: "Start of the day bucket (UTC)."
+  }
+
+  dimension: advertiser_id {
+    type: string
+    sql: ${TABLE}.advertiser_id ;;
+  }
+
+  dimension: ad_id {
+    type: string
+    sql: ${TABLE}.ad_id ;;
+  }
+
+  measure: clicks {
+    type: sum
+    sql: ${TABLE}.clicks ;;
+    description: "Countable clicks: authentic, unexpired, human, first of their impression."
+  }
+}
+
+view: ad_clicks_month {
+  sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.ad_clicks_month` ;;
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
+
+  dimension_group: date {
+    type: time
+    timeframes: [date, week, month, year]
+    datatype: date
+    convert_tz: no
+    sql: ${TABLE}.date ;;
+    description: "UTC day of the bucket (the partition column; in month and year tables the first day of the month or year). Filter on it: queries then read only those partitions."
+  }
+
+  dimension_group: bucket {
+    type: time
+    timeframes: [raw, date, month]
+    sql: ${TABLE}.bucket_start ;;
+    description: "Start of the month bucket (UTC)."
+  }
+
+  dimension: advertiser_id {
+    type: string
+    sql: ${TABLE}.advertiser_id ;;
+  }
+
+  dimension: ad_id {
+    type: string
+    sql: ${TABLE}.ad_id ;;
+  }
+
+  measure: clicks {
+    type: sum
+    sql: ${TABLE}.clicks ;;
+    description: "Countable clicks: authentic, unexpired, human, first of their impression."
+  }
+}
+
+view: ad_clicks_year {
+  sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.ad_clicks_year` ;;
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
+
+  dimension_group: date {
+    type: time
+    timeframes: [date, week, month, year]
+    datatype: date
+    convert_tz: no
+    sql: ${TABLE}.date ;;
+    description: "UTC day of the bucket (the partition column; in month and year tables the first day of the month or year). Filter on it: queries then read only those partitions."
+  }
+
+  dimension_group: bucket {
+    type: time
+    timeframes: [raw, year]
+    sql: ${TABLE}.bucket_start ;;
+    description: "Start of the year bucket (UTC)."
   }
 
   dimension: advertiser_id {
@@ -37,7 +185,7 @@ view: ad_clicks_minute {
 
 view: advertiser_clicks_minute {
   sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.advertiser_clicks_minute` ;;
-  # Generated from internal/warehouse's table definition; see docs/batch.md.
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
 
   dimension_group: date {
     type: time
@@ -45,7 +193,7 @@ view: advertiser_clicks_minute {
     datatype: date
     convert_tz: no
     sql: ${TABLE}.date ;;
-    description: "UTC day of the bucket (the partition column; in month tables the first day of the month). Filter on it: queries then read only those partitions."
+    description: "UTC day of the bucket (the partition column; in month and year tables the first day of the month or year). Filter on it: queries then read only those partitions."
   }
 
   dimension_group: bucket {
@@ -67,46 +215,9 @@ view: advertiser_clicks_minute {
   }
 }
 
-view: ad_clicks_hour {
-  sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.ad_clicks_hour` ;;
-  # Generated from internal/warehouse's table definition; see docs/batch.md.
-
-  dimension_group: date {
-    type: time
-    timeframes: [date, week, month, year]
-    datatype: date
-    convert_tz: no
-    sql: ${TABLE}.date ;;
-    description: "UTC day of the bucket (the partition column; in month tables the first day of the month). Filter on it: queries then read only those partitions."
-  }
-
-  dimension_group: bucket {
-    type: time
-    timeframes: [raw, hour, date, month]
-    sql: ${TABLE}.bucket_start ;;
-    description: "Start of the hour bucket (UTC)."
-  }
-
-  dimension: advertiser_id {
-    type: string
-    sql: ${TABLE}.advertiser_id ;;
-  }
-
-  dimension: ad_id {
-    type: string
-    sql: ${TABLE}.ad_id ;;
-  }
-
-  measure: clicks {
-    type: sum
-    sql: ${TABLE}.clicks ;;
-    description: "Countable clicks: authentic, unexpired, human, first of their impression."
-  }
-}
-
 view: advertiser_clicks_hour {
   sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.advertiser_clicks_hour` ;;
-  # Generated from internal/warehouse's table definition; see docs/batch.md.
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
 
   dimension_group: date {
     type: time
@@ -114,7 +225,7 @@ view: advertiser_clicks_hour {
     datatype: date
     convert_tz: no
     sql: ${TABLE}.date ;;
-    description: "UTC day of the bucket (the partition column; in month tables the first day of the month). Filter on it: queries then read only those partitions."
+    description: "UTC day of the bucket (the partition column; in month and year tables the first day of the month or year). Filter on it: queries then read only those partitions."
   }
 
   dimension_group: bucket {
@@ -127,43 +238,6 @@ view: advertiser_clicks_hour {
   dimension: advertiser_id {
     type: string
     sql: ${TABLE}.advertiser_id ;;
-  }
-
-  measure: clicks {
-    type: sum
-    sql: ${TABLE}.clicks ;;
-    description: "Countable clicks: authentic, unexpired, human, first of their impression."
-  }
-}
-
-view: ad_clicks_day {
-  sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.ad_clicks_day` ;;
-  # Generated from internal/warehouse's table definition; see docs/batch.md.
-
-  dimension_group: date {
-    type: time
-    timeframes: [date, week, month, year]
-    datatype: date
-    convert_tz: no
-    sql: ${TABLE}.date ;;
-    description: "UTC day of the bucket (the partition column; in month tables the first day of the month). Filter on it: queries then read only those partitions."
-  }
-
-  dimension_group: bucket {
-    type: time
-    timeframes: [raw, date, month]
-    sql: ${TABLE}.bucket_start ;;
-    description: "Start of the day bucket (UTC)."
-  }
-
-  dimension: advertiser_id {
-    type: string
-    sql: ${TABLE}.advertiser_id ;;
-  }
-
-  dimension: ad_id {
-    type: string
-    sql: ${TABLE}.ad_id ;;
   }
 
   measure: clicks {
@@ -175,7 +249,7 @@ view: ad_clicks_day {
 
 view: advertiser_clicks_day {
   sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.advertiser_clicks_day` ;;
-  # Generated from internal/warehouse's table definition; see docs/batch.md.
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
 
   dimension_group: date {
     type: time
@@ -183,7 +257,7 @@ view: advertiser_clicks_day {
     datatype: date
     convert_tz: no
     sql: ${TABLE}.date ;;
-    description: "UTC day of the bucket (the partition column; in month tables the first day of the month). Filter on it: queries then read only those partitions."
+    description: "UTC day of the bucket (the partition column; in month and year tables the first day of the month or year). Filter on it: queries then read only those partitions."
   }
 
   dimension_group: bucket {
@@ -205,9 +279,9 @@ view: advertiser_clicks_day {
   }
 }
 
-view: ad_clicks_month {
-  sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.ad_clicks_month` ;;
-  # Generated from internal/warehouse's table definition; see docs/batch.md.
+view: advertiser_clicks_month {
+  sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.advertiser_clicks_month` ;;
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
 
   dimension_group: date {
     type: time
@@ -215,7 +289,7 @@ view: ad_clicks_month {
     datatype: date
     convert_tz: no
     sql: ${TABLE}.date ;;
-    description: "UTC day of the bucket (the partition column; in month tables the first day of the month). Filter on it: queries then read only those partitions."
+    description: "UTC day of the bucket (the partition column; in month and year tables the first day of the month or year). Filter on it: queries then read only those partitions."
   }
 
   dimension_group: bucket {
@@ -230,11 +304,6 @@ view: ad_clicks_month {
     sql: ${TABLE}.advertiser_id ;;
   }
 
-  dimension: ad_id {
-    type: string
-    sql: ${TABLE}.ad_id ;;
-  }
-
   measure: clicks {
     type: sum
     sql: ${TABLE}.clicks ;;
@@ -242,9 +311,9 @@ view: ad_clicks_month {
   }
 }
 
-view: advertiser_clicks_month {
-  sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.advertiser_clicks_month` ;;
-  # Generated from internal/warehouse's table definition; see docs/batch.md.
+view: advertiser_clicks_year {
+  sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.advertiser_clicks_year` ;;
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
 
   dimension_group: date {
     type: time
@@ -252,14 +321,14 @@ view: advertiser_clicks_month {
     datatype: date
     convert_tz: no
     sql: ${TABLE}.date ;;
-    description: "UTC day of the bucket (the partition column; in month tables the first day of the month). Filter on it: queries then read only those partitions."
+    description: "UTC day of the bucket (the partition column; in month and year tables the first day of the month or year). Filter on it: queries then read only those partitions."
   }
 
   dimension_group: bucket {
     type: time
-    timeframes: [raw, date, month]
+    timeframes: [raw, year]
     sql: ${TABLE}.bucket_start ;;
-    description: "Start of the month bucket (UTC)."
+    description: "Start of the year bucket (UTC)."
   }
 
   dimension: advertiser_id {
@@ -276,6 +345,7 @@ view: advertiser_clicks_month {
 
 view: ad_click_outcomes_day {
   sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.ad_click_outcomes_day` ;;
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
 
   dimension_group: date {
     type: time

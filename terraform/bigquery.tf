@@ -23,7 +23,7 @@ resource "google_bigquery_table" "warehouse" {
   schema              = jsonencode(each.value.schema)
   clustering          = each.value.clustering
   time_partitioning {
-    type  = each.value.monthly ? "MONTH" : "DAY"
+    type  = each.value.partitioning
     field = "date"
   }
 }

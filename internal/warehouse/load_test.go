@@ -38,6 +38,7 @@ func TestLoadJobContract(t *testing.T) {
 		{"ad_clicks_minute", "ad_clicks_minute$20261126", "DAY", []any{"advertiser_id", "ad_id"}},
 		{"advertiser_clicks_day", "advertiser_clicks_day$20261126", "DAY", []any{"advertiser_id"}},
 		{"ad_clicks_month", "ad_clicks_month$202611", "MONTH", []any{"advertiser_id", "ad_id"}},
+		{"advertiser_clicks_year", "advertiser_clicks_year$2026", "YEAR", []any{"advertiser_id"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.table, func(t *testing.T) {

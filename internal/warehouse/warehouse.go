@@ -22,14 +22,23 @@ import (
 // Dataset is the BigQuery dataset of the tables, as Terraform creates it.
 const Dataset = "adclick"
 
+// Period is the span of one partition of a table.
+type Period string
+
+const (
+	ByDay   Period = "DAY"
+	ByMonth Period = "MONTH" // keyed by the month's first day
+	ByYear  Period = "YEAR"  // keyed by the year's first day
+)
+
 // Table is one authoritative table.
 type Table struct {
 	Name        string
 	Description string
-	// Monthly tables hold one partition per month, keyed by the month's
-	// first day; the others one per day.
-	Monthly bool
-	Columns []Column
+	// Partition is the span of one partition (BigQuery's time
+	// partitioning type on the date column).
+	Partition Period
+	Columns   []Column
 	// Clustering columns, in order.
 	Clustering []string
 	// Row is the Parquet row type.
@@ -45,9 +54,9 @@ type Column struct {
 
 var (
 	colDate = Column{"date", bigquery.DateFieldType,
-		"UTC day of the bucket, the partition column; in monthly tables the first day of the month."}
+		"UTC day of the bucket, the partition column; in month and year tables the first day of the month or year."}
 	colBucket = Column{"bucket_start", bigquery.TimestampFieldType,
-		"Start of the bucket (minute, hour, day or month) in UTC."}
+		"Start of the bucket (minute, hour, day, month or year) in UTC."}
 	colAdvertiser = Column{"advertiser_id", bigquery.StringFieldType, "Advertiser, as in the ad catalog."}
 	colAd         = Column{"ad_id", bigquery.StringFieldType, "Ad, as in the ad catalog and signed into the impression token."}
 	colClicks     = Column{"clicks", bigquery.IntegerFieldType,
@@ -57,7 +66,21 @@ var (
 )
 
 // Granularities of the count tables.
-var Granularities = []string{"minute", "hour", "day", "month"}
+var Granularities = []string{"minute", "hour", "day", "month", "year"}
+
+// periodOf is the partitioning of the count tables of a granularity:
+// months and years are rolled up into partitions of their own span, so
+// that a rerun replaces a whole bucket and a read of a year touches one
+// partition.
+func periodOf(granularity string) Period {
+	switch granularity {
+	case "month":
+		return ByMonth
+	case "year":
+		return ByYear
+	}
+	return ByDay
+}
 
 // Tables lists every table, count tables first.
 var Tables = buildTables()
@@ -68,7 +91,7 @@ func buildTables() []Table {
 		ts = append(ts, Table{
 			Name:        "ad_clicks_" + g,
 			Description: "Exact countable clicks per ad per " + g + " (UTC), from the nightly reconciliation of the raw click archive.",
-			Monthly:     g == "month",
+			Partition:   periodOf(g),
 			Columns:     []Column{colDate, colBucket, colAdvertiser, colAd, colClicks},
 			Clustering:  []string{"advertiser_id", "ad_id"},
 			Row:         AdRow{},
@@ -78,7 +101,7 @@ func buildTables() []Table {
 		ts = append(ts, Table{
 			Name:        "advertiser_clicks_" + g,
 			Description: "Exact countable clicks per advertiser (all their ads) per " + g + " (UTC), from the nightly reconciliation.",
-			Monthly:     g == "month",
+			Partition:   periodOf(g),
 			Columns:     []Column{colDate, colBucket, colAdvertiser, colClicks},
 			Clustering:  []string{"advertiser_id"},
 			Row:         AdvertiserRow{},
@@ -87,6 +110,7 @@ func buildTables() []Table {
 	ts = append(ts, Table{
 		Name:        "ad_click_outcomes_day",
 		Description: "Every archived click of the day per ad by outcome: what was counted and why the rest was not.",
+		Partition:   ByDay,
 		Columns:     []Column{colDate, colAdvertiser, colAd, colOutcome, colClicks},
 		Clustering:  []string{"advertiser_id", "ad_id"},
 		Row:         OutcomeRow{},
@@ -144,14 +168,22 @@ func EpochDay(t time.Time) int32 { return int32(t.UTC().Unix() / 86400) }
 // DayOf is the inverse of EpochDay.
 func DayOf(d int32) time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
 
-// PartitionOf is the partition a bucket belongs to: its day, or for
-// monthly tables the first day of its month.
+// PartitionOf is the partition a bucket belongs to: the first day of its
+// day, month or year.
 func (t Table) PartitionOf(bucket time.Time) time.Time {
-	bucket = bucket.UTC()
-	if t.Monthly {
-		return time.Date(bucket.Year(), bucket.Month(), 1, 0, 0, 0, 0, time.UTC)
+	return t.Partition.Start(bucket)
+}
+
+// Start is the first day of the period holding t (UTC).
+func (p Period) Start(t time.Time) time.Time {
+	t = t.UTC()
+	switch p {
+	case ByMonth:
+		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	case ByYear:
+		return time.Date(t.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	return time.Date(bucket.Year(), bucket.Month(), bucket.Day(), 0, 0, 0, 0, time.UTC)
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
 // PartitionDir is the folder of one partition: <table>/date=YYYY-MM-DD/.
@@ -159,13 +191,11 @@ func (t Table) PartitionDir(partition time.Time) string {
 	return t.Name + "/date=" + partition.UTC().Format(time.DateOnly) + "/"
 }
 
-// Decorator is the BigQuery partition decorator: table$YYYYMMDD, or
-// table$YYYYMM for monthly tables.
+// Decorator is the BigQuery partition decorator: table$YYYYMMDD,
+// table$YYYYMM or table$YYYY.
 func (t Table) Decorator(partition time.Time) string {
-	if t.Monthly {
-		return t.Name + "$" + partition.UTC().Format("200601")
-	}
-	return t.Name + "$" + partition.UTC().Format("20060102")
+	layout := map[Period]string{ByDay: "20060102", ByMonth: "200601", ByYear: "2006"}[t.Partition]
+	return t.Name + "$" + partition.UTC().Format(layout)
 }
 
 // Schema is the table's BigQuery schema.
@@ -179,11 +209,7 @@ func (t Table) Schema() bigquery.Schema {
 
 // Partitioning is the table's BigQuery time partitioning.
 func (t Table) Partitioning() *bigquery.TimePartitioning {
-	typ := bigquery.DayPartitioningType
-	if t.Monthly {
-		typ = bigquery.MonthPartitioningType
-	}
-	return &bigquery.TimePartitioning{Type: typ, Field: "date"}
+	return &bigquery.TimePartitioning{Type: bigquery.TimePartitioningType(t.Partition), Field: "date"}
 }
 
 // ParquetWriter writes rows of one table to w; WriteStop finishes the file.
@@ -238,7 +264,7 @@ func (m memFile) Create(string) (source.ParquetFile, error) {
 type tfTable struct {
 	Name        string     `json:"name"`
 	Description string     `json:"description"`
-	Monthly     bool       `json:"monthly"`
+	Partition   string     `json:"partitioning"`
 	Clustering  []string   `json:"clustering"`
 	Schema      []tfColumn `json:"schema"`
 }
@@ -255,7 +281,7 @@ type tfColumn struct {
 func TerraformJSON() ([]byte, error) {
 	var out []tfTable
 	for _, t := range Tables {
-		tt := tfTable{Name: t.Name, Description: t.Description, Monthly: t.Monthly, Clustering: t.Clustering}
+		tt := tfTable{Name: t.Name, Description: t.Description, Partition: string(t.Partition), Clustering: t.Clustering}
 		for _, c := range t.Columns {
 			tt.Schema = append(tt.Schema, tfColumn{Name: c.Name, Type: string(c.Type), Mode: "REQUIRED", Description: c.Description})
 		}

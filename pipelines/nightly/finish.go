@@ -22,7 +22,7 @@ import (
 // the outputs of the stages before it. A side input is complete before
 // its consumer runs, so the order is the data's, on Prism as on Dataflow:
 //
-//	staged file names ─▶ publishFn: partitions swapped in, months rolled up, BigQuery loaded ─▶ days
+//	staged file names ─▶ publishFn: partitions swapped in, months and years rolled up, BigQuery loaded ─▶ days
 //	Bigtable cells written ────────────────────────────────────────────────────────────────────┐
 //	days ─▶ markFn: each day's reconciled marker, the run's last effect; staging removed ◀─────┘
 //
@@ -57,7 +57,7 @@ func (b BigQuery) loader(ctx context.Context) (*warehouse.Loader, error) {
 
 // publishFn makes the staged files the published partitions, day by day
 // and table by table (a partition with no staged file is emptied: the run
-// found no rows), publishes the reports, rolls up the months, loads every
+// found no rows), publishes the reports, rolls up the months and years, loads every
 // replaced partition into BigQuery, and emits the days it published.
 type publishFn struct {
 	Output, Staging string // Staging is a folder of Output: "_staging/RUN/"
@@ -83,8 +83,8 @@ func (fn *publishFn) ProcessElement(ctx context.Context, _ []byte, staged func(*
 	days := Days(time.UnixMilli(fn.FromMs), time.UnixMilli(fn.ToMs))
 	var published []Partition
 	for _, t := range warehouse.Tables {
-		if t.Monthly {
-			continue
+		if t.Partition != warehouse.ByDay {
+			continue // rolled up from the published days below
 		}
 		for _, day := range days {
 			p, err := publish(ctx, out, t, day, byDir[t.PartitionDir(day)])
@@ -100,11 +100,11 @@ func (fn *publishFn) ProcessElement(ctx context.Context, _ []byte, staged func(*
 			return fmt.Errorf("publish report of %s: %w", day.Format(time.DateOnly), err)
 		}
 	}
-	months, err := rollUpMonths(ctx, out, fn.Staging, fn.RunID, Months(days))
+	rollups, err := rollUp(ctx, out, fn.Staging, fn.RunID, days)
 	if err != nil {
 		return err
 	}
-	published = append(published, months...)
+	published = append(published, rollups...)
 	if err := fn.load(ctx, published); err != nil {
 		return err
 	}

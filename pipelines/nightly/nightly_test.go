@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,13 +81,16 @@ func (w *world) count(ev *clickevent.Event, o countable.Outcome) {
 }
 
 // generate builds days [day0, day0+n) of traffic with every trap.
-func generate(n int) *world {
+func generate(n int) *world { return generateFrom(day0, n) }
+
+// generateFrom builds days [first, first+n) of traffic with every trap.
+func generateFrom(first time.Time, n int) *world {
 	w := newWorld()
 	rng := rand.New(rand.NewPCG(1, 2))
 	ads := []string{"aa-hot", "aa-1", "aa-2", "bb-1", "bb-2", "cc-1"}
 	fileOf := func(t time.Time) time.Time { return t.Truncate(5 * time.Minute) }
 	for d := range n + 1 { // the extra day supplies the look-back and late files
-		start := day0.AddDate(0, 0, d-1)
+		start := first.AddDate(0, 0, d-1)
 		for i := 0; i < 600; i++ {
 			at := start.Add(time.Duration(rng.Int64N(int64(24 * time.Hour))))
 			ad := ads[rng.IntN(len(ads))]
@@ -299,7 +303,8 @@ func (w *world) expected(days []time.Time) map[string]int64 {
 			level = "advertiser_clicks_"
 		}
 		month := time.Date(minute.Year(), minute.Month(), 1, 0, 0, 0, 0, time.UTC)
-		for g, start := range map[string]time.Time{"minute": minute, "hour": minute.Truncate(time.Hour), "day": minute.Truncate(24 * time.Hour), "month": month} {
+		year := time.Date(minute.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
+		for g, start := range map[string]time.Time{"minute": minute, "hour": minute.Truncate(time.Hour), "day": minute.Truncate(24 * time.Hour), "month": month, "year": year} {
 			want[fmt.Sprintf("%s%s|%s/%s/%d", level, g, advertiser, ad, start.UnixMilli())] += n
 		}
 	}
@@ -446,6 +451,36 @@ func TestBackfillEqualsSingleDays(t *testing.T) {
 	h.run(t, day0, 3)
 	backfill := h.tables(t, days)
 	diffMaps(t, "backfill", backfill, w.expected(days))
+
+	h.output = t.TempDir()
+	for _, d := range days {
+		h.run(t, d, 1)
+	}
+	diffMaps(t, "single days", h.tables(t, days), backfill)
+}
+
+// TestBackfillAcrossNewYear: a backfill of 30 December to 1 January
+// writes two year partitions, each the sum of its own months (rolled up
+// from the month tables, never from raw), and reruns of single days
+// agree with it.
+func TestBackfillAcrossNewYear(t *testing.T) {
+	first := time.Date(2026, 12, 30, 0, 0, 0, 0, time.UTC)
+	w := generateFrom(first, 3)
+	days := []time.Time{first, first.AddDate(0, 0, 1), first.AddDate(0, 0, 2)}
+	h := newHarness(t, w)
+	h.run(t, first, 3)
+	backfill := h.tables(t, days)
+	want := w.expected(days)
+	diffMaps(t, "backfill", backfill, want)
+	years := 0
+	for k := range want {
+		if strings.HasPrefix(k, "advertiser_clicks_year|adv-aa/") {
+			years++
+		}
+	}
+	if years != 2 {
+		t.Errorf("adv-aa has %d year rows, want 2 (2026 and 2027)", years)
+	}
 
 	h.output = t.TempDir()
 	for _, d := range days {

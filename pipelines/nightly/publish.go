@@ -31,54 +31,70 @@ func Days(from, to time.Time) []time.Time {
 	return days
 }
 
-// Months lists the first days of the months that days touch.
-func Months(days []time.Time) []time.Time {
-	var months []time.Time
-	for _, d := range days {
-		m := time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, time.UTC)
-		if len(months) == 0 || !months[len(months)-1].Equal(m) {
-			months = append(months, m)
-		}
-	}
-	return months
-}
-
-// rollUpMonths recomputes the month tables for each month from the day
-// tables' published partitions of that month (a month is never re-read
-// from raw), through staging, and publishes them. The staged file's name
-// is the run's, so a retried publication rewrites the same file.
-func rollUpMonths(ctx context.Context, out blob.Store, staging, runID string, months []time.Time) ([]Partition, error) {
+// rollUp recomputes the month tables for each month that days touch from
+// the day tables' published partitions of that month, then the year
+// tables for each year they touch from the month tables' partitions of
+// that year: a month or a year is never re-read from raw. Each goes
+// through staging under the run's name, so a retried publication
+// rewrites the same file.
+func rollUp(ctx context.Context, out blob.Store, staging, runID string, days []time.Time) ([]Partition, error) {
 	var done []Partition
-	for _, month := range months {
-		for _, advertiserLevel := range []bool{false, true} {
-			day, err := warehouse.Lookup(warehouse.CountTable(advertiserLevel, "day"))
-			if err != nil {
-				return done, err
-			}
-			monthly, err := warehouse.Lookup(warehouse.CountTable(advertiserLevel, "month"))
-			if err != nil {
-				return done, err
-			}
-			sums, err := sumMonth(ctx, out, day, month, advertiserLevel)
-			if err != nil {
-				return done, err
-			}
-			var files []string
-			if len(sums) > 0 {
-				name := staging + monthly.PartFile(month, "rollup-"+runID)
-				if err := writeMonth(ctx, out, name, monthly, month, sums); err != nil {
+	for _, step := range []struct {
+		from, to string
+		periods  []time.Time
+	}{
+		{"day", "month", periodsOf(warehouse.ByMonth, days)},
+		{"month", "year", periodsOf(warehouse.ByYear, days)},
+	} {
+		for _, period := range step.periods {
+			for _, advertiserLevel := range []bool{false, true} {
+				p, err := rollUpOne(ctx, out, staging, runID, advertiserLevel, step.from, step.to, period)
+				if err != nil {
 					return done, err
 				}
-				files = append(files, name)
+				done = append(done, p)
 			}
-			p, err := publish(ctx, out, monthly, month, files)
-			if err != nil {
-				return done, err
-			}
-			done = append(done, p)
 		}
 	}
 	return done, nil
+}
+
+// rollUpOne sums the partitions of the from table inside one partition of
+// the to table and publishes the sums as that partition.
+func rollUpOne(ctx context.Context, out blob.Store, staging, runID string, advertiserLevel bool, from, to string, period time.Time) (Partition, error) {
+	src, err := warehouse.Lookup(warehouse.CountTable(advertiserLevel, from))
+	if err != nil {
+		return Partition{}, err
+	}
+	dst, err := warehouse.Lookup(warehouse.CountTable(advertiserLevel, to))
+	if err != nil {
+		return Partition{}, err
+	}
+	sums, err := sumPartitions(ctx, out, src, dst.Partition, period)
+	if err != nil {
+		return Partition{}, err
+	}
+	var files []string
+	if len(sums) > 0 {
+		name := staging + dst.PartFile(period, "rollup-"+runID)
+		if err := writeRollup(ctx, out, name, dst, period, sums); err != nil {
+			return Partition{}, err
+		}
+		files = append(files, name)
+	}
+	return publish(ctx, out, dst, period, files)
+}
+
+// periodsOf lists the first days of the periods that days touch.
+func periodsOf(p warehouse.Period, days []time.Time) []time.Time {
+	var out []time.Time
+	for _, d := range days {
+		start := p.Start(d)
+		if len(out) == 0 || !out[len(out)-1].Equal(start) {
+			out = append(out, start)
+		}
+	}
+	return out
 }
 
 // publish makes a partition hold exactly the staged files.
@@ -96,14 +112,17 @@ func publish(ctx context.Context, out blob.Store, t warehouse.Table, partition t
 
 type adKey struct{ advertiser, ad string }
 
-func sumMonth(ctx context.Context, out blob.Store, day warehouse.Table, month time.Time, advertiserLevel bool) (map[adKey]int64, error) {
-	names, err := out.List(ctx, day.Name+"/date="+month.Format("2006-01-"))
+// sumPartitions sums, per ad (or advertiser), the rows of src's published
+// partitions within the period of kind p starting at period.
+func sumPartitions(ctx context.Context, out blob.Store, src warehouse.Table, p warehouse.Period, period time.Time) (map[adKey]int64, error) {
+	layout := map[warehouse.Period]string{warehouse.ByMonth: "2006-01-", warehouse.ByYear: "2006-"}[p]
+	names, err := out.List(ctx, src.Name+"/date="+period.Format(layout))
 	if err != nil {
 		return nil, err
 	}
 	sums := map[adKey]int64{}
 	for _, name := range names {
-		err := readParquet(ctx, out, name, day.Row, func(row any) {
+		err := readParquet(ctx, out, name, src.Row, func(row any) {
 			switch r := row.(type) {
 			case warehouse.AdRow:
 				sums[adKey{r.AdvertiserID, r.AdID}] += r.Clicks
@@ -118,7 +137,9 @@ func sumMonth(ctx context.Context, out blob.Store, day warehouse.Table, month ti
 	return sums, nil
 }
 
-func writeMonth(ctx context.Context, out blob.Store, name string, t warehouse.Table, month time.Time, sums map[adKey]int64) error {
+// writeRollup writes one bucket's sums (a month or a year starting at
+// bucket) as a Parquet file of t.
+func writeRollup(ctx context.Context, out blob.Store, name string, t warehouse.Table, bucket time.Time, sums map[adKey]int64) error {
 	w, err := out.Create(ctx, name)
 	if err != nil {
 		return err
@@ -128,11 +149,11 @@ func writeMonth(ctx context.Context, out blob.Store, name string, t warehouse.Ta
 		w.Abort()
 		return err
 	}
-	date := warehouse.EpochDay(month)
+	date := warehouse.EpochDay(bucket)
 	for k, n := range sums {
-		var row any = warehouse.AdRow{Date: date, BucketStart: month.UnixMilli(), AdvertiserID: k.advertiser, AdID: k.ad, Clicks: n}
+		var row any = warehouse.AdRow{Date: date, BucketStart: bucket.UnixMilli(), AdvertiserID: k.advertiser, AdID: k.ad, Clicks: n}
 		if k.ad == "" {
-			row = warehouse.AdvertiserRow{Date: date, BucketStart: month.UnixMilli(), AdvertiserID: k.advertiser, Clicks: n}
+			row = warehouse.AdvertiserRow{Date: date, BucketStart: bucket.UnixMilli(), AdvertiserID: k.advertiser, Clicks: n}
 		}
 		if err := pw.Write(row); err != nil {
 			w.Abort()

@@ -1,6 +1,6 @@
 // Package query reads click counts out of the Bigtable views the pipelines
 // maintain (internal/btschema): one ad's or an advertiser's series at
-// minute, hour, day or month granularity in any time zone, and an
+// minute, hour, day, month or year granularity in any time zone, and an
 // advertiser's top ads over a range.
 //
 // A bucket is final when every UTC day it overlaps carries the nightly
@@ -32,22 +32,24 @@ const (
 	Hour   Granularity = "hour"
 	Day    Granularity = "day"
 	Month  Granularity = "month"
+	Year   Granularity = "year"
 )
 
 // Granularities in order.
-var Granularities = []Granularity{Minute, Hour, Day, Month}
+var Granularities = []Granularity{Minute, Hour, Day, Month, Year}
 
 // MaxPoints bounds one series.
 const MaxPoints = 1500
 
 // MaxSpan bounds one series' range per granularity, so that no request
 // asks for more than a few thousand rows: two days of minutes, 93 days of
-// hours, three years of days, 25 years of months.
+// hours, three years of days, 25 years of months or of years.
 var MaxSpan = map[Granularity]time.Duration{
 	Minute: 2 * 24 * time.Hour,
 	Hour:   93 * 24 * time.Hour,
 	Day:    3 * 366 * 24 * time.Hour,
 	Month:  25 * 366 * 24 * time.Hour,
+	Year:   25 * 366 * 24 * time.Hour,
 }
 
 // maxCachedDays bounds the reconciled-marker cache: reads are clamped to
@@ -57,11 +59,14 @@ const maxCachedDays = 4096
 // floorTTL is how long the earliest readable day is reused.
 const floorTTL = 10 * time.Minute
 
-// Point is one bucket of a series.
+// Point is one bucket of a series. Open marks the bucket still in
+// progress (it holds now): its count can only grow until it ends, so a
+// chart should not draw it as a drop.
 type Point struct {
 	Start  time.Time `json:"start"`
 	Clicks int64     `json:"clicks"`
 	Final  bool      `json:"final"`
+	Open   bool      `json:"open,omitempty"`
 }
 
 // Reader reads counts from the clicks table.
@@ -109,6 +114,8 @@ func truncate(t time.Time, g Granularity) time.Time {
 		return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), 0, 0, 0, t.Location())
 	case Day:
 		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, t.Location())
+	case Year:
+		return time.Date(t.Year(), 1, 1, 0, 0, 0, 0, t.Location())
 	}
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, t.Location())
 }
@@ -121,6 +128,8 @@ func next(t time.Time, g Granularity) time.Time {
 		return t.Add(time.Hour)
 	case Day:
 		return t.AddDate(0, 0, 1)
+	case Year:
+		return t.AddDate(1, 0, 0)
 	}
 	return t.AddDate(0, 1, 0)
 }
@@ -142,9 +151,11 @@ func (r *Reader) Series(ctx context.Context, advertiser, ad string, from, to tim
 		return nil, err
 	}
 	points := make([]Point, len(buckets))
+	now := r.now()
 	for i, b := range buckets {
-		n, final := v.sum(b, next(b, g))
-		points[i] = Point{Start: b, Clicks: n, Final: final}
+		end := next(b, g)
+		n, final := v.sum(b, end)
+		points[i] = Point{Start: b, Clicks: n, Final: final, Open: !now.Before(b) && now.Before(end)}
 	}
 	return points, nil
 }

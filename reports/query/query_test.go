@@ -82,31 +82,31 @@ func TestSeries(t *testing.T) {
 		want     []Point
 	}{
 		{"minutes of a reconciled hour are the batch's, final", day1.Add(time.Hour), day1.Add(time.Hour + 3*time.Minute), Minute, time.UTC,
-			[]Point{{day1.Add(time.Hour), 1, true}, {day1.Add(time.Hour + time.Minute), 1, true}, {day1.Add(time.Hour + 2*time.Minute), 1, true}}},
+			[]Point{{Start: day1.Add(time.Hour), Clicks: 1, Final: true}, {Start: day1.Add(time.Hour + time.Minute), Clicks: 1, Final: true}, {Start: day1.Add(time.Hour + 2*time.Minute), Clicks: 1, Final: true}}},
 		{"minutes of an open day are the speed layer's, provisional", day2, day2.Add(2 * time.Minute), Minute, time.UTC,
-			[]Point{{day2, 2, false}, {day2.Add(time.Minute), 2, false}}},
+			[]Point{{Start: day2, Clicks: 2, Final: false}, {Start: day2.Add(time.Minute), Clicks: 2, Final: false}}},
 		{"hours across the reconciled boundary", day2.Add(-time.Hour), day2.Add(time.Hour), Hour, time.UTC,
-			[]Point{{day2.Add(-time.Hour), 60, true}, {day2, 120, false}}},
+			[]Point{{Start: day2.Add(-time.Hour), Clicks: 60, Final: true}, {Start: day2, Clicks: 120, Final: false}}},
 		{"UTC days", day1, day2.AddDate(0, 0, 1), Day, time.UTC,
-			[]Point{{day1, 1440, true}, {day2, 2880, false}}},
+			[]Point{{Start: day1, Clicks: 1440, Final: true}, {Start: day2, Clicks: 2880, Final: false}}},
 		{"zeros are filled in", day2.AddDate(0, 0, 1), day2.AddDate(0, 0, 1).Add(2 * time.Hour), Hour, time.UTC,
-			[]Point{{day2.AddDate(0, 0, 1), 0, false}, {day2.AddDate(0, 0, 1).Add(time.Hour), 0, false}}},
+			[]Point{{Start: day2.AddDate(0, 0, 1), Clicks: 0, Final: false}, {Start: day2.AddDate(0, 0, 1).Add(time.Hour), Clicks: 0, Final: false}}},
 		{"a half-hour zone's day spans two UTC days", time.Date(2026, 3, 8, 0, 0, 0, 0, kolkata), time.Date(2026, 3, 9, 0, 0, 0, 0, kolkata), Day, kolkata,
 			// 05:30 of UTC day1 reconciled at 1/min (330 min) ... rest of day2 at 2/min (1110 min).
-			[]Point{{time.Date(2026, 3, 8, 0, 0, 0, 0, kolkata), 330*1 + 1110*2, false}}},
+			[]Point{{Start: time.Date(2026, 3, 8, 0, 0, 0, 0, kolkata), Clicks: 330*1 + 1110*2, Final: false}}},
 		{"a half-hour zone's days split a reconciled UTC hour between them", time.Date(2026, 3, 7, 0, 0, 0, 0, kolkata), time.Date(2026, 3, 9, 0, 0, 0, 0, kolkata), Day, kolkata,
 			// 7 March: UTC day1 until 18:30 at 1/min; 8 March: day1 from
 			// 18:30 at 1/min (330 min), then day2 until 18:30 at 2/min.
-			[]Point{{time.Date(2026, 3, 7, 0, 0, 0, 0, kolkata), 1110, false}, {time.Date(2026, 3, 8, 0, 0, 0, 0, kolkata), 330 + 1110*2, false}}},
+			[]Point{{Start: time.Date(2026, 3, 7, 0, 0, 0, 0, kolkata), Clicks: 1110, Final: false}, {Start: time.Date(2026, 3, 8, 0, 0, 0, 0, kolkata), Clicks: 330 + 1110*2, Final: false}}},
 		{"New York's spring-forward day has 23 hours", time.Date(2026, 3, 8, 0, 0, 0, 0, ny), time.Date(2026, 3, 9, 0, 0, 0, 0, ny), Day, ny,
 			// 00:00 EST = 05:00 UTC of day2; the day ends 04:00 UTC of day3, beyond the data.
-			[]Point{{time.Date(2026, 3, 8, 0, 0, 0, 0, ny), 19 * 60 * 2, false}}},
+			[]Point{{Start: time.Date(2026, 3, 8, 0, 0, 0, 0, ny), Clicks: 19 * 60 * 2, Final: false}}},
 		{"hours in New York on spring-forward", time.Date(2026, 3, 8, 1, 0, 0, 0, ny), time.Date(2026, 3, 8, 4, 0, 0, 0, ny), Hour, ny,
-			[]Point{{time.Date(2026, 3, 8, 1, 0, 0, 0, ny), 120, false}, {time.Date(2026, 3, 8, 3, 0, 0, 0, ny), 120, false}}},
+			[]Point{{Start: time.Date(2026, 3, 8, 1, 0, 0, 0, ny), Clicks: 120, Final: false}, {Start: time.Date(2026, 3, 8, 3, 0, 0, 0, ny), Clicks: 120, Final: false}}},
 		{"a month", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), Month, time.UTC,
-			[]Point{{time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), 1440 + 2880, false}}},
+			[]Point{{Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Clicks: 1440 + 2880, Final: false}}},
 		{"the advertiser total has no cells here", day1, day1.Add(time.Hour), Hour, time.UTC,
-			[]Point{{day1, 0, true}}},
+			[]Point{{Start: day1, Clicks: 0, Final: true}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,5 +196,39 @@ func TestReadPlan(t *testing.T) {
 				t.Errorf("reads %d day, %d hour and %d minute rows, want %d, %d and %d", len(days), len(hours), len(minutes), tt.days, tt.hours, tt.minutes)
 			}
 		})
+	}
+}
+
+// TestOpenBucket: the bucket that holds now is marked open, in any
+// granularity and zone; the others are not.
+func TestOpenBucket(t *testing.T) {
+	r := fixture(t)
+	now := day2.Add(10*time.Hour + 30*time.Minute + 20*time.Second)
+	r.now = func() time.Time { return now }
+	kolkata, _ := time.LoadLocation("Asia/Kolkata")
+	for _, tt := range []struct {
+		g        Granularity
+		loc      *time.Location
+		from     time.Time
+		wantOpen time.Time
+	}{
+		{Minute, time.UTC, now.Add(-3 * time.Minute), now.Truncate(time.Minute)},
+		{Hour, time.UTC, now.Add(-3 * time.Hour), now.Truncate(time.Hour)},
+		{Day, kolkata, now.Add(-48 * time.Hour), time.Date(2026, 3, 8, 0, 0, 0, 0, kolkata)},
+		{Year, kolkata, now.AddDate(-2, 0, 0), time.Date(2026, 1, 1, 0, 0, 0, 0, kolkata)},
+	} {
+		points, err := r.Series(context.Background(), "acme", "a1", tt.from, now.Add(time.Minute), tt.g, tt.loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var open []time.Time
+		for _, p := range points {
+			if p.Open {
+				open = append(open, p.Start)
+			}
+		}
+		if len(open) != 1 || !open[0].Equal(tt.wantOpen) {
+			t.Errorf("%s in %s: open buckets %v, want only %s", tt.g, tt.loc, open, tt.wantOpen)
+		}
 	}
 }

@@ -178,6 +178,7 @@ type seriesParams struct {
 // defaultSpan is the range when from is not given.
 var defaultSpan = map[query.Granularity]time.Duration{
 	query.Minute: time.Hour, query.Hour: 48 * time.Hour, query.Day: 30 * 24 * time.Hour, query.Month: 365 * 24 * time.Hour,
+	query.Year: 5 * 365 * 24 * time.Hour,
 }
 
 // badRequest is a parameter error: which parameter and why.
@@ -188,7 +189,7 @@ func (e badRequest) Error() string { return e.param + ": " + e.why }
 func (s *Server) parseSeries(c *gin.Context) (seriesParams, error) {
 	p := seriesParams{granularity: query.Granularity(c.DefaultQuery("granularity", "minute")), loc: time.UTC}
 	if _, ok := defaultSpan[p.granularity]; !ok {
-		return p, badRequest{"granularity", fmt.Sprintf("%q is not one of minute, hour, day, month", p.granularity)}
+		return p, badRequest{"granularity", fmt.Sprintf("%q is not one of minute, hour, day, month, year", p.granularity)}
 	}
 	if tz := c.Query("tz"); tz != "" {
 		loc, err := time.LoadLocation(tz)
@@ -272,9 +273,9 @@ func (s *Server) series(c *gin.Context, advertiser, ad string) {
 		return
 	}
 	if wantsCSV(c) {
-		rows := [][]string{{"start", "clicks", "final"}}
+		rows := [][]string{{"start", "clicks", "final", "open"}}
 		for _, pt := range points {
-			rows = append(rows, []string{pt.Start.Format(time.RFC3339), strconv.FormatInt(pt.Clicks, 10), strconv.FormatBool(pt.Final)})
+			rows = append(rows, []string{pt.Start.Format(time.RFC3339), strconv.FormatInt(pt.Clicks, 10), strconv.FormatBool(pt.Final), strconv.FormatBool(pt.Open)})
 		}
 		writeCSV(c, rows)
 		return

@@ -138,6 +138,8 @@ func TestAPI(t *testing.T) {
 		{"top n too large", "/v1/advertiser/top?n=1000", "acme-key", 400, `"param":"n"`},
 		{"top range too long", "/v1/advertiser/top?minutes=5000", "acme-key", 400, `"param":"minutes"`},
 		{"days in a zone", "/v1/ads/acme-1/clicks?granularity=day&tz=Asia/Tokyo&from=2026-11-27&to=2026-11-28", "acme-key", 200, `"start":"2026-11-27T00:00:00+09:00","clicks":5`},
+		{"a year in a zone whose year starts the UTC day before", "/v1/ads/acme-1/clicks?granularity=year&tz=Asia/Tokyo&from=2026-01-01&to=2027-01-01", "acme-key", 200, `[{"start":"2026-01-01T00:00:00+09:00","clicks":5,"final":false,"open":true}]`},
+		{"the granularity error lists year", "/v1/advertiser/clicks?granularity=week", "acme-key", 400, "minute, hour, day, month, year"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,7 +164,7 @@ func TestCSV(t *testing.T) {
 		if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/csv") || err != nil {
 			t.Fatalf("CSV: %d %s %v", code, hdr.Get("Content-Type"), err)
 		}
-		want := [][]string{{"start", "clicks", "final"}, {"2026-11-27T12:04:00Z", "0", "false"}, {"2026-11-27T12:05:00Z", "3", "false"}}
+		want := [][]string{{"start", "clicks", "final", "open"}, {"2026-11-27T12:04:00Z", "0", "false", "false"}, {"2026-11-27T12:05:00Z", "3", "false", "false"}}
 		if len(rows) != len(want) || rows[2][1] != "3" || rows[1][1] != "0" {
 			t.Errorf("CSV rows %v, want %v", rows, want)
 		}

@@ -9,6 +9,8 @@ const views = {
   live: { granularity: "minute", span: 60 * 60e3, refresh: 5e3 },
   hours: { granularity: "hour", span: 48 * 3600e3, refresh: 60e3 },
   days: { granularity: "day", span: 30 * 86400e3, refresh: 300e3 },
+  months: { granularity: "month", span: 365 * 86400e3, refresh: 900e3 },
+  years: { granularity: "year", span: 4 * 365 * 86400e3, refresh: 3600e3 },
 };
 
 async function api(path) {
@@ -49,13 +51,15 @@ async function refresh() {
   const view = views[$("view").value];
   const ad = $("ad").value;
   const tz = $("tz").value.trim() || "UTC";
-  const to = new Date(Date.now() + 60e3).toISOString();
+  // Up to now: the last bucket is the one in progress, none after it.
+  const to = new Date(Date.now() + 1e3).toISOString();
   const from = new Date(Date.now() - view.span).toISOString();
   const q = `from=${from}&to=${to}&granularity=${view.granularity}&tz=${encodeURIComponent(tz)}`;
   const path = ad ? `/v1/ads/${encodeURIComponent(ad)}/clicks?${q}` : `/v1/advertiser/clicks?${q}`;
   try {
     const [series, top] = await Promise.all([api(path), api("/v1/advertiser/top?minutes=60&n=10")]);
     draw(series.points);
+    current(series.points, series.tz);
     table(series.points, series.tz);
     topTable(top.ads);
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
@@ -68,11 +72,14 @@ async function refresh() {
 }
 
 // draw plots final and provisional points as two series, so each has its
-// own style; a point shared by both keeps the line continuous.
+// own style; a point shared by both keeps the line continuous. The bucket
+// still in progress (open) is left out of the line: drawn, its partial
+// count would read as traffic falling off. current() shows it as a number.
 function draw(points) {
   const xs = points.map((p) => Date.parse(p.start) / 1000);
-  const final = points.map((p, i) => (p.final || (points[i + 1] && points[i + 1].final) ? p.clicks : null));
-  const prov = points.map((p, i) => (!p.final || (points[i - 1] && !points[i - 1].final) ? p.clicks : null));
+  const closed = (p) => p && !p.open;
+  const final = points.map((p, i) => (closed(p) && (p.final || (closed(points[i + 1]) && points[i + 1].final)) ? p.clicks : null));
+  const prov = points.map((p, i) => (closed(p) && (!p.final || (closed(points[i - 1]) && !points[i - 1].final)) ? p.clicks : null));
   const total = points.reduce((s, p) => s + p.clicks, 0);
   $("total").textContent = "total " + total.toLocaleString();
   $("total").dataset.total = String(total);
@@ -95,6 +102,17 @@ function draw(points) {
   }, data, $("chart"));
 }
 
+// current shows the bucket in progress, if the range holds it.
+function current(points, tz) {
+  const open = points.find((p) => p.open);
+  const el = $("current");
+  el.hidden = !open;
+  el.dataset.clicks = open ? String(open.clicks) : "";
+  if (open) {
+    el.textContent = "in progress since " + new Date(open.start).toLocaleString(undefined, { timeZone: tz }) + ": " + open.clicks.toLocaleString() + " so far";
+  }
+}
+
 function table(points, tz) {
   const body = $("points").tBodies[0];
   body.replaceChildren(...points.slice().reverse().map((p) => {
@@ -102,7 +120,7 @@ function table(points, tz) {
     tr.dataset.start = p.start;
     tr.dataset.clicks = String(p.clicks);
     tr.append(cell(new Date(p.start).toLocaleString(undefined, { timeZone: tz })), cell(p.clicks.toLocaleString(), "n"),
-      cell(p.final ? "final" : "provisional", p.final ? "final" : "provisional"));
+      cell(p.open ? "in progress" : p.final ? "final" : "provisional", p.open ? "open" : p.final ? "final" : "provisional"));
     return tr;
   }));
 }
