@@ -370,3 +370,17 @@ run "no_key_no_kms_grants" {
     error_message = "without kms_key nothing uses or grants a key"
   }
 }
+
+run "tables_are_partitioned_by_their_span" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      google_bigquery_table.warehouse["ad_clicks_day"].time_partitioning[0].type == "DAY",
+      google_bigquery_table.warehouse["ad_clicks_month"].time_partitioning[0].type == "MONTH",
+      google_bigquery_table.warehouse["ad_clicks_year"].time_partitioning[0].type == "YEAR",
+      google_bigquery_table.warehouse["advertiser_clicks_year"].time_partitioning[0].type == "YEAR",
+    ])
+    error_message = "day, month and year tables must be partitioned by DAY, MONTH and YEAR on their date column"
+  }
+}
