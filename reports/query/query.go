@@ -169,6 +169,8 @@ type values struct {
 	wholeDays            map[int64]bool  // UTC days read from day cells
 	wholeHours           map[int64]bool  // UTC hours read from hour cells
 	reconciled           map[int64]bool  // unix day start → marked
+	// from, to is the span read; nothing outside it can hold counts.
+	from, to time.Time
 }
 
 func newValues() *values {
@@ -182,6 +184,12 @@ func (v *values) sum(from, to time.Time) (int64, bool) {
 	final := true
 	for day := from.UTC().Truncate(24 * time.Hour); day.Before(to); day = day.Add(24 * time.Hour) {
 		final = final && v.reconciled[day.Unix()]
+	}
+	if from.Before(v.from) {
+		from = v.from
+	}
+	if to.After(v.to) {
+		to = v.to
 	}
 	for t := from.UTC(); t.Before(to); {
 		switch {
@@ -220,6 +228,7 @@ func (r *Reader) load(ctx context.Context, advertiser, ad string, bounds []time.
 	if !from.Before(to) {
 		return v, nil
 	}
+	v.from, v.to = from, to
 	if v.reconciled, err = r.reconciledDays(ctx, from, to); err != nil {
 		return nil, err
 	}
