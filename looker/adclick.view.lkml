@@ -343,6 +343,196 @@ view: advertiser_clicks_year {
   }
 }
 
+view: campaign_clicks_minute {
+  sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.campaign_clicks_minute` ;;
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
+
+  dimension_group: date {
+    type: time
+    timeframes: [date, week, month, year]
+    datatype: date
+    convert_tz: no
+    sql: ${TABLE}.date ;;
+    description: "UTC day of the bucket (the partition column; in month and year tables the first day of the month or year). Filter on it: queries then read only those partitions."
+  }
+
+  dimension_group: bucket {
+    type: time
+    timeframes: [raw, minute, hour, date, month]
+    sql: ${TABLE}.bucket_start ;;
+    description: "Start of the minute bucket (UTC)."
+  }
+
+  dimension: advertiser_id {
+    type: string
+    sql: ${TABLE}.advertiser_id ;;
+  }
+
+  dimension: campaign_id {
+    type: string
+    sql: ${TABLE}.campaign_id ;;
+    description: "The campaign recorded with each click: an ad that moved keeps its past clicks in its old campaign."
+  }
+
+  measure: clicks {
+    type: sum
+    sql: ${TABLE}.clicks ;;
+    description: "Countable clicks: authentic, unexpired, human, first of their impression."
+  }
+}
+
+view: campaign_clicks_hour {
+  sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.campaign_clicks_hour` ;;
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
+
+  dimension_group: date {
+    type: time
+    timeframes: [date, week, month, year]
+    datatype: date
+    convert_tz: no
+    sql: ${TABLE}.date ;;
+    description: "UTC day of the bucket (the partition column; in month and year tables the first day of the month or year). Filter on it: queries then read only those partitions."
+  }
+
+  dimension_group: bucket {
+    type: time
+    timeframes: [raw, hour, date, month]
+    sql: ${TABLE}.bucket_start ;;
+    description: "Start of the hour bucket (UTC)."
+  }
+
+  dimension: advertiser_id {
+    type: string
+    sql: ${TABLE}.advertiser_id ;;
+  }
+
+  dimension: campaign_id {
+    type: string
+    sql: ${TABLE}.campaign_id ;;
+    description: "The campaign recorded with each click: an ad that moved keeps its past clicks in its old campaign."
+  }
+
+  measure: clicks {
+    type: sum
+    sql: ${TABLE}.clicks ;;
+    description: "Countable clicks: authentic, unexpired, human, first of their impression."
+  }
+}
+
+view: campaign_clicks_day {
+  sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.campaign_clicks_day` ;;
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
+
+  dimension_group: date {
+    type: time
+    timeframes: [date, week, month, year]
+    datatype: date
+    convert_tz: no
+    sql: ${TABLE}.date ;;
+    description: "UTC day of the bucket (the partition column; in month and year tables the first day of the month or year). Filter on it: queries then read only those partitions."
+  }
+
+  dimension_group: bucket {
+    type: time
+    timeframes: [raw, date, month]
+    sql: ${TABLE}.bucket_start ;;
+    description: "Start of the day bucket (UTC)."
+  }
+
+  dimension: advertiser_id {
+    type: string
+    sql: ${TABLE}.advertiser_id ;;
+  }
+
+  dimension: campaign_id {
+    type: string
+    sql: ${TABLE}.campaign_id ;;
+    description: "The campaign recorded with each click: an ad that moved keeps its past clicks in its old campaign."
+  }
+
+  measure: clicks {
+    type: sum
+    sql: ${TABLE}.clicks ;;
+    description: "Countable clicks: authentic, unexpired, human, first of their impression."
+  }
+}
+
+view: campaign_clicks_month {
+  sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.campaign_clicks_month` ;;
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
+
+  dimension_group: date {
+    type: time
+    timeframes: [date, week, month, year]
+    datatype: date
+    convert_tz: no
+    sql: ${TABLE}.date ;;
+    description: "UTC day of the bucket (the partition column; in month and year tables the first day of the month or year). Filter on it: queries then read only those partitions."
+  }
+
+  dimension_group: bucket {
+    type: time
+    timeframes: [raw, date, month]
+    sql: ${TABLE}.bucket_start ;;
+    description: "Start of the month bucket (UTC)."
+  }
+
+  dimension: advertiser_id {
+    type: string
+    sql: ${TABLE}.advertiser_id ;;
+  }
+
+  dimension: campaign_id {
+    type: string
+    sql: ${TABLE}.campaign_id ;;
+    description: "The campaign recorded with each click: an ad that moved keeps its past clicks in its old campaign."
+  }
+
+  measure: clicks {
+    type: sum
+    sql: ${TABLE}.clicks ;;
+    description: "Countable clicks: authentic, unexpired, human, first of their impression."
+  }
+}
+
+view: campaign_clicks_year {
+  sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.campaign_clicks_year` ;;
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
+
+  dimension_group: date {
+    type: time
+    timeframes: [date, week, month, year]
+    datatype: date
+    convert_tz: no
+    sql: ${TABLE}.date ;;
+    description: "UTC day of the bucket (the partition column; in month and year tables the first day of the month or year). Filter on it: queries then read only those partitions."
+  }
+
+  dimension_group: bucket {
+    type: time
+    timeframes: [raw, year]
+    sql: ${TABLE}.bucket_start ;;
+    description: "Start of the year bucket (UTC)."
+  }
+
+  dimension: advertiser_id {
+    type: string
+    sql: ${TABLE}.advertiser_id ;;
+  }
+
+  dimension: campaign_id {
+    type: string
+    sql: ${TABLE}.campaign_id ;;
+    description: "The campaign recorded with each click: an ad that moved keeps its past clicks in its old campaign."
+  }
+
+  measure: clicks {
+    type: sum
+    sql: ${TABLE}.clicks ;;
+    description: "Countable clicks: authentic, unexpired, human, first of their impression."
+  }
+}
+
 view: ad_click_outcomes_day {
   sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.ad_click_outcomes_day` ;;
   # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.

@@ -21,7 +21,9 @@
 // cost follows the day, not the table's history.
 //
 // The ad "*" (never a valid ad id) holds the advertiser's total over all
-// its ads in the m, h and d rows.
+// its ads in the m, h and d rows, and "@<campaign>" (ids never hold "@")
+// a campaign's total (CampaignSeries); the t rows hold campaigns' cells
+// beside the ads'. Rows are per series: an ad, AllAds or a campaign.
 package btschema
 
 import (
@@ -50,6 +52,18 @@ const (
 // AllAds is the pseudo ad id of an advertiser's totals. Catalog ids start
 // with a letter or digit, so it cannot collide with a real ad.
 const AllAds = "*"
+
+// campaignPrefix starts a campaign's series; ids never contain it.
+const campaignPrefix = "@"
+
+// CampaignSeries is the series (the ad part of a row key, a top row's
+// column) that counts a campaign's clicks over all its ads.
+func CampaignSeries(campaign string) string { return campaignPrefix + campaign }
+
+// CampaignOf is the campaign a series counts, if it is a campaign's.
+func CampaignOf(series string) (campaign string, ok bool) {
+	return strings.CutPrefix(series, campaignPrefix)
+}
 
 // Kind is a row kind: the granularity of the buckets its cells hold.
 type Kind byte
@@ -197,9 +211,9 @@ func ActiveTimestamp(day time.Time) bigtable.Timestamp {
 	return bigtable.Timestamp(day.UTC().Truncate(24*time.Hour).UnixMilli() * 1000)
 }
 
-// SetSpeedMinute adds a speed pane's absolute count n of an ad's (or
-// AllAds') minute to b: the minute cell and, for a real ad, its cell in
-// the advertiser's top row.
+// SetSpeedMinute adds a speed pane's absolute count n of a series' minute
+// (an ad, AllAds or a campaign) to b: the minute cell and, for an ad or a
+// campaign, its cell in the advertiser's top row.
 func SetSpeedMinute(b *Batch, advertiser, ad string, minute time.Time, n int64) {
 	ts, val := SpeedTimestamp(minute, n), EncodeCount(n)
 	b.Set(RowKey(Minute, advertiser, ad, minute), FamilySpeed, Qualifier(Minute, minute), ts, val)

@@ -30,8 +30,11 @@ func LookMLViews() []byte {
 		}
 		g := t.Name[strings.LastIndexByte(t.Name, '_')+1:]
 		fmt.Fprintf(&b, countViewHead, t.Name, t.Name, bucketTimeframes[g], g)
-		if _, adLevel := t.Row.(AdRow); adLevel {
+		switch t.Row.(type) {
+		case AdRow:
 			b.WriteString(adDimension)
+		case CampaignRow:
+			b.WriteString(campaignDimension)
 		}
 		b.WriteString(clicksMeasure)
 	}
@@ -68,6 +71,14 @@ const adDimension = `
   dimension: ad_id {
     type: string
     sql: ${TABLE}.ad_id ;;
+  }
+`
+
+const campaignDimension = `
+  dimension: campaign_id {
+    type: string
+    sql: ${TABLE}.campaign_id ;;
+    description: "The campaign recorded with each click: an ad that moved keeps its past clicks in its old campaign."
   }
 `
 

@@ -61,6 +61,8 @@ var (
 	colAd         = Column{"ad_id", bigquery.StringFieldType, "Ad, as in the ad catalog and signed into the impression token."}
 	colClicks     = Column{"clicks", bigquery.IntegerFieldType,
 		"Countable clicks: authentic, unexpired, human, and the first click of their impression (see docs/batch.md)."}
+	colCampaign = Column{"campaign_id", bigquery.StringFieldType,
+		"Campaign the click service recorded with each click (the ad's campaign when clicked: an ad that moves keeps its past clicks in the old one)."}
 	colOutcome = Column{"outcome", bigquery.StringFieldType,
 		"What became of the clicks: counted, duplicate, expired, bot or invalid."}
 )
@@ -107,6 +109,16 @@ func buildTables() []Table {
 			Row:         AdvertiserRow{},
 		})
 	}
+	for _, g := range Granularities {
+		ts = append(ts, Table{
+			Name:        "campaign_clicks_" + g,
+			Description: "Exact countable clicks per campaign (all its ads, as recorded with each click) per " + g + " (UTC), from the nightly reconciliation.",
+			Partition:   periodOf(g),
+			Columns:     []Column{colDate, colBucket, colAdvertiser, colCampaign, colClicks},
+			Clustering:  []string{"advertiser_id", "campaign_id"},
+			Row:         CampaignRow{},
+		})
+	}
 	ts = append(ts, Table{
 		Name:        "ad_click_outcomes_day",
 		Description: "Every archived click of the day per ad by outcome: what was counted and why the rest was not.",
@@ -128,12 +140,34 @@ func Lookup(name string) (Table, error) {
 	return Table{}, fmt.Errorf("warehouse: no table %q", name)
 }
 
-// CountTable names the count table of a granularity, ad or advertiser level.
-func CountTable(advertiserLevel bool, granularity string) string {
-	if advertiserLevel {
-		return "advertiser_clicks_" + granularity
+// Level is what a count table counts clicks of.
+type Level string
+
+const (
+	AdLevel         Level = "ad"
+	AdvertiserLevel Level = "advertiser"
+	CampaignLevel   Level = "campaign"
+)
+
+// Levels lists every level of count tables.
+var Levels = []Level{AdLevel, AdvertiserLevel, CampaignLevel}
+
+// CountTable names the count table of a level and granularity.
+func CountTable(l Level, granularity string) string {
+	return string(l) + "_clicks_" + granularity
+}
+
+// CountRow is the row of a count table of level l: id is the ad or the
+// campaign (ignored for the advertiser level).
+func CountRow(l Level, bucket time.Time, partition time.Time, advertiser, id string, clicks int64) any {
+	date, start := EpochDay(partition), bucket.UnixMilli()
+	switch l {
+	case AdvertiserLevel:
+		return AdvertiserRow{Date: date, BucketStart: start, AdvertiserID: advertiser, Clicks: clicks}
+	case CampaignLevel:
+		return CampaignRow{Date: date, BucketStart: start, AdvertiserID: advertiser, CampaignID: id, Clicks: clicks}
 	}
-	return "ad_clicks_" + granularity
+	return AdRow{Date: date, BucketStart: start, AdvertiserID: advertiser, AdID: id, Clicks: clicks}
 }
 
 // AdRow is a row of an ad_clicks_* table.
@@ -150,6 +184,15 @@ type AdvertiserRow struct {
 	Date         int32  `parquet:"name=date, type=INT32, convertedtype=DATE"`
 	BucketStart  int64  `parquet:"name=bucket_start, type=INT64, convertedtype=TIMESTAMP_MILLIS"`
 	AdvertiserID string `parquet:"name=advertiser_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Clicks       int64  `parquet:"name=clicks, type=INT64"`
+}
+
+// CampaignRow is a row of a campaign_clicks_* table.
+type CampaignRow struct {
+	Date         int32  `parquet:"name=date, type=INT32, convertedtype=DATE"`
+	BucketStart  int64  `parquet:"name=bucket_start, type=INT64, convertedtype=TIMESTAMP_MILLIS"`
+	AdvertiserID string `parquet:"name=advertiser_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	CampaignID   string `parquet:"name=campaign_id, type=BYTE_ARRAY, convertedtype=UTF8"`
 	Clicks       int64  `parquet:"name=clicks, type=INT64"`
 }
 
@@ -228,6 +271,8 @@ func (t Table) RowPointer() any {
 		return new(AdRow)
 	case AdvertiserRow:
 		return new(AdvertiserRow)
+	case CampaignRow:
+		return new(CampaignRow)
 	case OutcomeRow:
 		return new(OutcomeRow)
 	}

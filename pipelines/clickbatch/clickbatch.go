@@ -58,14 +58,17 @@ type Click struct {
 	countable.Rank
 	AdID         string
 	AdvertiserID string
-	Class        Class
+	// CampaignID is the campaign the click service recorded with the
+	// click (the ad's campaign then, not the catalog's today); may be empty.
+	CampaignID string
+	Class      Class
 }
 
 // FromEvent is the click of a parsed event.
 func FromEvent(e *clickevent.Event) Click {
 	return Click{
 		Impression: countable.ParseID(e.ImpressionID), Rank: countable.RankOf(e),
-		AdID: e.AdID, AdvertiserID: e.AdvertiserID, Class: ClassOf(countable.Classify(e)),
+		AdID: e.AdID, AdvertiserID: e.AdvertiserID, CampaignID: e.CampaignID, Class: ClassOf(countable.Classify(e)),
 	}
 }
 
@@ -97,7 +100,7 @@ const clickFixed = 2*len(countable.ID{}) + 1
 // shuffle: the advertisers, a table of the distinct ad and advertiser ids,
 // the clicks' count and the first one's time, then per click its
 // impression and click id, class, click time as a delta from the first,
-// and the table indexes of its ad and advertiser. Hand-written, to keep
+// and the table indexes of its ad, advertiser and campaign. Hand-written, to keep
 // reflection off the hot path.
 func Encode(b Batch) []byte {
 	index := map[string]uint64{}
@@ -111,15 +114,16 @@ func Encode(b Batch) []byte {
 		}
 		return i
 	}
-	refs := make([][2]uint64, len(b.Clicks))
+	refs := make([][3]uint64, len(b.Clicks))
 	for i := range b.Clicks {
-		refs[i] = [2]uint64{ref(b.Clicks[i].AdID), ref(b.Clicks[i].AdvertiserID)}
+		c := &b.Clicks[i]
+		refs[i] = [3]uint64{ref(c.AdID), ref(c.AdvertiserID), ref(c.CampaignID)}
 	}
 	n := 4 * binary.MaxVarintLen64
 	for _, s := range append(table, b.Advertisers...) {
 		n += binary.MaxVarintLen64 + len(s)
 	}
-	n += len(b.Clicks) * (clickFixed + 3*binary.MaxVarintLen64)
+	n += len(b.Clicks) * (clickFixed + 4*binary.MaxVarintLen64)
 	buf := make([]byte, 0, n)
 	buf = appendStrings(buf, b.Advertisers)
 	buf = appendStrings(buf, table)
@@ -135,8 +139,9 @@ func Encode(b Batch) []byte {
 		buf = append(buf, c.ClickID[:]...)
 		buf = append(buf, byte(c.Class))
 		buf = binary.AppendVarint(buf, c.ClickTimeMs-base)
-		buf = binary.AppendUvarint(buf, refs[i][0])
-		buf = binary.AppendUvarint(buf, refs[i][1])
+		for _, r := range refs[i] {
+			buf = binary.AppendUvarint(buf, r)
+		}
 	}
 	return buf
 }
@@ -157,7 +162,7 @@ func Decode(buf []byte) (Batch, error) {
 	var b Batch
 	b.Advertisers = r.strings()
 	table := r.strings()
-	n := r.count(clickFixed + 3)
+	n := r.count(clickFixed + 4)
 	base := r.varint()
 	if r.err == nil && n > 0 {
 		b.Clicks = make([]Click, n)
@@ -168,7 +173,7 @@ func Decode(buf []byte) (Batch, error) {
 		copy(c.ClickID[:], r.bytes(len(c.ClickID)))
 		c.Class = Class(r.byte())
 		c.ClickTimeMs = base + r.varint()
-		c.AdID, c.AdvertiserID = r.ref(table), r.ref(table)
+		c.AdID, c.AdvertiserID, c.CampaignID = r.ref(table), r.ref(table), r.ref(table)
 		if r.err != nil {
 			break
 		}

@@ -9,7 +9,7 @@ import (
 )
 
 func click(imp, id string, ms int64, ad, adv string, c Class) Click {
-	return Click{Impression: countable.ParseID(imp), Rank: countable.Rank{ClickTimeMs: ms, ClickID: countable.ParseID(id)}, AdID: ad, AdvertiserID: adv, Class: c}
+	return Click{Impression: countable.ParseID(imp), Rank: countable.Rank{ClickTimeMs: ms, ClickID: countable.ParseID(id)}, AdID: ad, AdvertiserID: adv, CampaignID: "camp-" + ad, Class: c}
 }
 
 func TestCoder(t *testing.T) {
@@ -21,6 +21,7 @@ func TestCoder(t *testing.T) {
 			click("00112233445566778899aabbccddeef0", "ffeeddccbbaa99887766554433221101", 1764115100000, "ad2", "adv", ClassBot),
 			click("00112233445566778899aabbccddeeff", "ffeeddccbbaa99887766554433221102", -5, "ad1", "ü", ClassInvalid),
 			click("00112233445566778899aabbccddeeff", "ffeeddccbbaa99887766554433221102", 1764115300000, strings.Repeat("z", 300), "", ClassExpired),
+			{AdID: "no-campaign", AdvertiserID: "adv"},
 		}},
 	} {
 		got, err := Decode(Encode(b))

@@ -123,7 +123,8 @@ type Count struct {
 //     day they came in; only clicks in [FromMs, ToMs) are counted and
 //     reported (earlier ones were read so their impressions' first clicks
 //     are known);
-//   - minute counts of each ad and of the advertiser are compared with the
+//   - minute counts of each ad, of each campaign (the one recorded with
+//     the click) and of the advertiser are compared with the
 //     speed cells: every minute either has becomes a Count, zero where only
 //     the speed layer counted, and disagreements go to the report;
 //   - hour and day counts are summed from the minutes.
@@ -222,6 +223,9 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*cli
 			minute := c.ClickTimeMs / 60000 * 60000
 			minutes[adMinute{c.AdID, minute}]++
 			minutes[adMinute{btschema.AllAds, minute}]++
+			if c.CampaignID != "" {
+				minutes[adMinute{btschema.CampaignSeries(c.CampaignID), minute}]++
+			}
 		}
 	}
 	for k, n := range byOutcome {

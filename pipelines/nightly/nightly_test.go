@@ -53,7 +53,7 @@ func newWorld() *world {
 func (w *world) click(file time.Time, imp token.ImpressionID, impTime time.Time, ad string, at time.Time, mut ...func(*clickevent.Event)) *clickevent.Event {
 	w.seq++
 	ev := &clickevent.Event{SchemaVersion: 1, ClickID: fmt.Sprintf("%032x", w.seq), ImpressionID: imp.String(),
-		AdID: ad, AdvertiserID: "adv-" + ad[:2], CampaignID: "c", ImpressionTime: impTime, ExpiresAt: impTime.Add(time.Hour),
+		AdID: ad, AdvertiserID: "adv-" + ad[:2], CampaignID: campaignOf(ad, at), ImpressionTime: impTime, ExpiresAt: impTime.Add(time.Hour),
 		ClickTime: at, UserKey: "u", UAClass: clickevent.UABrowser}
 	for _, f := range mut {
 		f(ev)
@@ -77,7 +77,21 @@ func (w *world) count(ev *clickevent.Event, o countable.Outcome) {
 		minute := strconv.FormatInt(ev.ClickTime.Truncate(time.Minute).UnixMilli(), 10)
 		w.want[ev.AdvertiserID+"/"+ev.AdID+"/"+minute]++
 		w.want[ev.AdvertiserID+"/"+btschema.AllAds+"/"+minute]++
+		w.want[ev.AdvertiserID+"/"+btschema.CampaignSeries(ev.CampaignID)+"/"+minute]++
 	}
+}
+
+// campaignOf is the campaign an ad's clicks carry at t: aa-1 moves from
+// "spring" to "summer" at noon of each day, and keeps its morning clicks
+// in "spring"; the other ads stay in their advertiser's campaign.
+func campaignOf(ad string, at time.Time) string {
+	if ad == "aa-1" {
+		if at.UTC().Hour() < 12 {
+			return "spring"
+		}
+		return "summer"
+	}
+	return "camp-" + ad[:2]
 }
 
 // generate builds days [day0, day0+n) of traffic with every trap.
@@ -263,6 +277,8 @@ func (h *harness) tables(t *testing.T, days []time.Time) map[string]int64 {
 					got[fmt.Sprintf("%s|%s/%s/%d", tbl.Name, r.AdvertiserID, r.AdID, r.BucketStart)] += r.Clicks
 				case warehouse.AdvertiserRow:
 					got[fmt.Sprintf("%s|%s/%s/%d", tbl.Name, r.AdvertiserID, btschema.AllAds, r.BucketStart)] += r.Clicks
+				case warehouse.CampaignRow:
+					got[fmt.Sprintf("%s|%s/%s/%d", tbl.Name, r.AdvertiserID, btschema.CampaignSeries(r.CampaignID), r.BucketStart)] += r.Clicks
 				case warehouse.OutcomeRow:
 					got[fmt.Sprintf("%s|%s|%s", tbl.Name, warehouse.DayOf(r.Date).Format(time.DateOnly), r.Outcome)] += r.Clicks
 				}
@@ -301,6 +317,8 @@ func (w *world) expected(days []time.Time) map[string]int64 {
 		level := "ad_clicks_"
 		if ad == btschema.AllAds {
 			level = "advertiser_clicks_"
+		} else if _, ok := btschema.CampaignOf(ad); ok {
+			level = "campaign_clicks_"
 		}
 		month := time.Date(minute.Year(), minute.Month(), 1, 0, 0, 0, 0, time.UTC)
 		year := time.Date(minute.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
@@ -426,6 +444,12 @@ func TestDayMatchesKnownAnswer(t *testing.T) {
 	}
 	if got, ok := h.batchCell(t, btschema.Day, "adv-aa", btschema.AllAds, day0); !ok || got != want[fmt.Sprintf("advertiser_clicks_day|adv-aa/*/%d", day0.UnixMilli())] {
 		t.Errorf("batch day cell of adv-aa = %d (present %v)", got, ok)
+	}
+	for _, campaign := range []string{"spring", "summer"} { // aa-1 moved at noon
+		key := fmt.Sprintf("campaign_clicks_day|adv-aa/%s/%d", btschema.CampaignSeries(campaign), day0.UnixMilli())
+		if got, ok := h.batchCell(t, btschema.Day, "adv-aa", btschema.CampaignSeries(campaign), day0); !ok || got != want[key] || got == 0 {
+			t.Errorf("batch day cell of campaign %s = %d (present %v), want %d", campaign, got, ok, want[key])
+		}
 	}
 
 	if _, ok := h.marker(t, day0); !ok {

@@ -47,8 +47,8 @@ func rollUp(ctx context.Context, out blob.Store, staging, runID string, days []t
 		{"month", "year", periodsOf(warehouse.ByYear, days)},
 	} {
 		for _, period := range step.periods {
-			for _, advertiserLevel := range []bool{false, true} {
-				p, err := rollUpOne(ctx, out, staging, runID, advertiserLevel, step.from, step.to, period)
+			for _, level := range warehouse.Levels {
+				p, err := rollUpOne(ctx, out, staging, runID, level, step.from, step.to, period)
 				if err != nil {
 					return done, err
 				}
@@ -61,12 +61,12 @@ func rollUp(ctx context.Context, out blob.Store, staging, runID string, days []t
 
 // rollUpOne sums the partitions of the from table inside one partition of
 // the to table and publishes the sums as that partition.
-func rollUpOne(ctx context.Context, out blob.Store, staging, runID string, advertiserLevel bool, from, to string, period time.Time) (Partition, error) {
-	src, err := warehouse.Lookup(warehouse.CountTable(advertiserLevel, from))
+func rollUpOne(ctx context.Context, out blob.Store, staging, runID string, level warehouse.Level, from, to string, period time.Time) (Partition, error) {
+	src, err := warehouse.Lookup(warehouse.CountTable(level, from))
 	if err != nil {
 		return Partition{}, err
 	}
-	dst, err := warehouse.Lookup(warehouse.CountTable(advertiserLevel, to))
+	dst, err := warehouse.Lookup(warehouse.CountTable(level, to))
 	if err != nil {
 		return Partition{}, err
 	}
@@ -77,7 +77,7 @@ func rollUpOne(ctx context.Context, out blob.Store, staging, runID string, adver
 	var files []string
 	if len(sums) > 0 {
 		name := staging + dst.PartFile(period, "rollup-"+runID)
-		if err := writeRollup(ctx, out, name, dst, period, sums); err != nil {
+		if err := writeRollup(ctx, out, name, dst, level, period, sums); err != nil {
 			return Partition{}, err
 		}
 		files = append(files, name)
@@ -110,9 +110,11 @@ func publish(ctx context.Context, out blob.Store, t warehouse.Table, partition t
 	return p, nil
 }
 
+// adKey is an ad's, a campaign's (ad: the campaign) or an advertiser's
+// (ad empty) sum.
 type adKey struct{ advertiser, ad string }
 
-// sumPartitions sums, per ad (or advertiser), the rows of src's published
+// sumPartitions sums, per ad, advertiser or campaign, the rows of src's published
 // partitions within the period of kind p starting at period.
 func sumPartitions(ctx context.Context, out blob.Store, src warehouse.Table, p warehouse.Period, period time.Time) (map[adKey]int64, error) {
 	layout := map[warehouse.Period]string{warehouse.ByMonth: "2006-01-", warehouse.ByYear: "2006-"}[p]
@@ -128,6 +130,8 @@ func sumPartitions(ctx context.Context, out blob.Store, src warehouse.Table, p w
 				sums[adKey{r.AdvertiserID, r.AdID}] += r.Clicks
 			case warehouse.AdvertiserRow:
 				sums[adKey{r.AdvertiserID, ""}] += r.Clicks
+			case warehouse.CampaignRow:
+				sums[adKey{r.AdvertiserID, r.CampaignID}] += r.Clicks
 			}
 		})
 		if err != nil {
@@ -139,7 +143,7 @@ func sumPartitions(ctx context.Context, out blob.Store, src warehouse.Table, p w
 
 // writeRollup writes one bucket's sums (a month or a year starting at
 // bucket) as a Parquet file of t.
-func writeRollup(ctx context.Context, out blob.Store, name string, t warehouse.Table, bucket time.Time, sums map[adKey]int64) error {
+func writeRollup(ctx context.Context, out blob.Store, name string, t warehouse.Table, level warehouse.Level, bucket time.Time, sums map[adKey]int64) error {
 	w, err := out.Create(ctx, name)
 	if err != nil {
 		return err
@@ -149,13 +153,8 @@ func writeRollup(ctx context.Context, out blob.Store, name string, t warehouse.T
 		w.Abort()
 		return err
 	}
-	date := warehouse.EpochDay(bucket)
 	for k, n := range sums {
-		var row any = warehouse.AdRow{Date: date, BucketStart: bucket.UnixMilli(), AdvertiserID: k.advertiser, AdID: k.ad, Clicks: n}
-		if k.ad == "" {
-			row = warehouse.AdvertiserRow{Date: date, BucketStart: bucket.UnixMilli(), AdvertiserID: k.advertiser, Clicks: n}
-		}
-		if err := pw.Write(row); err != nil {
+		if err := pw.Write(warehouse.CountRow(level, bucket, bucket, k.advertiser, k.ad, n)); err != nil {
 			w.Abort()
 			return fmt.Errorf("write %s row: %w", t.Name, err)
 		}
@@ -184,6 +183,8 @@ func readParquet(ctx context.Context, store blob.Store, name string, rowType any
 		return readAll[warehouse.AdRow](data, name, fn)
 	case warehouse.AdvertiserRow:
 		return readAll[warehouse.AdvertiserRow](data, name, fn)
+	case warehouse.CampaignRow:
+		return readAll[warehouse.CampaignRow](data, name, fn)
 	case warehouse.OutcomeRow:
 		return readAll[warehouse.OutcomeRow](data, name, fn)
 	}

@@ -29,9 +29,10 @@ import (
 
 func init() { register.Function2x0(formatAdPane) }
 
-// formatAdPane formats an ad's (not an advertiser total's) minute count.
+// formatAdPane formats an ad's (not an advertiser's or a campaign's
+// total) minute count.
 func formatAdPane(c speed.MinuteCount, emit func(string)) {
-	if c.Ad != btschema.AllAds {
+	if _, campaign := btschema.CampaignOf(c.Ad); c.Ad != btschema.AllAds && !campaign {
 		emit(fmt.Sprintf("%s/%s@%s=%d", c.Advertiser, c.Ad, c.Minute.UTC().Format("15:04"), c.N))
 	}
 }

@@ -93,7 +93,7 @@ func (p *partWriter) finish(emit func(string)) error {
 	return nil
 }
 
-// writeParquetFn writes counts into the ad and advertiser count tables;
+// writeParquetFn writes counts into the ad, advertiser and campaign count tables;
 // zero counts (written to Bigtable only, to override the speed layer) are
 // left out.
 type writeParquetFn struct {
@@ -108,16 +108,18 @@ func (fn *writeParquetFn) ProcessElement(ctx context.Context, c Count, _ func(st
 		return nil
 	}
 	gran := map[btschema.Kind]string{btschema.Minute: "minute", btschema.Hour: "hour", btschema.Day: "day"}[c.Kind]
-	allAds := c.Ad == btschema.AllAds
-	t, err := warehouse.Lookup(warehouse.CountTable(allAds, gran))
+	level, id := warehouse.AdLevel, c.Ad
+	if c.Ad == btschema.AllAds {
+		level = warehouse.AdvertiserLevel
+	} else if campaign, ok := btschema.CampaignOf(c.Ad); ok {
+		level, id = warehouse.CampaignLevel, campaign
+	}
+	t, err := warehouse.Lookup(warehouse.CountTable(level, gran))
 	if err != nil {
 		return err
 	}
 	partition := t.PartitionOf(c.Start)
-	if allAds {
-		return fn.parts.write(ctx, t, partition, warehouse.AdvertiserRow{Date: warehouse.EpochDay(partition), BucketStart: c.Start.UnixMilli(), AdvertiserID: c.Advertiser, Clicks: c.N})
-	}
-	return fn.parts.write(ctx, t, partition, warehouse.AdRow{Date: warehouse.EpochDay(partition), BucketStart: c.Start.UnixMilli(), AdvertiserID: c.Advertiser, AdID: c.Ad, Clicks: c.N})
+	return fn.parts.write(ctx, t, partition, warehouse.CountRow(level, c.Start, partition, c.Advertiser, id, c.N))
 }
 
 func (fn *writeParquetFn) FinishBundle(emit func(string)) error { return fn.parts.finish(emit) }
@@ -170,7 +172,8 @@ func (fn *writeParquetOutcomesFn) Teardown() error {
 }
 
 // writeBigtableFn writes counts into the batch family: the minute, hour and
-// day cells, and the ad's cell in its advertiser's top row for minutes.
+// day cells, and for minutes the ad's or campaign's cell in its
+// advertiser's top row.
 // Every cell carries the run's time as its version, so a rerun replaces
 // them all. Mutations are sent per bundle with ApplyBulk, and each bundle
 // emits how many cells it wrote: the reconciled markers wait on that.

@@ -3,7 +3,7 @@
 // Pub/Sub connector in production, the pull source on Prism locally.
 //
 //	Message ─parse─▶ KV<dedupe key, Batch> ─dedupe─▶ Click ─1-min windows, triggers─▶
-//	    KV<advertiser/ad, 1> ─Sum (lifted before the shuffle)─▶ per-pane deltas
+//	    KV<advertiser/series, 1> (ad, total, campaign) ─Sum (lifted before the shuffle)─▶ per-pane deltas
 //	    ─▶ totals: absolute count per ad-minute ─▶ WriteCounts ─▶ Bigtable
 //	parse's second output: DeadLetter (messages that are not click events)
 //
@@ -29,6 +29,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window/trigger"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/adclick/adclick/internal/btschema"
 	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/pipelines/clickbatch"
 	"github.com/adclick/adclick/pipelines/pubsubmsg"
@@ -126,9 +127,15 @@ func dedupeKeyEpoch(key string) (time.Time, error) {
 	return time.Unix(sec, 0), nil
 }
 
+// keyByAd counts a click in its ad's series, its advertiser's total and,
+// if it has one, its campaign's series (the campaign the click service
+// recorded with it).
 func keyByAd(c clickbatch.Click, emit func(string, int64)) {
 	emit(CountKey(c.AdvertiserID, c.AdID), 1)
 	emit(CountKey(c.AdvertiserID, AllAds), 1)
+	if c.CampaignID != "" {
+		emit(CountKey(c.AdvertiserID, btschema.CampaignSeries(c.CampaignID)), 1)
+	}
 }
 
 func sum(a, b int64) int64 { return a + b }

@@ -139,6 +139,7 @@ func TestCountOnPrism(t *testing.T) {
 		"acme/adA@12:00=3", "acme/adA@12:00=4",
 		"acme/*@12:00=3", "acme/*@12:00=4",
 		"acme/adB@12:01=1", "acme/*@12:01=1",
+		"acme/@c@12:00=3", "acme/@c@12:00=4", "acme/@c@12:01=1", // campaign c, which every click carries
 	)
 	res, err := ptest.RunWithMetrics(p)
 	if err != nil {
@@ -175,6 +176,7 @@ func TestCountOnPrism(t *testing.T) {
 		{"adB", at(time.Minute), 1}, // i4; the bot and the expired click never count
 		{AllAds, m0, 4},
 		{AllAds, at(time.Minute), 1},
+		{btschema.CampaignSeries("c"), m0, 4},
 	} {
 		if got := readSpeed(t, tbl, tt.ad, tt.minute); got != tt.want {
 			t.Errorf("speed count %s at %s = %d, want %d", tt.ad, tt.minute.Format("15:04"), got, tt.want)
@@ -182,7 +184,7 @@ func TestCountOnPrism(t *testing.T) {
 	}
 	// The day index lists every ad written, so the nightly finds them all.
 	ads, err := btschema.ReadActiveAds(ctx, tbl, "acme", []time.Time{m0.Truncate(24 * time.Hour)})
-	if err != nil || fmt.Sprint(ads) != "[* adA adB]" {
-		t.Errorf("speed index of the day: %v, %v; want [* adA adB]", ads, err)
+	if err != nil || fmt.Sprint(ads) != "[* @c adA adB]" {
+		t.Errorf("speed index of the day: %v, %v; want [* @c adA adB]", ads, err)
 	}
 }

@@ -65,9 +65,14 @@ func keyByMinute(w beam.Window, key string, delta int64) (string, int64) {
 }
 
 func splitMinuteKey(k string) (advertiser, ad string, minute time.Time, err error) {
-	countKey, ms, ok := strings.Cut(k, "@")
+	// The last "@": a campaign's series starts with one.
+	i := strings.LastIndexByte(k, '@')
+	if i < 0 {
+		return "", "", time.Time{}, fmt.Errorf("count key %q: want advertiser/series@minute", k)
+	}
+	countKey, ms := k[:i], k[i+1:]
 	n, perr := strconv.ParseInt(ms, 10, 64)
-	if !ok || perr != nil {
+	if perr != nil {
 		return "", "", time.Time{}, fmt.Errorf("count key %q: want advertiser/ad@minute", k)
 	}
 	advertiser, ad = SplitCountKey(countKey)
