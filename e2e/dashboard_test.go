@@ -200,6 +200,26 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("the open minute (rows marked, its row's index, #current hidden, same count, left out of the line) = %q, %v; want 1,0,false,true,true", open, err)
 	}
 
+	// Campaigns: the top table and the picker, by the campaign recorded
+	// with the clicks (acme-trail-1 is in spring-trail).
+	err = chromedp.Do(step,
+		chromedp.Poll[chromedp.Void](`(() => {
+			const r = document.querySelector('#top-campaigns tbody tr[data-id="spring-trail"]');
+			return r !== null && r.dataset.clicks === "4";
+		})()`, chromedp.WithPollingTimeout(30*time.Second)),
+		chromedp.SetValue("#ad", "campaign:spring-trail"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("ad").dispatchEvent(new Event("change"))`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("total").dataset.total === "4"`, chromedp.WithPollingTimeout(30*time.Second)),
+		chromedp.SetValue("#ad", "campaign:spring-road"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("ad").dispatchEvent(new Event("change"))`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("total").dataset.total === "0"`, chromedp.WithPollingTimeout(30*time.Second)),
+		chromedp.SetValue("#ad", ""),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("ad").dispatchEvent(new Event("change"))`),
+	)
+	if err != nil {
+		t.Errorf("campaigns on the dashboard (top table spring-trail = 4, its series total 4, spring-road 0): %v", err)
+	}
+
 	// Years: one point a year, the open one marked, the same total.
 	err = chromedp.Do(step,
 		chromedp.SetValue("#view", "years"),

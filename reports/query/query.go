@@ -399,13 +399,47 @@ const MaxTopRange = 24 * time.Hour
 // Top returns advertiser's n most clicked ads over [from, to) (whole
 // minutes), most clicked first, ties by ad id.
 func (r *Reader) Top(ctx context.Context, advertiser string, from, to time.Time, n int) ([]AdClicks, error) {
+	ranked, final, err := r.top(ctx, advertiser, from, to, n, false)
+	out := make([]AdClicks, len(ranked))
+	for i, x := range ranked {
+		out[i] = AdClicks{AdID: x.id, Clicks: x.clicks, Final: final}
+	}
+	return out, err
+}
+
+// CampaignClicks is one campaign's clicks over a range.
+type CampaignClicks struct {
+	CampaignID string `json:"campaign_id"`
+	Clicks     int64  `json:"clicks"`
+	Final      bool   `json:"final"`
+}
+
+// TopCampaigns returns advertiser's n most clicked campaigns over [from,
+// to), as Top does for ads: by the campaign recorded with each click.
+func (r *Reader) TopCampaigns(ctx context.Context, advertiser string, from, to time.Time, n int) ([]CampaignClicks, error) {
+	ranked, final, err := r.top(ctx, advertiser, from, to, n, true)
+	out := make([]CampaignClicks, len(ranked))
+	for i, x := range ranked {
+		out[i] = CampaignClicks{CampaignID: x.id, Clicks: x.clicks, Final: final}
+	}
+	return out, err
+}
+
+type ranked struct {
+	id     string
+	clicks int64
+}
+
+// top ranks the ads (or the campaigns) of advertiser's top rows over
+// [from, to): the rows hold both, campaigns under btschema.CampaignSeries.
+func (r *Reader) top(ctx context.Context, advertiser string, from, to time.Time, n int, campaigns bool) ([]ranked, bool, error) {
 	from, to = from.UTC().Truncate(time.Minute), to.UTC()
 	if to.Sub(from) > MaxTopRange {
-		return nil, fmt.Errorf("top ads over %v: at most %v", to.Sub(from), MaxTopRange)
+		return nil, false, fmt.Errorf("top over %v: at most %v", to.Sub(from), MaxTopRange)
 	}
 	days, err := r.reconciledDays(ctx, from, to)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	sums := map[string]int64{}
 	final := true
@@ -413,31 +447,34 @@ func (r *Reader) Top(ctx context.Context, advertiser string, from, to time.Time,
 		final = final && days[d.Unix()]
 	}
 	err = btschema.ReadCells(ctx, r.tbl, btschema.TopRows(advertiser, from, to), "", func(c btschema.Cell) {
+		id, isCampaign := btschema.CampaignOf(c.Ad)
+		if isCampaign != campaigns {
+			return
+		}
+		if !campaigns {
+			id = c.Ad
+		}
 		if layer(days, c.Bucket) == c.Family {
-			sums[c.Ad] += c.N
+			sums[id] += c.N
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read top rows of %s: %w", advertiser, err)
+		return nil, false, fmt.Errorf("read top rows of %s: %w", advertiser, err)
 	}
-	out := make([]AdClicks, 0, len(sums))
-	for ad, c := range sums {
+	out := make([]ranked, 0, len(sums))
+	for id, c := range sums {
 		if c > 0 {
-			out = append(out, AdClicks{AdID: ad, Clicks: c, Final: final})
+			out = append(out, ranked{id, c})
 		}
 	}
-	sortTop(out)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].clicks != out[j].clicks {
+			return out[i].clicks > out[j].clicks
+		}
+		return out[i].id < out[j].id
+	})
 	if len(out) > n {
 		out = out[:n]
 	}
-	return out, nil
-}
-
-func sortTop(ads []AdClicks) {
-	sort.Slice(ads, func(i, j int) bool {
-		if ads[i].Clicks != ads[j].Clicks {
-			return ads[i].Clicks > ads[j].Clicks
-		}
-		return ads[i].AdID < ads[j].AdID
-	})
+	return out, final, nil
 }

@@ -40,6 +40,7 @@ func fixture(t *testing.T) *Reader {
 	for m := day1; m.Before(day2.AddDate(0, 0, 1)); m = m.Add(time.Minute) {
 		mut(btschema.RowKey(btschema.Minute, "acme", "a1", m)).Set(btschema.FamilySpeed, btschema.Qualifier(btschema.Minute, m), btschema.SpeedTimestamp(m, 2), btschema.EncodeCount(2))
 		mut(btschema.TopRowKey("acme", m)).Set(btschema.FamilySpeed, "a1", btschema.SpeedTimestamp(m, 2), btschema.EncodeCount(2))
+		mut(btschema.TopRowKey("acme", m)).Set(btschema.FamilySpeed, btschema.CampaignSeries("c1"), btschema.SpeedTimestamp(m, 2), btschema.EncodeCount(2))
 		if m.Minute()%2 == 0 {
 			mut(btschema.TopRowKey("acme", m)).Set(btschema.FamilySpeed, "a2", btschema.SpeedTimestamp(m, 1), btschema.EncodeCount(1))
 		}
@@ -47,6 +48,7 @@ func fixture(t *testing.T) *Reader {
 			run := btschema.BatchTimestamp(day2)
 			mut(btschema.RowKey(btschema.Minute, "acme", "a1", m)).Set(btschema.FamilyBatch, btschema.Qualifier(btschema.Minute, m), run, btschema.EncodeCount(1))
 			mut(btschema.TopRowKey("acme", m)).Set(btschema.FamilyBatch, "a1", run, btschema.EncodeCount(1))
+			mut(btschema.TopRowKey("acme", m)).Set(btschema.FamilyBatch, btschema.CampaignSeries("c1"), run, btschema.EncodeCount(1))
 			if m.Minute() == 0 {
 				mut(btschema.RowKey(btschema.Hour, "acme", "a1", m)).Set(btschema.FamilyBatch, btschema.Qualifier(btschema.Hour, m), run, btschema.EncodeCount(60))
 			}
@@ -230,5 +232,29 @@ func TestOpenBucket(t *testing.T) {
 		if len(open) != 1 || !open[0].Equal(tt.wantOpen) {
 			t.Errorf("%s in %s: open buckets %v, want only %s", tt.g, tt.loc, open, tt.wantOpen)
 		}
+	}
+}
+
+// TestTopCampaigns: the top rows hold campaigns beside ads; each ranking
+// sees only its own.
+func TestTopCampaigns(t *testing.T) {
+	r := fixture(t)
+	from, to := day2.Add(-10*time.Minute), day2.Add(10*time.Minute)
+	ads, err := r.Top(context.Background(), "acme", from, to, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range ads {
+		if _, ok := btschema.CampaignOf(a.AdID); ok {
+			t.Errorf("top ads list campaign %s", a.AdID)
+		}
+	}
+	got, err := r.TopCampaigns(context.Background(), "acme", from, to, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10 batch minutes at 1 + 10 speed minutes at 2, as a1.
+	if want := []CampaignClicks{{CampaignID: "c1", Clicks: 30, Final: false}}; len(got) != 1 || got[0] != want[0] {
+		t.Errorf("TopCampaigns = %+v, want %+v", got, want)
 	}
 }

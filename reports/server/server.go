@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -112,6 +113,9 @@ func (s *Server) Routes(r gin.IRouter) {
 	v1.GET("/ads/:ad_id/clicks", s.adClicks)
 	v1.GET("/advertiser/clicks", s.advertiserClicks)
 	v1.GET("/advertiser/top", s.top)
+	v1.GET("/campaigns", s.listCampaigns)
+	v1.GET("/campaigns/:campaign_id/clicks", s.campaignClicks)
+	v1.GET("/advertiser/top-campaigns", s.topCampaigns)
 	r.GET("/openapi.json", func(c *gin.Context) {
 		data, _ := assets.ReadFile("openapi.json")
 		c.Data(http.StatusOK, "application/json", data)
@@ -255,6 +259,43 @@ func owns(adv *catalog.Advertiser, adID string) bool {
 	return false
 }
 
+type campaignInfo struct {
+	CampaignID string   `json:"campaign_id"`
+	Ads        []string `json:"ad_ids"`
+}
+
+// listCampaigns lists the campaigns of the caller's ads in today's
+// catalog. A campaign no ad is in any more keeps its past clicks and
+// can still be asked for by id (top-campaigns names it).
+func (s *Server) listCampaigns(c *gin.Context) {
+	adv := advertiserOf(c)
+	byID := map[string][]string{}
+	for _, a := range adv.Ads {
+		if a.CampaignID != "" {
+			byID[a.CampaignID] = append(byID[a.CampaignID], a.ID)
+		}
+	}
+	out := make([]campaignInfo, 0, len(byID))
+	for id, ads := range byID {
+		out = append(out, campaignInfo{CampaignID: id, Ads: ads})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CampaignID < out[j].CampaignID })
+	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "campaigns": out})
+}
+
+// campaignClicks is a campaign's series: the clicks recorded with that
+// campaign among the caller's ads. Any well-formed id is answered from
+// the caller's own rows only (zeros for a campaign they never had), so
+// no id reaches another advertiser's counts.
+func (s *Server) campaignClicks(c *gin.Context) {
+	id := c.Param("campaign_id")
+	if err := ids.CheckName("campaign_id", id); err != nil {
+		s.fail(c, badRequest{"campaign_id", err.Error()})
+		return
+	}
+	s.series(c, advertiserOf(c).ID, btschema.CampaignSeries(id))
+}
+
 func (s *Server) advertiserClicks(c *gin.Context) {
 	s.series(c, advertiserOf(c).ID, btschema.AllAds)
 }
@@ -280,49 +321,62 @@ func (s *Server) series(c *gin.Context, advertiser, ad string) {
 		writeCSV(c, rows)
 		return
 	}
-	id := ad
-	if ad == btschema.AllAds {
-		id = ""
-	}
-	c.JSON(http.StatusOK, gin.H{
-		"advertiser_id": advertiser, "ad_id": id, "granularity": p.granularity, "tz": p.loc.String(),
+	body := gin.H{
+		"advertiser_id": advertiser, "granularity": p.granularity, "tz": p.loc.String(),
 		"from": p.from.In(p.loc), "to": p.to.In(p.loc), "points": points,
-	})
+	}
+	if campaign, ok := btschema.CampaignOf(ad); ok {
+		body["campaign_id"] = campaign
+	} else if ad != btschema.AllAds {
+		body["ad_id"] = ad
+	} else {
+		body["ad_id"] = ""
+	}
+	c.JSON(http.StatusOK, body)
 }
 
 const maxTop = 100
 
-func (s *Server) top(c *gin.Context) {
-	adv := advertiserOf(c)
-	now := s.cfg.Now()
-	to, err := parseTime(c.Query("to"), time.UTC, now)
-	if err != nil {
-		s.fail(c, badRequest{"to", err.Error()})
-		return
+// topParams are a top request's range and size, validated.
+type topParams struct {
+	from, to time.Time
+	n        int
+}
+
+func (s *Server) parseTop(c *gin.Context) (topParams, error) {
+	var p topParams
+	var err error
+	if p.to, err = parseTime(c.Query("to"), time.UTC, s.cfg.Now()); err != nil {
+		return p, badRequest{"to", err.Error()}
 	}
 	minutes, err := strconv.Atoi(c.DefaultQuery("minutes", "60"))
 	if err != nil || minutes < 1 || time.Duration(minutes)*time.Minute > query.MaxTopRange {
-		s.fail(c, badRequest{"minutes", fmt.Sprintf("%q: want 1 to %d", c.Query("minutes"), int(query.MaxTopRange/time.Minute))})
-		return
+		return p, badRequest{"minutes", fmt.Sprintf("%q: want 1 to %d", c.Query("minutes"), int(query.MaxTopRange/time.Minute))}
 	}
-	from := to.Add(-time.Duration(minutes) * time.Minute)
+	p.from = p.to.Add(-time.Duration(minutes) * time.Minute)
 	if v := c.Query("from"); v != "" {
-		if from, err = parseTime(v, time.UTC, from); err != nil {
-			s.fail(c, badRequest{"from", err.Error()})
-			return
+		if p.from, err = parseTime(v, time.UTC, p.from); err != nil {
+			return p, badRequest{"from", err.Error()}
 		}
-		if !from.Before(to) || to.Sub(from) > query.MaxTopRange {
-			s.fail(c, badRequest{"from", fmt.Sprintf("want before to and at most %v before it", query.MaxTopRange)})
-			return
+		if !p.from.Before(p.to) || p.to.Sub(p.from) > query.MaxTopRange {
+			return p, badRequest{"from", fmt.Sprintf("want before to and at most %v before it", query.MaxTopRange)}
 		}
 	}
-	n, err := strconv.Atoi(c.DefaultQuery("n", "10"))
-	if err != nil || n < 1 || n > maxTop {
-		s.fail(c, badRequest{"n", fmt.Sprintf("%q: want 1 to %d", c.Query("n"), maxTop)})
+	if p.n, err = strconv.Atoi(c.DefaultQuery("n", "10")); err != nil || p.n < 1 || p.n > maxTop {
+		return p, badRequest{"n", fmt.Sprintf("%q: want 1 to %d", c.Query("n"), maxTop)}
+	}
+	return p, nil
+}
+
+func (s *Server) top(c *gin.Context) {
+	adv := advertiserOf(c)
+	p, err := s.parseTop(c)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	start := time.Now()
-	ads, err := s.cfg.Reader.Top(c.Request.Context(), adv.ID, from, to, n)
+	ads, err := s.cfg.Reader.Top(c.Request.Context(), adv.ID, p.from, p.to, p.n)
 	s.queries.WithLabelValues("top").Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.fail(c, fmt.Errorf("read top ads of %s: %w", adv.ID, err))
@@ -336,7 +390,32 @@ func (s *Server) top(c *gin.Context) {
 		writeCSV(c, rows)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "from": from.UTC(), "to": to.UTC(), "ads": ads})
+	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "from": p.from.UTC(), "to": p.to.UTC(), "ads": ads})
+}
+
+func (s *Server) topCampaigns(c *gin.Context) {
+	adv := advertiserOf(c)
+	p, err := s.parseTop(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	start := time.Now()
+	campaigns, err := s.cfg.Reader.TopCampaigns(c.Request.Context(), adv.ID, p.from, p.to, p.n)
+	s.queries.WithLabelValues("top_campaigns").Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.fail(c, fmt.Errorf("read top campaigns of %s: %w", adv.ID, err))
+		return
+	}
+	if wantsCSV(c) {
+		rows := [][]string{{"campaign_id", "clicks", "final"}}
+		for _, x := range campaigns {
+			rows = append(rows, []string{x.CampaignID, strconv.FormatInt(x.Clicks, 10), strconv.FormatBool(x.Final)})
+		}
+		writeCSV(c, rows)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "from": p.from.UTC(), "to": p.to.UTC(), "campaigns": campaigns})
 }
 
 func wantsCSV(c *gin.Context) bool {

@@ -70,6 +70,9 @@ func newTestServerWith(t *testing.T, change func(*Config)) *httptest.Server {
 		{"acme", "acme-1", now.Add(-25 * time.Minute), 3}, {"acme", btschema.AllAds, now.Add(-25 * time.Minute), 3},
 		{"acme", "acme-1", now.Add(-20 * time.Minute), 2}, {"acme", btschema.AllAds, now.Add(-20 * time.Minute), 2},
 		{"globex", "globex-1", now.Add(-25 * time.Minute), 7},
+		// Campaign c's series: each advertiser's own ("c" is an id both use).
+		{"acme", btschema.CampaignSeries("c"), now.Add(-25 * time.Minute), 3}, {"acme", btschema.CampaignSeries("c"), now.Add(-20 * time.Minute), 2},
+		{"globex", btschema.CampaignSeries("c"), now.Add(-25 * time.Minute), 7},
 	} {
 		m := bigtable.NewMutation()
 		m.Set(btschema.FamilySpeed, btschema.Qualifier(btschema.Minute, c.at), btschema.SpeedTimestamp(c.at, c.n), btschema.EncodeCount(c.n))
@@ -138,6 +141,14 @@ func TestAPI(t *testing.T) {
 		{"top n too large", "/v1/advertiser/top?n=1000", "acme-key", 400, `"param":"n"`},
 		{"top range too long", "/v1/advertiser/top?minutes=5000", "acme-key", 400, `"param":"minutes"`},
 		{"days in a zone", "/v1/ads/acme-1/clicks?granularity=day&tz=Asia/Tokyo&from=2026-11-27&to=2026-11-28", "acme-key", 200, `"start":"2026-11-27T00:00:00+09:00","clicks":5`},
+		{"campaigns of today's catalog", "/v1/campaigns", "acme-key", 200, `{"campaign_id":"c","ad_ids":["acme-1","acme-2"]}`},
+		{"a campaign's series", "/v1/campaigns/c/clicks?granularity=hour&" + hour, "acme-key", 200, `"campaign_id":"c","from"`},
+		{"a campaign's clicks are the caller's own", "/v1/campaigns/c/clicks?granularity=hour&" + hour, "acme-key", 200, `"clicks":5`},
+		{"the same campaign id for another advertiser", "/v1/campaigns/c/clicks?granularity=hour&" + hour, "globex-key", 200, `"clicks":7`},
+		{"a campaign no ad is in answers zeros", "/v1/campaigns/gone/clicks?granularity=hour&" + hour, "acme-key", 200, `"clicks":0`},
+		{"a malformed campaign id", "/v1/campaigns/a%23b/clicks", "acme-key", 400, `"param":"campaign_id"`},
+		{"top campaigns", "/v1/advertiser/top-campaigns?minutes=60&n=5", "acme-key", 200, `"campaigns":[{"campaign_id":"c","clicks":5,"final":false}]`},
+		{"top ads leave campaigns out", "/v1/advertiser/top?minutes=60&n=5", "acme-key", 200, `"ads":[{"ad_id":"acme-1","clicks":5,"final":false}]`},
 		{"a year in a zone whose year starts the UTC day before", "/v1/ads/acme-1/clicks?granularity=year&tz=Asia/Tokyo&from=2026-01-01&to=2027-01-01", "acme-key", 200, `[{"start":"2026-01-01T00:00:00+09:00","clicks":5,"final":false,"open":true}]`},
 		{"the granularity error lists year", "/v1/advertiser/clicks?granularity=week", "acme-key", 400, "minute, hour, day, month, year"},
 	}
@@ -212,10 +223,13 @@ func TestOpenAPIMatchesServer(t *testing.T) {
 	sort.Strings(paths)
 	// The query parameters each handler reads, as the source spells them.
 	reads := map[string][]string{
-		"/v1/ads":                {},
-		"/v1/ads/{ad_id}/clicks": {"ad_id", "from", "to", "granularity", "tz", "format"},
-		"/v1/advertiser/clicks":  {"from", "to", "granularity", "tz", "format"},
-		"/v1/advertiser/top":     {"minutes", "from", "to", "n", "format"},
+		"/v1/ads":                            {},
+		"/v1/ads/{ad_id}/clicks":             {"ad_id", "from", "to", "granularity", "tz", "format"},
+		"/v1/advertiser/clicks":              {"from", "to", "granularity", "tz", "format"},
+		"/v1/advertiser/top":                 {"minutes", "from", "to", "n", "format"},
+		"/v1/advertiser/top-campaigns":       {"minutes", "from", "to", "n", "format"},
+		"/v1/campaigns":                      {},
+		"/v1/campaigns/{campaign_id}/clicks": {"campaign_id", "from", "to", "granularity", "tz", "format"},
 	}
 	for _, p := range paths {
 		var names []string

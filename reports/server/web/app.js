@@ -23,12 +23,14 @@ async function api(path) {
 async function signIn(key) {
   state.key = key;
   try {
-    const me = await api("/v1/ads");
+    const [me, camps] = await Promise.all([api("/v1/ads"), api("/v1/campaigns")]);
     sessionStorage.setItem("adclick.key", key);
     $("who").textContent = me.name + " (" + me.advertiser_id + ")";
+    // One picker: the advertiser's total, an ad, or a campaign.
     const sel = $("ad");
     sel.length = 1;
-    for (const ad of me.ads) sel.add(new Option(ad.name ? ad.ad_id + " — " + ad.name : ad.ad_id, ad.ad_id));
+    sel.replaceChildren(sel.options[0], group("Ads", me.ads.map((ad) => new Option(ad.name ? ad.ad_id + " — " + ad.name : ad.ad_id, "ad:" + ad.ad_id))),
+      group("Campaigns", camps.campaigns.map((c) => new Option(c.campaign_id + " (" + c.ad_ids.length + " ads)", "campaign:" + c.campaign_id))));
     $("signin").hidden = true;
     $("dash").hidden = false;
     $("signout").hidden = false;
@@ -46,22 +48,38 @@ function signOut() {
   location.reload();
 }
 
+function group(label, options) {
+  const g = document.createElement("optgroup");
+  g.label = label;
+  g.append(...options);
+  return g;
+}
+
+// seriesPath is the API path of what the picker names.
+function seriesPath(picked, q) {
+  const [kind, id] = picked.split(/:(.*)/s);
+  if (kind === "ad") return `/v1/ads/${encodeURIComponent(id)}/clicks?${q}`;
+  if (kind === "campaign") return `/v1/campaigns/${encodeURIComponent(id)}/clicks?${q}`;
+  return `/v1/advertiser/clicks?${q}`;
+}
+
 async function refresh() {
   clearTimeout(state.timer);
   const view = views[$("view").value];
-  const ad = $("ad").value;
+  const picked = $("ad").value;
   const tz = $("tz").value.trim() || "UTC";
   // Up to now: the last bucket is the one in progress, none after it.
   const to = new Date(Date.now() + 1e3).toISOString();
   const from = new Date(Date.now() - view.span).toISOString();
   const q = `from=${from}&to=${to}&granularity=${view.granularity}&tz=${encodeURIComponent(tz)}`;
-  const path = ad ? `/v1/ads/${encodeURIComponent(ad)}/clicks?${q}` : `/v1/advertiser/clicks?${q}`;
   try {
-    const [series, top] = await Promise.all([api(path), api("/v1/advertiser/top?minutes=60&n=10")]);
+    const [series, top, topCamps] = await Promise.all([api(seriesPath(picked, q)), api("/v1/advertiser/top?minutes=60&n=10"),
+      api("/v1/advertiser/top-campaigns?minutes=60&n=10")]);
     draw(series.points);
     current(series.points, series.tz);
     table(series.points, series.tz);
-    topTable(top.ads);
+    topTable($("top"), top.ads.map((a) => [a.ad_id, a.clicks]));
+    topTable($("top-campaigns"), topCamps.campaigns.map((c) => [c.campaign_id, c.clicks]));
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
     $("error").textContent = "";
   } catch (e) {
@@ -125,10 +143,12 @@ function table(points, tz) {
   }));
 }
 
-function topTable(ads) {
-  $("top").tBodies[0].replaceChildren(...ads.map((a) => {
+function topTable(tbl, rows) {
+  tbl.tBodies[0].replaceChildren(...rows.map(([id, clicks]) => {
     const tr = document.createElement("tr");
-    tr.append(cell(a.ad_id), cell(a.clicks.toLocaleString(), "n"));
+    tr.dataset.id = id;
+    tr.dataset.clicks = String(clicks);
+    tr.append(cell(id), cell(clicks.toLocaleString(), "n"));
     return tr;
   }));
 }
