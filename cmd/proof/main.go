@@ -440,6 +440,17 @@ func verify(ctx context.Context, s *stack, t *truth, days []time.Time, published
 	} else {
 		fmt.Printf("mismatches: 0 (%d countable clicks, exact after reconciliation)\n", total)
 	}
+	campaignLines, badCampaigns, err := checkCampaigns(ctx, s, tbl, days, want)
+	if err != nil {
+		return false, err
+	}
+	fmt.Println("counted clicks per campaign (truth / nightly batch in Bigtable / batch Parquet):")
+	for _, l := range campaignLines {
+		fmt.Println(l)
+	}
+	if badCampaigns > 0 {
+		fail("%d campaigns' reconciled counts differ from the truth", badCampaigns)
+	}
 	// The speed layer against the exact minute cells: every minute but
 	// the crash's (crashMinutes) must match to 1 %, give or take the
 	// moves explained below; the crash's minutes are reported. Most of
