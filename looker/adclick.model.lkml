@@ -33,6 +33,12 @@ explore: ad_clicks_month {
   label: "Ad clicks by month"
 }
 
+explore: ad_placement_clicks_day {
+  label: "Ad clicks by placement"
+  description: "Which placements bring an ad's clicks, per UTC day (final, from the nightly)."
+  always_filter: { filters: [ad_placement_clicks_day.date_date: "30 days"] }
+}
+
 explore: ad_clicks_year {
   label: "Ad clicks by year"
   description: "Rolled up by the nightly from the month table, never from raw."

@@ -533,6 +533,42 @@ view: campaign_clicks_year {
   }
 }
 
+view: ad_placement_clicks_day {
+  sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.ad_placement_clicks_day` ;;
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
+
+  dimension_group: date {
+    type: time
+    timeframes: [date, week, month, year]
+    datatype: date
+    convert_tz: no
+    sql: ${TABLE}.date ;;
+    description: "UTC day (the partition column). Filter on it: queries then read only those partitions."
+  }
+
+  dimension: advertiser_id {
+    type: string
+    sql: ${TABLE}.advertiser_id ;;
+  }
+
+  dimension: ad_id {
+    type: string
+    sql: ${TABLE}.ad_id ;;
+  }
+
+  dimension: placement_id {
+    type: string
+    sql: ${TABLE}.placement_id ;;
+    description: "Where the ad was shown, as the ad server named it; (other) past the per-ad daily cap, (none), (invalid)."
+  }
+
+  measure: clicks {
+    type: sum
+    sql: ${TABLE}.clicks ;;
+    description: "Countable clicks: authentic, unexpired, human, first of their impression."
+  }
+}
+
 view: ad_click_outcomes_day {
   sql_table_name: `@{BQ_PROJECT}.@{BQ_DATASET}.ad_click_outcomes_day` ;;
   # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.

@@ -34,6 +34,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"cloud.google.com/go/bigtable"
 	"google.golang.org/grpc/codes"
@@ -73,6 +75,10 @@ const (
 	Hour   Kind = 'h' // row = day, cell = hour
 	Day    Kind = 'd' // row = month, cell = day
 	Top    Kind = 't' // row = advertiser-minute, cell = ad
+	// Placement rows hold one ad's clicks of one UTC day by the placement
+	// it was shown in: cell = placement (batch family only; the nightly
+	// writes them, capped per ad and day).
+	Placement Kind = 'p'
 )
 
 // SpeedRetention is how long speed cells are kept: older days have batch
@@ -102,12 +108,15 @@ func rowTimeLayout(k Kind) string {
 		return "200601"
 	case Top:
 		return "200601021504"
+	case Placement:
+		return "20060102"
 	}
 	panic(fmt.Sprintf("btschema: unknown row kind %q", k))
 }
 
-// RowKey is the row holding bucket t of an ad (or AllAds) at kind
-// Minute, Hour or Day.
+// RowKey is the row holding bucket t of a series (an ad, AllAds or a
+// campaign) at kind Minute, Hour or Day, or an ad's placements of the day
+// holding t (kind Placement).
 func RowKey(k Kind, advertiser, ad string, t time.Time) string {
 	return string(k) + "#" + advertiser + "#" + ad + "#" + t.UTC().Format(rowTimeLayout(k))
 }
@@ -144,7 +153,7 @@ func RowStart(k Kind, t time.Time) time.Time {
 	switch k {
 	case Minute:
 		return t.Truncate(time.Hour)
-	case Hour:
+	case Hour, Placement:
 		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 	case Day:
 		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
@@ -482,8 +491,10 @@ type Cell struct {
 	// total) or the cell's column (t rows).
 	Ad     string
 	Bucket time.Time // the bucket's start, UTC
-	Family string    // FamilySpeed or FamilyBatch
-	N      int64
+	// Placement is the cell's column in a placement row.
+	Placement string
+	Family    string // FamilySpeed or FamilyBatch
+	N         int64
 }
 
 // ParseRowKey splits a count row's key (RowKey or TopRowKey) into its
@@ -497,7 +508,7 @@ func ParseRowKey(key string) (k Kind, advertiser, ad string, start time.Time, er
 	switch {
 	case k == Top && len(parts) == 3:
 		advertiser = parts[1]
-	case (k == Minute || k == Hour || k == Day) && len(parts) == 4:
+	case (k == Minute || k == Hour || k == Day || k == Placement) && len(parts) == 4:
 		advertiser, ad = parts[1], parts[2]
 	default:
 		return 0, "", "", time.Time{}, fmt.Errorf("btschema: row key %q is not a count row", key)
@@ -520,9 +531,15 @@ func DecodeRow(row bigtable.Row, fn func(Cell)) error {
 		for _, item := range row[family] {
 			c := Cell{Kind: k, Advertiser: advertiser, Ad: ad, Bucket: start, Family: family}
 			q := strings.TrimPrefix(item.Column, family+":")
-			if k == Top {
+			switch k {
+			case Top:
 				c.Ad = q
-			} else if c.Bucket, err = BucketTime(k, start, q); err != nil {
+			case Placement:
+				c.Placement = q
+			default:
+				c.Bucket, err = BucketTime(k, start, q)
+			}
+			if err != nil {
 				return fmt.Errorf("row %s: %w", row.Key(), err)
 			}
 			if c.N, err = DecodeCount(item.Value); err != nil {
@@ -589,4 +606,44 @@ func ReadCount(ctx context.Context, tbl *bigtable.Table, k Kind, family, adverti
 		return n, err == nil, err
 	}
 	return 0, false, nil
+}
+
+// Placement labels: what the nightly records instead of a placement id
+// it cannot keep.
+const (
+	NoPlacement      = "(none)"    // the token named none
+	OtherPlacements  = "(other)"   // past the cap of placements per ad and day
+	InvalidPlacement = "(invalid)" // not printable UTF-8 of at most MaxPlacementLen bytes
+)
+
+// DefaultMaxPlacements is how many placements the nightly keeps per ad and
+// day, the rest summed into OtherPlacements: placement ids are free text
+// from ad servers, so their number is bounded here, not by the sender.
+const DefaultMaxPlacements = 100
+
+// MaxPlacementLen bounds a placement id kept as a column.
+const MaxPlacementLen = 128
+
+// PlacementLabel is the column a click's placement id is counted under:
+// the id itself, or NoPlacement or InvalidPlacement. Placement ids are
+// free text from ad servers.
+func PlacementLabel(id string) string {
+	if id == "" {
+		return NoPlacement
+	}
+	if len(id) > MaxPlacementLen || !utf8.ValidString(id) {
+		return InvalidPlacement
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) {
+			return InvalidPlacement
+		}
+	}
+	return id
+}
+
+// PlacementRows is the range of ad's placement rows of the UTC days in
+// [from, to).
+func PlacementRows(advertiser, ad string, from, to time.Time) bigtable.RowRange {
+	return SeriesRows(Placement, advertiser, ad, from, to)
 }

@@ -24,8 +24,12 @@ func LookMLViews() []byte {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		if t.Name == "ad_click_outcomes_day" {
+		switch t.Name {
+		case "ad_click_outcomes_day":
 			b.WriteString(outcomesView)
+			continue
+		case PlacementTable:
+			b.WriteString(placementsView)
 			continue
 		}
 		g := t.Name[strings.LastIndexByte(t.Name, '_')+1:]
@@ -129,6 +133,43 @@ const outcomesView = `view: ad_click_outcomes_day {
     value_format_name: percent_1
     sql: 1 - SAFE_DIVIDE(SUM(CASE WHEN ${outcome} = 'counted' THEN ${TABLE}.clicks END), SUM(${TABLE}.clicks)) ;;
     description: "Share of archived clicks that did not count."
+  }
+}
+`
+
+const placementsView = `view: ad_placement_clicks_day {
+  sql_table_name: ` + "`@{BQ_PROJECT}.@{BQ_DATASET}.ad_placement_clicks_day`" + ` ;;
+  # Generated from internal/warehouse's table definition (go run ./cmd/lookml); see docs/batch.md.
+
+  dimension_group: date {
+    type: time
+    timeframes: [date, week, month, year]
+    datatype: date
+    convert_tz: no
+    sql: ${TABLE}.date ;;
+    description: "UTC day (the partition column). Filter on it: queries then read only those partitions."
+  }
+
+  dimension: advertiser_id {
+    type: string
+    sql: ${TABLE}.advertiser_id ;;
+  }
+
+  dimension: ad_id {
+    type: string
+    sql: ${TABLE}.ad_id ;;
+  }
+
+  dimension: placement_id {
+    type: string
+    sql: ${TABLE}.placement_id ;;
+    description: "Where the ad was shown, as the ad server named it; (other) past the per-ad daily cap, (none), (invalid)."
+  }
+
+  measure: clicks {
+    type: sum
+    sql: ${TABLE}.clicks ;;
+    description: "Countable clicks: authentic, unexpired, human, first of their impression."
   }
 }
 `

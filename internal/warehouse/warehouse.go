@@ -11,12 +11,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
 	"cloud.google.com/go/bigquery"
 	"github.com/xitongsys/parquet-go/source"
 	"github.com/xitongsys/parquet-go/writer"
+
+	"github.com/adclick/adclick/internal/btschema"
 )
 
 // Dataset is the BigQuery dataset of the tables, as Terraform creates it.
@@ -120,6 +123,15 @@ func buildTables() []Table {
 		})
 	}
 	ts = append(ts, Table{
+		Name:        PlacementTable,
+		Description: "Exact countable clicks per ad per UTC day by the placement the ad was shown in (signed into the impression token): the " + strconv.Itoa(btschema.DefaultMaxPlacements) + " most clicked placements per ad and day (the nightly's --max_placements), the rest summed as (other); (none) when the token named none, (invalid) for ids that are not printable UTF-8 of at most " + strconv.Itoa(btschema.MaxPlacementLen) + " bytes.",
+		Partition:   ByDay,
+		Columns: []Column{colDate, colAdvertiser, colAd,
+			{"placement_id", bigquery.StringFieldType, "Where the ad was shown, as the ad server named it, or (other), (none), (invalid)."}, colClicks},
+		Clustering: []string{"advertiser_id", "ad_id", "placement_id"},
+		Row:        PlacementRow{},
+	})
+	ts = append(ts, Table{
 		Name:        "ad_click_outcomes_day",
 		Description: "Every archived click of the day per ad by outcome: what was counted and why the rest was not.",
 		Partition:   ByDay,
@@ -193,6 +205,18 @@ type CampaignRow struct {
 	BucketStart  int64  `parquet:"name=bucket_start, type=INT64, convertedtype=TIMESTAMP_MILLIS"`
 	AdvertiserID string `parquet:"name=advertiser_id, type=BYTE_ARRAY, convertedtype=UTF8"`
 	CampaignID   string `parquet:"name=campaign_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	Clicks       int64  `parquet:"name=clicks, type=INT64"`
+}
+
+// PlacementTable is the table of an ad's clicks by placement and day.
+const PlacementTable = "ad_placement_clicks_day"
+
+// PlacementRow is a row of ad_placement_clicks_day.
+type PlacementRow struct {
+	Date         int32  `parquet:"name=date, type=INT32, convertedtype=DATE"`
+	AdvertiserID string `parquet:"name=advertiser_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	AdID         string `parquet:"name=ad_id, type=BYTE_ARRAY, convertedtype=UTF8"`
+	PlacementID  string `parquet:"name=placement_id, type=BYTE_ARRAY, convertedtype=UTF8"`
 	Clicks       int64  `parquet:"name=clicks, type=INT64"`
 }
 
@@ -273,6 +297,8 @@ func (t Table) RowPointer() any {
 		return new(AdvertiserRow)
 	case CampaignRow:
 		return new(CampaignRow)
+	case PlacementRow:
+		return new(PlacementRow)
 	case OutcomeRow:
 		return new(OutcomeRow)
 	}

@@ -61,14 +61,18 @@ type Click struct {
 	// CampaignID is the campaign the click service recorded with the
 	// click (the ad's campaign then, not the catalog's today); may be empty.
 	CampaignID string
-	Class      Class
+	// PlacementID is where the ad was shown, signed into the token; free
+	// text from the ad server, may be empty.
+	PlacementID string
+	Class       Class
 }
 
 // FromEvent is the click of a parsed event.
 func FromEvent(e *clickevent.Event) Click {
 	return Click{
 		Impression: countable.ParseID(e.ImpressionID), Rank: countable.RankOf(e),
-		AdID: e.AdID, AdvertiserID: e.AdvertiserID, CampaignID: e.CampaignID, Class: ClassOf(countable.Classify(e)),
+		AdID: e.AdID, AdvertiserID: e.AdvertiserID, CampaignID: e.CampaignID, PlacementID: e.PlacementID,
+		Class: ClassOf(countable.Classify(e)),
 	}
 }
 
@@ -100,7 +104,7 @@ const clickFixed = 2*len(countable.ID{}) + 1
 // shuffle: the advertisers, a table of the distinct ad and advertiser ids,
 // the clicks' count and the first one's time, then per click its
 // impression and click id, class, click time as a delta from the first,
-// and the table indexes of its ad, advertiser and campaign. Hand-written, to keep
+// and the table indexes of its ad, advertiser, campaign and placement. Hand-written, to keep
 // reflection off the hot path.
 func Encode(b Batch) []byte {
 	index := map[string]uint64{}
@@ -114,16 +118,16 @@ func Encode(b Batch) []byte {
 		}
 		return i
 	}
-	refs := make([][3]uint64, len(b.Clicks))
+	refs := make([][4]uint64, len(b.Clicks))
 	for i := range b.Clicks {
 		c := &b.Clicks[i]
-		refs[i] = [3]uint64{ref(c.AdID), ref(c.AdvertiserID), ref(c.CampaignID)}
+		refs[i] = [4]uint64{ref(c.AdID), ref(c.AdvertiserID), ref(c.CampaignID), ref(c.PlacementID)}
 	}
 	n := 4 * binary.MaxVarintLen64
 	for _, s := range append(table, b.Advertisers...) {
 		n += binary.MaxVarintLen64 + len(s)
 	}
-	n += len(b.Clicks) * (clickFixed + 4*binary.MaxVarintLen64)
+	n += len(b.Clicks) * (clickFixed + 5*binary.MaxVarintLen64)
 	buf := make([]byte, 0, n)
 	buf = appendStrings(buf, b.Advertisers)
 	buf = appendStrings(buf, table)
@@ -162,7 +166,7 @@ func Decode(buf []byte) (Batch, error) {
 	var b Batch
 	b.Advertisers = r.strings()
 	table := r.strings()
-	n := r.count(clickFixed + 4)
+	n := r.count(clickFixed + 5)
 	base := r.varint()
 	if r.err == nil && n > 0 {
 		b.Clicks = make([]Click, n)
@@ -173,7 +177,7 @@ func Decode(buf []byte) (Batch, error) {
 		copy(c.ClickID[:], r.bytes(len(c.ClickID)))
 		c.Class = Class(r.byte())
 		c.ClickTimeMs = base + r.varint()
-		c.AdID, c.AdvertiserID, c.CampaignID = r.ref(table), r.ref(table), r.ref(table)
+		c.AdID, c.AdvertiserID, c.CampaignID, c.PlacementID = r.ref(table), r.ref(table), r.ref(table), r.ref(table)
 		if r.err != nil {
 			break
 		}

@@ -105,12 +105,15 @@ var (
 	absDifference = beam.NewCounter("adclick", "reconciliation_abs_difference")
 )
 
-// Count is an exact count of one bucket of an ad (or btschema.AllAds).
+// Count is an exact count of one bucket of a series (an ad,
+// btschema.AllAds or a campaign's), or, of kind btschema.Placement, of one
+// ad's clicks of one day shown in Placement.
 type Count struct {
 	Kind       btschema.Kind
 	Advertiser string
 	Ad         string
 	Start      time.Time
+	Placement  string
 	N          int64
 }
 
@@ -135,6 +138,9 @@ type settleFn struct {
 	Project, Instance, AppProfile string
 	FromMs, ToMs                  int64
 	TimeoutMs                     int64
+	// MaxPlacements caps the placements kept per ad and day
+	// (btschema.DefaultMaxPlacements if 0).
+	MaxPlacements int
 
 	client *bigtable.Client
 }
@@ -206,6 +212,7 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*cli
 	sort.Slice(clicks, func(i, j int) bool { return clicks[i].Rank.Before(clicks[j].Rank) })
 	counted := map[countable.ID]bool{}
 	minutes := map[adMinute]int64{}
+	placements := map[adMinute]map[string]int64{} // ad and day → placement label → clicks
 	byOutcome := map[string]int64{}
 	for _, c := range clicks {
 		o := c.Class.Outcome()
@@ -226,6 +233,11 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*cli
 			if c.CampaignID != "" {
 				minutes[adMinute{btschema.CampaignSeries(c.CampaignID), minute}]++
 			}
+			day := adMinute{c.AdID, c.ClickTimeMs / dayMs * dayMs}
+			if placements[day] == nil {
+				placements[day] = map[string]int64{}
+			}
+			placements[day][btschema.PlacementLabel(c.PlacementID)]++
 		}
 	}
 	for k, n := range byOutcome {
@@ -259,7 +271,45 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*cli
 		c.N = n
 		emit(c)
 	}
+	for day, byPlacement := range placements {
+		for label, n := range capPlacements(byPlacement, fn.MaxPlacements) {
+			emit(Count{Kind: btschema.Placement, Advertiser: advertiser, Ad: day.ad, Start: time.UnixMilli(day.minuteMs).UTC(), Placement: label, N: n})
+		}
+	}
 	return nil
+}
+
+const dayMs = 24 * 60 * 60 * 1000
+
+// capPlacements keeps the max most clicked placements (ties to the
+// smaller label) and sums the rest into btschema.OtherPlacements: the
+// same answer whatever order the clicks came in.
+func capPlacements(byPlacement map[string]int64, max int) map[string]int64 {
+	if max <= 0 {
+		max = btschema.DefaultMaxPlacements
+	}
+	if len(byPlacement) <= max {
+		return byPlacement
+	}
+	labels := make([]string, 0, len(byPlacement))
+	for l := range byPlacement {
+		labels = append(labels, l)
+	}
+	sort.Slice(labels, func(i, j int) bool {
+		if byPlacement[labels[i]] != byPlacement[labels[j]] {
+			return byPlacement[labels[i]] > byPlacement[labels[j]]
+		}
+		return labels[i] < labels[j]
+	})
+	out := map[string]int64{}
+	for i, l := range labels {
+		if i < max && l != btschema.OtherPlacements {
+			out[l] = byPlacement[l]
+		} else {
+			out[btschema.OtherPlacements] += byPlacement[l]
+		}
+	}
+	return out
 }
 
 // readSpeed reads the speed cells of advertiser in the run's days: the

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,17 +44,19 @@ type world struct {
 	seq      int
 	// copies are the file start times of re-delivered copies of clicks.
 	copies []time.Time
+	// placements: counted clicks per "advertiser/ad/day-ms" and placement label.
+	placements map[string]map[string]int64
 }
 
 func newWorld() *world {
-	return &world{files: map[time.Time][]rawarchive.Record{}, want: map[string]int64{}, outcomes: map[string]int64{}}
+	return &world{files: map[time.Time][]rawarchive.Record{}, want: map[string]int64{}, outcomes: map[string]int64{}, placements: map[string]map[string]int64{}}
 }
 
 // click archives one click in the file started at file, and returns it.
 func (w *world) click(file time.Time, imp token.ImpressionID, impTime time.Time, ad string, at time.Time, mut ...func(*clickevent.Event)) *clickevent.Event {
 	w.seq++
 	ev := &clickevent.Event{SchemaVersion: 1, ClickID: fmt.Sprintf("%032x", w.seq), ImpressionID: imp.String(),
-		AdID: ad, AdvertiserID: "adv-" + ad[:2], CampaignID: campaignOf(ad, at), ImpressionTime: impTime, ExpiresAt: impTime.Add(time.Hour),
+		AdID: ad, AdvertiserID: "adv-" + ad[:2], CampaignID: campaignOf(ad, at), PlacementID: placementOf(ad, w.seq), ImpressionTime: impTime, ExpiresAt: impTime.Add(time.Hour),
 		ClickTime: at, UserKey: "u", UAClass: clickevent.UABrowser}
 	for _, f := range mut {
 		f(ev)
@@ -78,7 +81,52 @@ func (w *world) count(ev *clickevent.Event, o countable.Outcome) {
 		w.want[ev.AdvertiserID+"/"+ev.AdID+"/"+minute]++
 		w.want[ev.AdvertiserID+"/"+btschema.AllAds+"/"+minute]++
 		w.want[ev.AdvertiserID+"/"+btschema.CampaignSeries(ev.CampaignID)+"/"+minute]++
+		day := ev.AdvertiserID + "/" + ev.AdID + "/" + strconv.FormatInt(ev.ClickTime.UTC().Truncate(24*time.Hour).UnixMilli(), 10)
+		if w.placements[day] == nil {
+			w.placements[day] = map[string]int64{}
+		}
+		w.placements[day][btschema.PlacementLabel(ev.PlacementID)]++
 	}
+}
+
+// placementOf is where the seq-th click's ad was shown: the hot ad on a
+// new placement each time (past the daily cap), the others on three
+// slots each, a few on none or on an id that is not printable.
+func placementOf(ad string, seq int) string {
+	switch {
+	case seq%41 == 0:
+		return ""
+	case seq%43 == 0:
+		return "bad\x01id"
+	case ad == "aa-hot":
+		return fmt.Sprintf("hot-%05d", seq)
+	}
+	return fmt.Sprintf("slot %s #%d", ad, seq%3)
+}
+
+// capped is the placement table's expectation: the cap most clicked
+// placements, ties to the smaller label, the rest as (other).
+func capped(byLabel map[string]int64, limit int) map[string]int64 {
+	type lc struct {
+		label string
+		n     int64
+	}
+	var all []lc
+	for l, n := range byLabel {
+		all = append(all, lc{l, n})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		return all[i].n > all[j].n || all[i].n == all[j].n && all[i].label < all[j].label
+	})
+	out := map[string]int64{}
+	for i, x := range all {
+		if i < limit {
+			out[x.label] = x.n
+		} else {
+			out[btschema.OtherPlacements] += x.n
+		}
+	}
+	return out
 }
 
 // campaignOf is the campaign an ad's clicks carry at t: aa-1 moves from
@@ -277,6 +325,8 @@ func (h *harness) tables(t *testing.T, days []time.Time) map[string]int64 {
 					got[fmt.Sprintf("%s|%s/%s/%d", tbl.Name, r.AdvertiserID, r.AdID, r.BucketStart)] += r.Clicks
 				case warehouse.AdvertiserRow:
 					got[fmt.Sprintf("%s|%s/%s/%d", tbl.Name, r.AdvertiserID, btschema.AllAds, r.BucketStart)] += r.Clicks
+				case warehouse.PlacementRow:
+					got[fmt.Sprintf("%s|%s/%s/%d|%s", tbl.Name, r.AdvertiserID, r.AdID, warehouse.DayOf(r.Date).UnixMilli(), r.PlacementID)] += r.Clicks
 				case warehouse.CampaignRow:
 					got[fmt.Sprintf("%s|%s/%s/%d", tbl.Name, r.AdvertiserID, btschema.CampaignSeries(r.CampaignID), r.BucketStart)] += r.Clicks
 				case warehouse.OutcomeRow:
@@ -324,6 +374,15 @@ func (w *world) expected(days []time.Time) map[string]int64 {
 		year := time.Date(minute.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
 		for g, start := range map[string]time.Time{"minute": minute, "hour": minute.Truncate(time.Hour), "day": minute.Truncate(24 * time.Hour), "month": month, "year": year} {
 			want[fmt.Sprintf("%s%s|%s/%s/%d", level, g, advertiser, ad, start.UnixMilli())] += n
+		}
+	}
+	for k, byLabel := range w.placements {
+		ms, _ := strconv.ParseInt(k[strings.LastIndexByte(k, '/')+1:], 10, 64)
+		if !in(ms) {
+			continue
+		}
+		for label, n := range capped(byLabel, btschema.DefaultMaxPlacements) {
+			want["ad_placement_clicks_day|"+k+"|"+label] += n
 		}
 	}
 	for k, n := range w.outcomes {
@@ -444,6 +503,19 @@ func TestDayMatchesKnownAnswer(t *testing.T) {
 	}
 	if got, ok := h.batchCell(t, btschema.Day, "adv-aa", btschema.AllAds, day0); !ok || got != want[fmt.Sprintf("advertiser_clicks_day|adv-aa/*/%d", day0.UnixMilli())] {
 		t.Errorf("batch day cell of adv-aa = %d (present %v)", got, ok)
+	}
+	// The hot ad's placements pass the cap: 100 kept, the rest in (other);
+	// clicks without a placement or with an unprintable one are labelled.
+	hotPrefix := fmt.Sprintf("ad_placement_clicks_day|adv-aa/aa-hot/%d|", day0.UnixMilli())
+	labels := map[string]int64{}
+	for k, n := range want {
+		if strings.HasPrefix(k, hotPrefix) {
+			labels[strings.TrimPrefix(k, hotPrefix)] = n
+		}
+	}
+	if len(labels) != btschema.DefaultMaxPlacements+1 || labels[btschema.OtherPlacements] == 0 || labels[btschema.NoPlacement] == 0 || labels[btschema.InvalidPlacement] == 0 {
+		t.Errorf("the hot ad's expected placements: %d labels, (other) %d, (none) %d, (invalid) %d; the test does not exercise the cap",
+			len(labels), labels[btschema.OtherPlacements], labels[btschema.NoPlacement], labels[btschema.InvalidPlacement])
 	}
 	for _, campaign := range []string{"spring", "summer"} { // aa-1 moved at noon
 		key := fmt.Sprintf("campaign_clicks_day|adv-aa/%s/%d", btschema.CampaignSeries(campaign), day0.UnixMilli())

@@ -185,6 +185,8 @@ func readParquet(ctx context.Context, store blob.Store, name string, rowType any
 		return readAll[warehouse.AdvertiserRow](data, name, fn)
 	case warehouse.CampaignRow:
 		return readAll[warehouse.CampaignRow](data, name, fn)
+	case warehouse.PlacementRow:
+		return readAll[warehouse.PlacementRow](data, name, fn)
 	case warehouse.OutcomeRow:
 		return readAll[warehouse.OutcomeRow](data, name, fn)
 	}

@@ -107,6 +107,13 @@ func (fn *writeParquetFn) ProcessElement(ctx context.Context, c Count, _ func(st
 	if c.N == 0 {
 		return nil
 	}
+	if c.Kind == btschema.Placement {
+		t, err := warehouse.Lookup(warehouse.PlacementTable)
+		if err != nil {
+			return err
+		}
+		return fn.parts.write(ctx, t, c.Start, warehouse.PlacementRow{Date: warehouse.EpochDay(c.Start), AdvertiserID: c.Advertiser, AdID: c.Ad, PlacementID: c.Placement, Clicks: c.N})
+	}
 	gran := map[btschema.Kind]string{btschema.Minute: "minute", btschema.Hour: "hour", btschema.Day: "day"}[c.Kind]
 	level, id := warehouse.AdLevel, c.Ad
 	if c.Ad == btschema.AllAds {
@@ -206,6 +213,13 @@ func (fn *writeBigtableFn) ProcessElement(ctx context.Context, c Count, _ func(i
 	}
 	fn.cells++
 	ts, val := btschema.BatchTimestamp(time.UnixMilli(fn.RunMs)), btschema.EncodeCount(c.N)
+	if c.Kind == btschema.Placement {
+		// Versioned by the run, as the day's marker: readers take the
+		// marking run's cells only, so a placement an earlier run kept
+		// and this one folded into (other) is not read twice.
+		fn.batch.Set(btschema.RowKey(c.Kind, c.Advertiser, c.Ad, c.Start), btschema.FamilyBatch, c.Placement, ts, val)
+		return
+	}
 	fn.batch.Set(btschema.RowKey(c.Kind, c.Advertiser, c.Ad, c.Start), btschema.FamilyBatch, btschema.Qualifier(c.Kind, c.Start), ts, val)
 	if c.Kind == btschema.Minute && c.Ad != btschema.AllAds {
 		fn.batch.Set(btschema.TopRowKey(c.Advertiser, c.Start), btschema.FamilyBatch, c.Ad, ts, val)
