@@ -495,6 +495,9 @@ type Cell struct {
 	Placement string
 	Family    string // FamilySpeed or FamilyBatch
 	N         int64
+	// Version is the cell's timestamp: for batch cells, the run that
+	// wrote it (BatchTimestamp).
+	Version bigtable.Timestamp
 }
 
 // ParseRowKey splits a count row's key (RowKey or TopRowKey) into its
@@ -529,7 +532,7 @@ func DecodeRow(row bigtable.Row, fn func(Cell)) error {
 	}
 	for _, family := range []string{FamilySpeed, FamilyBatch} {
 		for _, item := range row[family] {
-			c := Cell{Kind: k, Advertiser: advertiser, Ad: ad, Bucket: start, Family: family}
+			c := Cell{Kind: k, Advertiser: advertiser, Ad: ad, Bucket: start, Family: family, Version: item.Timestamp}
 			q := strings.TrimPrefix(item.Column, family+":")
 			switch k {
 			case Top:

@@ -478,3 +478,57 @@ func (r *Reader) top(ctx context.Context, advertiser string, from, to time.Time,
 	}
 	return out, final, nil
 }
+
+// MaxPlacementRange bounds TopPlacements: one row per day.
+const MaxPlacementRange = 93 * 24 * time.Hour
+
+// PlacementClicks is one placement's clicks of an ad.
+type PlacementClicks struct {
+	PlacementID string `json:"placement_id"`
+	Clicks      int64  `json:"clicks"`
+}
+
+// TopPlacements returns an ad's n most clicked placements over the UTC
+// days of [from, to) that the nightly has reconciled (placements are
+// counted by the nightly only, so every number is final), and those days.
+// A day's cells are the marking run's: an earlier run's placement that a
+// later one folded into (other) is not counted twice.
+func (r *Reader) TopPlacements(ctx context.Context, advertiser, ad string, from, to time.Time, n int) ([]PlacementClicks, []time.Time, error) {
+	from, to = from.UTC().Truncate(24*time.Hour), to.UTC()
+	if to.Sub(from) > MaxPlacementRange {
+		return nil, nil, fmt.Errorf("placements over %v: at most %v", to.Sub(from), MaxPlacementRange)
+	}
+	marked, err := btschema.ReadReconciled(ctx, r.tbl, from, to)
+	if err != nil {
+		return nil, nil, err
+	}
+	days := make([]time.Time, 0, len(marked))
+	for d := range marked {
+		days = append(days, d)
+	}
+	sort.Slice(days, func(i, j int) bool { return days[i].Before(days[j]) })
+	if len(days) == 0 {
+		return []PlacementClicks{}, days, nil
+	}
+	sums := map[string]int64{}
+	err = btschema.ReadCells(ctx, r.tbl, btschema.PlacementRows(advertiser, ad, days[0], days[len(days)-1].Add(24*time.Hour)), btschema.FamilyBatch,
+		func(c btschema.Cell) {
+			if run, ok := marked[c.Bucket]; ok && c.Version == run {
+				sums[c.Placement] += c.N
+			}
+		})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read placements of %s/%s: %w", advertiser, ad, err)
+	}
+	out := make([]PlacementClicks, 0, len(sums))
+	for p, c := range sums {
+		out = append(out, PlacementClicks{PlacementID: p, Clicks: c})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Clicks > out[j].Clicks || out[i].Clicks == out[j].Clicks && out[i].PlacementID < out[j].PlacementID
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out, days, nil
+}

@@ -57,6 +57,13 @@ func fixture(t *testing.T) *Reader {
 			}
 		}
 	}
+	// a1's placements: day1's by the marking run, one left by an earlier
+	// run, and day2's (not reconciled) to be ignored.
+	run := btschema.BatchTimestamp(day2)
+	mut(btschema.RowKey(btschema.Placement, "acme", "a1", day1)).Set(btschema.FamilyBatch, "site-a", run, btschema.EncodeCount(5))
+	mut(btschema.RowKey(btschema.Placement, "acme", "a1", day1)).Set(btschema.FamilyBatch, "site-b", run, btschema.EncodeCount(3))
+	mut(btschema.RowKey(btschema.Placement, "acme", "a1", day1)).Set(btschema.FamilyBatch, "folded-later", btschema.BatchTimestamp(day1), btschema.EncodeCount(9))
+	mut(btschema.RowKey(btschema.Placement, "acme", "a1", day2)).Set(btschema.FamilyBatch, "site-a", run, btschema.EncodeCount(100))
 	mut(btschema.ReconciledRowKey(day1)).Set(btschema.FamilyBatch, btschema.ReconciledColumn, btschema.BatchTimestamp(day2), []byte("run"))
 	var keys []string
 	var muts []*bigtable.Mutation
@@ -256,5 +263,24 @@ func TestTopCampaigns(t *testing.T) {
 	// 10 batch minutes at 1 + 10 speed minutes at 2, as a1.
 	if want := []CampaignClicks{{CampaignID: "c1", Clicks: 30, Final: false}}; len(got) != 1 || got[0] != want[0] {
 		t.Errorf("TopCampaigns = %+v, want %+v", got, want)
+	}
+}
+
+// TestTopPlacements: reconciled days only, the marking run's cells only.
+func TestTopPlacements(t *testing.T) {
+	r := fixture(t)
+	got, days, err := r.TopPlacements(context.Background(), "acme", "a1", day1, day2.AddDate(0, 0, 1), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []PlacementClicks{{"site-a", 5}, {"site-b", 3}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] || len(days) != 1 || !days[0].Equal(day1) {
+		t.Errorf("TopPlacements = %+v over %v, want %+v over [%s]", got, days, want, day1)
+	}
+	if one, _, _ := r.TopPlacements(context.Background(), "acme", "a1", day1, day2, 1); len(one) != 1 || one[0].PlacementID != "site-a" {
+		t.Errorf("top 1 placement = %+v", one)
+	}
+	if _, _, err := r.TopPlacements(context.Background(), "acme", "a1", day1, day1.AddDate(0, 0, 94), 10); err == nil {
+		t.Error("94 days of placements accepted")
 	}
 }

@@ -113,6 +113,7 @@ func (s *Server) Routes(r gin.IRouter) {
 	v1.GET("/ads/:ad_id/clicks", s.adClicks)
 	v1.GET("/advertiser/clicks", s.advertiserClicks)
 	v1.GET("/advertiser/top", s.top)
+	v1.GET("/ads/:ad_id/placements", s.adPlacements)
 	v1.GET("/campaigns", s.listCampaigns)
 	v1.GET("/campaigns/:campaign_id/clicks", s.campaignClicks)
 	v1.GET("/advertiser/top-campaigns", s.topCampaigns)
@@ -248,6 +249,59 @@ func (s *Server) adClicks(c *gin.Context) {
 		return
 	}
 	s.series(c, adv.ID, adID)
+}
+
+// adPlacements ranks the placements that brought an ad's clicks over the
+// reconciled UTC days of a range (default the last 30): final numbers
+// from the nightly.
+func (s *Server) adPlacements(c *gin.Context) {
+	adv := advertiserOf(c)
+	adID := c.Param("ad_id")
+	if err := ids.CheckName("ad_id", adID); err != nil || !owns(adv, adID) {
+		c.JSON(http.StatusNotFound, gin.H{"error": fmt.Sprintf("no ad %q", adID)})
+		return
+	}
+	now := s.cfg.Now().UTC()
+	to, err := parseTime(c.Query("to"), time.UTC, now)
+	if err != nil {
+		s.fail(c, badRequest{"to", err.Error()})
+		return
+	}
+	from, err := parseTime(c.Query("from"), time.UTC, to.AddDate(0, 0, -30))
+	if err != nil {
+		s.fail(c, badRequest{"from", err.Error()})
+		return
+	}
+	if !from.Before(to) || to.Sub(from) > query.MaxPlacementRange {
+		s.fail(c, badRequest{"from", fmt.Sprintf("want before to and at most %v before it", query.MaxPlacementRange)})
+		return
+	}
+	n, err := strconv.Atoi(c.DefaultQuery("n", "20"))
+	if err != nil || n < 1 || n > maxTop {
+		s.fail(c, badRequest{"n", fmt.Sprintf("%q: want 1 to %d", c.Query("n"), maxTop)})
+		return
+	}
+	start := time.Now()
+	placements, days, err := s.cfg.Reader.TopPlacements(c.Request.Context(), adv.ID, adID, from, to, n)
+	s.queries.WithLabelValues("placements").Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.fail(c, fmt.Errorf("read placements of %s/%s: %w", adv.ID, adID, err))
+		return
+	}
+	if wantsCSV(c) {
+		rows := [][]string{{"placement_id", "clicks"}}
+		for _, p := range placements {
+			rows = append(rows, []string{p.PlacementID, strconv.FormatInt(p.Clicks, 10)})
+		}
+		writeCSV(c, rows)
+		return
+	}
+	reconciled := make([]string, len(days))
+	for i, d := range days {
+		reconciled[i] = d.Format(time.DateOnly)
+	}
+	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "ad_id": adID, "from": from.UTC(), "to": to.UTC(),
+		"days_reconciled": reconciled, "placements": placements})
 }
 
 func owns(adv *catalog.Advertiser, adID string) bool {

@@ -87,6 +87,19 @@ func newTestServerWith(t *testing.T, change func(*Config)) *httptest.Server {
 			}
 		}
 	}
+	// 26 November is reconciled; acme-1's placements that day.
+	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	run := btschema.BatchTimestamp(day.AddDate(0, 0, 1))
+	pm := bigtable.NewMutation()
+	pm.Set(btschema.FamilyBatch, "news-site/top", run, btschema.EncodeCount(4))
+	pm.Set(btschema.FamilyBatch, btschema.OtherPlacements, run, btschema.EncodeCount(1))
+	mm := bigtable.NewMutation()
+	mm.Set(btschema.FamilyBatch, btschema.ReconciledColumn, run, []byte("run"))
+	for key, m := range map[string]*bigtable.Mutation{btschema.RowKey(btschema.Placement, "acme", "acme-1", day): pm, btschema.ReconciledRowKey(day): mm} {
+		if err := tbl.Apply(context.Background(), key, m); err != nil {
+			t.Fatal(err)
+		}
+	}
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
 	cfg := Config{Catalog: func() *catalog.Catalog { return cat }, Pepper: pepper, Reader: query.NewReader(tbl, nil),
@@ -149,6 +162,10 @@ func TestAPI(t *testing.T) {
 		{"a malformed campaign id", "/v1/campaigns/a%23b/clicks", "acme-key", 400, `"param":"campaign_id"`},
 		{"top campaigns", "/v1/advertiser/top-campaigns?minutes=60&n=5", "acme-key", 200, `"campaigns":[{"campaign_id":"c","clicks":5,"final":false}]`},
 		{"top ads leave campaigns out", "/v1/advertiser/top?minutes=60&n=5", "acme-key", 200, `"ads":[{"ad_id":"acme-1","clicks":5,"final":false}]`},
+		{"an ad's placements", "/v1/ads/acme-1/placements?from=2026-11-20&to=2026-11-28", "acme-key", 200, `"placements":[{"placement_id":"news-site/top","clicks":4},{"placement_id":"(other)","clicks":1}]`},
+		{"placements say which reconciled days they cover", "/v1/ads/acme-1/placements?from=2026-11-20&to=2026-11-28", "acme-key", 200, `"days_reconciled":["2026-11-26"]`},
+		{"another advertiser's ad's placements", "/v1/ads/acme-1/placements", "globex-key", 404, `no ad \"acme-1\"`},
+		{"placements over too long a range", "/v1/ads/acme-1/placements?from=2026-01-01&to=2026-11-28", "acme-key", 400, `"param":"from"`},
 		{"a year in a zone whose year starts the UTC day before", "/v1/ads/acme-1/clicks?granularity=year&tz=Asia/Tokyo&from=2026-01-01&to=2027-01-01", "acme-key", 200, `[{"start":"2026-01-01T00:00:00+09:00","clicks":5,"final":false,"open":true}]`},
 		{"the granularity error lists year", "/v1/advertiser/clicks?granularity=week", "acme-key", 400, "minute, hour, day, month, year"},
 	}
@@ -229,6 +246,7 @@ func TestOpenAPIMatchesServer(t *testing.T) {
 		"/v1/advertiser/top":                 {"minutes", "from", "to", "n", "format"},
 		"/v1/advertiser/top-campaigns":       {"minutes", "from", "to", "n", "format"},
 		"/v1/campaigns":                      {},
+		"/v1/ads/{ad_id}/placements":         {"ad_id", "from", "to", "n", "format"},
 		"/v1/campaigns/{campaign_id}/clicks": {"campaign_id", "from", "to", "granularity", "tz", "format"},
 	}
 	for _, p := range paths {
