@@ -213,11 +213,16 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.SetValue("#ad", "campaign:spring-road"),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("ad").dispatchEvent(new Event("change"))`),
 		chromedp.Poll[chromedp.Void](`document.getElementById("total").dataset.total === "0"`, chromedp.WithPollingTimeout(30*time.Second)),
+		// An ad picked: its placements card (no day reconciled here yet).
+		chromedp.SetValue("#ad", "ad:acme-trail-1"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("ad").dispatchEvent(new Event("change"))`),
+		chromedp.Poll[chromedp.Void](`!document.getElementById("placements-card").hidden && document.getElementById("placements-days").textContent.includes("No reconciled day")`, chromedp.WithPollingTimeout(30*time.Second)),
 		chromedp.SetValue("#ad", ""),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("ad").dispatchEvent(new Event("change"))`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("placements-card").hidden`, chromedp.WithPollingTimeout(30*time.Second)),
 	)
 	if err != nil {
-		t.Errorf("campaigns on the dashboard (top table spring-trail = 4, its series total 4, spring-road 0): %v", err)
+		t.Errorf("campaigns and placements on the dashboard (top table spring-trail = 4, its series total 4, spring-road 0): %v", err)
 	}
 
 	// Years: one point a year, the open one marked, the same total.

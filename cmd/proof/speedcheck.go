@@ -30,21 +30,22 @@ func crashMinutes(k time.Time) map[time.Time]bool {
 }
 
 // crashTime places the short proof's streaming crash in the smaller of the
-// load's partial first and last minutes, at least crashReach into it (so
-// one minute is excluded) and with load after it, so that most of the
-// load's minutes are compared. A load shorter than three minutes has at
-// most two partial minutes and one full one.
+// load's partial first and last minutes, so that one minute, the smaller
+// edge, is excluded and most of the load is compared: near the end of
+// the first (its last early-firing interval stays inside it) or
+// crashReach into the last (so load follows the crash either way).
 func crashTime(loadStart, loadEnd time.Time) time.Time {
 	firstEnd := loadStart.Truncate(time.Minute).Add(time.Minute)
 	lastStart := loadEnd.Truncate(time.Minute)
 	first, last := firstEnd.Sub(loadStart), loadEnd.Sub(lastStart)
-	margin := crashReach + time.Second
-	switch {
-	case first >= 2*margin && (first <= last || last < 2*margin):
-		return firstEnd.Add(-margin)
-	case last >= 2*margin:
-		return lastStart.Add(margin)
+	const slack = time.Second
+	lastFits := last > crashReach+2*slack
+	if first > 2*slack && (first <= last || !lastFits) {
+		return firstEnd.Add(-slack)
 	}
-	// Both edges are too short to hold a crash: a whole minute mid-load.
-	return loadStart.Add(loadEnd.Sub(loadStart) / 2).Truncate(time.Minute).Add(margin)
+	if lastFits {
+		return lastStart.Add(crashReach + slack)
+	}
+	// Neither edge holds a crash: a whole minute mid-load.
+	return loadStart.Add(loadEnd.Sub(loadStart) / 2).Truncate(time.Minute).Add(crashReach + slack)
 }

@@ -13,9 +13,10 @@ func TestCrashTime(t *testing.T) {
 		want       time.Time
 	}{
 		{"the last minute is the smaller part", m.Add(4 * time.Second), m.Add(2*time.Minute + 16*time.Second), m.Add(2*time.Minute + 7*time.Second)},
-		{"the first minute is the smaller part", m.Add(40 * time.Second), m.Add(2*time.Minute + 58*time.Second), m.Add(time.Minute - 7*time.Second)},
-		{"a first part too short for a crash", m.Add(50 * time.Second), m.Add(2*time.Minute + 58*time.Second), m.Add(2*time.Minute + 7*time.Second)},
-		{"both edges too short: a minute mid-load", m.Add(57 * time.Second), m.Add(3*time.Minute + 7*time.Second), m.Add(2*time.Minute + 7*time.Second)},
+		{"the first minute is the smaller part", m.Add(40 * time.Second), m.Add(2*time.Minute + 58*time.Second), m.Add(time.Minute - time.Second)},
+		{"a short first minute still holds it", m.Add(50 * time.Second), m.Add(2*time.Minute + 58*time.Second), m.Add(time.Minute - time.Second)},
+		{"a first minute of a second does not", m.Add(59*time.Second + 500*time.Millisecond), m.Add(2*time.Minute + 20*time.Second), m.Add(2*time.Minute + 7*time.Second)},
+		{"neither edge: a minute mid-load", m.Add(59*time.Second + 500*time.Millisecond), m.Add(3*time.Minute + 3*time.Second), m.Add(2*time.Minute + 7*time.Second)},
 	} {
 		got := crashTime(tt.start, tt.end)
 		if !got.Equal(tt.want) {

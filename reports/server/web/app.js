@@ -80,6 +80,7 @@ async function refresh() {
     table(series.points, series.tz);
     topTable($("top"), top.ads.map((a) => [a.ad_id, a.clicks]));
     topTable($("top-campaigns"), topCamps.campaigns.map((c) => [c.campaign_id, c.clicks]));
+    await placements(picked);
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
     $("error").textContent = "";
   } catch (e) {
@@ -118,6 +119,19 @@ function draw(points) {
     ],
     axes: [{}, { label: "clicks" }],
   }, data, $("chart"));
+}
+
+// placements shows, for a picked ad, which placements brought its clicks
+// over the last 30 days: reconciled days only, so every number is final.
+async function placements(picked) {
+  const [kind, id] = picked.split(/:(.*)/s);
+  $("placements-card").hidden = kind !== "ad";
+  if (kind !== "ad") return;
+  const p = await api(`/v1/ads/${encodeURIComponent(id)}/placements?n=10`);
+  topTable($("placements"), p.placements.map((x) => [x.placement_id, x.clicks]));
+  const days = p.days_reconciled;
+  $("placements-days").textContent = days.length === 0 ? "No reconciled day in the last 30 yet: placements are counted by the nightly."
+    : `${days.length} reconciled day(s), ${days[0]} to ${days[days.length - 1]} (UTC), final.`;
 }
 
 // current shows the bucket in progress, if the range holds it.
