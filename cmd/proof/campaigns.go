@@ -124,3 +124,50 @@ func campaignParquet(ctx context.Context, s *stack, days []time.Time) (map[campa
 	}
 	return out, nil
 }
+
+// proofPlacement is the placement the proof's load mints every impression
+// for (load.go).
+const proofPlacement = "proof"
+
+// checkPlacements: every countable click of an ad was shown in the proof's
+// one placement, so the nightly's placement rows and table must hold
+// exactly the ad's count under it, and nothing else.
+func checkPlacements(ctx context.Context, s *stack, tbl *bigtable.Table, days []time.Time, perAd map[string]int64) (bad int, err error) {
+	store, err := blob.Open(ctx, filepath.Join(s.dir, "warehouse"))
+	if err != nil {
+		return 0, err
+	}
+	table, err := warehouse.Lookup(warehouse.PlacementTable)
+	if err != nil {
+		return 0, err
+	}
+	parquet := map[string]map[string]int64{}
+	for _, d := range days {
+		err := nightly.ReadRows(ctx, store, table, d, func(row any) {
+			r := row.(warehouse.PlacementRow)
+			if parquet[r.AdID] == nil {
+				parquet[r.AdID] = map[string]int64{}
+			}
+			parquet[r.AdID][r.PlacementID] += r.Clicks
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	for _, ad := range ads {
+		cells := map[string]int64{}
+		err := btschema.ReadCells(ctx, tbl, btschema.PlacementRows(ad.advertiser, ad.id, days[0], days[len(days)-1].AddDate(0, 0, 1)), btschema.FamilyBatch,
+			func(c btschema.Cell) { cells[c.Placement] += c.N })
+		if err != nil {
+			return 0, err
+		}
+		want := map[string]int64{proofPlacement: perAd[ad.id]}
+		for what, got := range map[string]map[string]int64{"Bigtable": cells, "Parquet": parquet[ad.id]} {
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				fmt.Printf("  placements of %s in %s: %v, want %v  MISMATCH\n", ad.id, what, got, want)
+				bad++
+			}
+		}
+	}
+	return bad, nil
+}

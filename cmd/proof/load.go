@@ -233,7 +233,7 @@ func (l *load) unknownAd() string {
 }
 
 func (l *load) mint(ctx context.Context, ad string, n, ttl int) ([]string, []string, error) {
-	body, _ := json.Marshal(map[string]any{"ad_id": ad, "count": n, "ttl_seconds": ttl, "placement_id": "proof"})
+	body, _ := json.Marshal(map[string]any{"ad_id": ad, "count": n, "ttl_seconds": ttl, "placement_id": proofPlacement})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, l.base+"/v1/impressions", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+l.secret)
 	req.Header.Set("Content-Type", "application/json")

@@ -451,6 +451,15 @@ func verify(ctx context.Context, s *stack, t *truth, days []time.Time, published
 	if badCampaigns > 0 {
 		fail("%d campaigns' reconciled counts differ from the truth", badCampaigns)
 	}
+	badPlacements, err := checkPlacements(ctx, s, tbl, days, want)
+	if err != nil {
+		return false, err
+	}
+	if badPlacements > 0 {
+		fail("%d ads' placement counts differ from the truth", badPlacements)
+	} else {
+		fmt.Printf("placements: every ad's clicks under %q, exact in Bigtable and Parquet\n", proofPlacement)
+	}
 	// The speed layer against the exact minute cells: every minute but
 	// the crash's (crashMinutes) must match to 1 %, give or take the
 	// moves explained below; the crash's minutes are reported. Most of

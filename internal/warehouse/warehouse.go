@@ -124,7 +124,7 @@ func buildTables() []Table {
 	}
 	ts = append(ts, Table{
 		Name:        PlacementTable,
-		Description: "Exact countable clicks per ad per UTC day by the placement the ad was shown in (signed into the impression token): the " + strconv.Itoa(btschema.DefaultMaxPlacements) + " most clicked placements per ad and day (the nightly's --max_placements), the rest summed as (other); (none) when the token named none, (invalid) for ids that are not printable UTF-8 of at most " + strconv.Itoa(btschema.MaxPlacementLen) + " bytes.",
+		Description: "Exact countable clicks per ad per UTC day by the placement the ad was shown in (signed into the impression token): the " + strconv.Itoa(btschema.DefaultMaxPlacements) + " most clicked placements per ad and day, the rest summed as (other); (none) when the token named none, (invalid) for ids that are not printable UTF-8 of at most " + strconv.Itoa(btschema.MaxPlacementLen) + " bytes.",
 		Partition:   ByDay,
 		Columns: []Column{colDate, colAdvertiser, colAd,
 			{"placement_id", bigquery.StringFieldType, "Where the ad was shown, as the ad server named it, or (other), (none), (invalid)."}, colClicks},

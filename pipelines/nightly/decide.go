@@ -138,9 +138,6 @@ type settleFn struct {
 	Project, Instance, AppProfile string
 	FromMs, ToMs                  int64
 	TimeoutMs                     int64
-	// MaxPlacements caps the placements kept per ad and day
-	// (btschema.DefaultMaxPlacements if 0).
-	MaxPlacements int
 
 	client *bigtable.Client
 }
@@ -272,7 +269,7 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*cli
 		emit(c)
 	}
 	for day, byPlacement := range placements {
-		for label, n := range capPlacements(byPlacement, fn.MaxPlacements) {
+		for label, n := range capPlacements(byPlacement, btschema.DefaultMaxPlacements) {
 			emit(Count{Kind: btschema.Placement, Advertiser: advertiser, Ad: day.ad, Start: time.UnixMilli(day.minuteMs).UTC(), Placement: label, N: n})
 		}
 	}
