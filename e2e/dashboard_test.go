@@ -112,6 +112,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	base := s.startReports(t, key)
 
 	urls, _ := s.mint(t, svc, "acme-trail-1", 4)
+	asAPerson()
 	for _, u := range urls[:3] {
 		click(t, u)
 	}
@@ -217,6 +218,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.SetValue("#ad", "ad:acme-trail-1"),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("ad").dispatchEvent(new Event("change"))`),
 		chromedp.Poll[chromedp.Void](`!document.getElementById("placements-card").hidden && document.getElementById("placements-days").textContent.includes("No reconciled day")`, chromedp.WithPollingTimeout(30*time.Second)),
+		chromedp.Poll[chromedp.Void](`!document.getElementById("invalid-card").hidden && document.getElementById("invalid-days").textContent.includes("No reconciled day")`, chromedp.WithPollingTimeout(30*time.Second)),
 		chromedp.SetValue("#ad", ""),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("ad").dispatchEvent(new Event("change"))`),
 		chromedp.Poll[chromedp.Void](`document.getElementById("placements-card").hidden`, chromedp.WithPollingTimeout(30*time.Second)),

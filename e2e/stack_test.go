@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/internal/proc"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -148,6 +149,10 @@ func (s *stack) startRedirect(t *testing.T, spoolDir string, extra ...string) *s
 	})
 	return svc
 }
+
+// asAPerson waits as long as a person takes at least to see an ad and
+// click it: countable's too-fast rule does not count a click sooner.
+func asAPerson() { time.Sleep(countable.DefaultRules.MinClickDelay) }
 
 // mint asks the service for n click URLs of ad, like an ad server.
 func (s *stack) mint(t *testing.T, svc *service, ad string, n int) (urls, impressions []string) {

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/adclick/adclick/internal/btschema"
+	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/pipelines/deadletter"
 	"github.com/adclick/adclick/pipelines/pullsource"
@@ -29,7 +30,7 @@ func (s *stack) runStreaming(t *testing.T) (stop func() map[string]int64) {
 	drain := filepath.Join(t.TempDir(), "drain")
 	p, sc := beam.NewPipelineWithRoot()
 	msgs := pullsource.Read(sc, project, gcpnames.StreamingSubscription, drain)
-	counts, dead := speed.Count(sc, msgs, 0)
+	counts, dead := speed.Count(sc, msgs, 0, countable.DefaultRules)
 	deadletter.Publish(sc, project, gcpnames.DeadLetterTopic, dead)
 	speed.WriteCounts(sc, project, gcpnames.BigtableInstance, "", counts)
 	type result struct {
@@ -96,6 +97,7 @@ func TestClicksReachBigtable(t *testing.T) {
 	minute := time.Now().UTC().Truncate(time.Minute)
 	hot, _ := s.mint(t, svc, "acme-trail-1", 40)
 	cold, _ := s.mint(t, svc, "globex-tokyo", 5)
+	asAPerson()
 	want := map[string]int64{"acme-trail-1": 40, "globex-tokyo": 5}
 	var clicks int64
 	for i, u := range append(hot, cold...) {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/internal/token"
 )
 
@@ -30,6 +31,7 @@ const (
 	kindExpired  = "expired"  // a token past its expiry: redirected, never counted
 	kindTampered = "tampered" // a token with a changed byte: 400, nothing recorded
 	kindUnknown  = "unknown"  // an authentic token for an ad not in the catalog: 404
+	kindTooFast  = "too-fast" // clicked the moment it was minted: redirected, never counted (invalid_too_fast)
 )
 
 const browserUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
@@ -202,14 +204,26 @@ func (l *load) burst(ctx context.Context, n int) {
 		case r < 5:
 			l.click(ctx, tamper(u), "", ad.id, kindTampered, browserUA)
 			continue
-		case r < 15:
+		case r < 7:
+			l.click(ctx, u, imps[i], ad.id, kindTooFast, browserUA)
+			continue
+		case r < 17:
 			l.pending <- minted{u, imps[i], ad.id, kindRepeat, time.Now().Add(time.Duration(1+l.intn(20)) * time.Second)}
 		}
-		l.click(ctx, u, imps[i], ad.id, kind, ua)
+		// A person sees the ad before clicking it: at least the too-fast
+		// rule's delay, and up to 1.5 s more.
+		l.inflight.Add(1)
+		imp := imps[i]
+		time.AfterFunc(l.thinkTime(), func() { defer l.inflight.Done(); l.click(ctx, u, imp, ad.id, kind, ua) })
 	}
 	if l.intn(100) == 0 {
 		l.click(ctx, l.unknownAd(), "", "no-such-ad", kindUnknown, browserUA)
 	}
+}
+
+// thinkTime is how long after seeing an ad a person clicks it.
+func (l *load) thinkTime() time.Duration {
+	return countable.DefaultRules.MinClickDelay + 200*time.Millisecond + time.Duration(l.intn(1500))*time.Millisecond
 }
 
 // tamper changes one character of the token.

@@ -125,6 +125,28 @@ func run(ctx context.Context, c config) (bool, error) {
 		fmt.Println("  fault: " + msg)
 	}
 	var outageFrom, outageTo, streamingKill time.Time
+
+	// The streaming job's crash: in the long form mid-run; in the short
+	// one in the smaller partial minute of the load, on its own clock, so
+	// that most minutes stay comparable (crashTime).
+	crashStreaming := func() error {
+		streamingKill = time.Now()
+		s.streaming.Kill()
+		note("streaming job killed (SIGKILL) at %.1fs (load from %.1fs)", streamingKill.Sub(start).Seconds(), loadStart.Sub(start).Seconds())
+		if err := s.streaming.Start(); err != nil {
+			return err
+		}
+		note("streaming job restarted")
+		return nil
+	}
+	crashed := make(chan error, 1)
+	if c.short {
+		go func() {
+			sleepUntil(crashTime(loadStart, loadStart.Add(c.duration)))
+			crashed <- crashStreaming()
+		}()
+	}
+
 	var spoolFull int
 
 	at(0.15)
@@ -173,26 +195,7 @@ func run(ctx context.Context, c config) (bool, error) {
 	}
 	note("click service restarted on the same spool")
 
-	// The streaming job's crash: in the long form mid-run; in the short
-	// one in the smaller partial minute of the load, on its own clock, so
-	// that most minutes stay comparable (crashTime).
-	crashStreaming := func() error {
-		streamingKill = time.Now()
-		s.streaming.Kill()
-		note("streaming job killed (SIGKILL) at %.1fs (load from %.1fs)", streamingKill.Sub(start).Seconds(), loadStart.Sub(start).Seconds())
-		if err := s.streaming.Start(); err != nil {
-			return err
-		}
-		note("streaming job restarted")
-		return nil
-	}
-	crashed := make(chan error, 1)
-	if c.short {
-		go func() {
-			sleepUntil(crashTime(loadStart, loadStart.Add(c.duration)))
-			crashed <- crashStreaming()
-		}()
-	} else {
+	if !c.short {
 		at(0.55)
 		crashed <- crashStreaming()
 	}
@@ -224,7 +227,9 @@ func run(ctx context.Context, c config) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("mint for the hostile phase: %w", err)
 	}
-	// The off-catalog attempt uses a real token: a real click, and a countable one.
+	// The off-catalog attempt uses a real token: a real click, and a
+	// countable one, made as a person would (after the too-fast delay).
+	time.Sleep(l.thinkTime())
 	hostileResults := hostile(ctx, s, validURL[0], func(status int) {
 		t.record(kindHuman, status, impressionOf(validURL[0], l), ads[1].id, time.Now(), 0)
 	})
@@ -408,7 +413,7 @@ func verify(ctx context.Context, s *stack, t *truth, days []time.Time, published
 		fmt.Println("  " + f)
 	}
 	fmt.Println("clicks by kind and answer:")
-	kinds := []string{kindHuman, kindRepeat, kindBot, kindExpired, kindTampered, kindUnknown}
+	kinds := []string{kindHuman, kindRepeat, kindBot, kindTooFast, kindExpired, kindTampered, kindUnknown}
 	for _, k := range kinds {
 		fmt.Printf("  %-9s %v\n", k, t.statuses[k])
 	}
@@ -450,6 +455,14 @@ func verify(ctx context.Context, s *stack, t *truth, days []time.Time, published
 	}
 	if badCampaigns > 0 {
 		fail("%d campaigns' reconciled counts differ from the truth", badCampaigns)
+	}
+	outcomes, err := outcomeTotals(ctx, s, days)
+	if err != nil {
+		return false, err
+	}
+	fmt.Printf("the nightly's outcomes: %v\n", outcomes)
+	for _, b := range checkInvalidTraffic(outcomes, t.statuses[kindTooFast][http.StatusFound]) {
+		fail("invalid traffic: %s", b)
 	}
 	badPlacements, err := checkPlacements(ctx, s, tbl, days, want)
 	if err != nil {

@@ -79,6 +79,9 @@ const (
 	// it was shown in: cell = placement (batch family only; the nightly
 	// writes them, capped per ad and day).
 	Placement Kind = 'p'
+	// Outcomes rows hold one ad's archived clicks of one UTC day by
+	// outcome (countable.Outcomes): cell = outcome (batch family only).
+	Outcomes Kind = 'o'
 )
 
 // SpeedRetention is how long speed cells are kept: older days have batch
@@ -108,7 +111,7 @@ func rowTimeLayout(k Kind) string {
 		return "200601"
 	case Top:
 		return "200601021504"
-	case Placement:
+	case Placement, Outcomes:
 		return "20060102"
 	}
 	panic(fmt.Sprintf("btschema: unknown row kind %q", k))
@@ -153,7 +156,7 @@ func RowStart(k Kind, t time.Time) time.Time {
 	switch k {
 	case Minute:
 		return t.Truncate(time.Hour)
-	case Hour, Placement:
+	case Hour, Placement, Outcomes:
 		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 	case Day:
 		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
@@ -491,10 +494,11 @@ type Cell struct {
 	// total) or the cell's column (t rows).
 	Ad     string
 	Bucket time.Time // the bucket's start, UTC
-	// Placement is the cell's column in a placement row.
-	Placement string
-	Family    string // FamilySpeed or FamilyBatch
-	N         int64
+	// Column is the cell's column in a placement row (the placement) or
+	// an outcome row (the outcome).
+	Column string
+	Family string // FamilySpeed or FamilyBatch
+	N      int64
 	// Version is the cell's timestamp: for batch cells, the run that
 	// wrote it (BatchTimestamp).
 	Version bigtable.Timestamp
@@ -511,7 +515,7 @@ func ParseRowKey(key string) (k Kind, advertiser, ad string, start time.Time, er
 	switch {
 	case k == Top && len(parts) == 3:
 		advertiser = parts[1]
-	case (k == Minute || k == Hour || k == Day || k == Placement) && len(parts) == 4:
+	case (k == Minute || k == Hour || k == Day || k == Placement || k == Outcomes) && len(parts) == 4:
 		advertiser, ad = parts[1], parts[2]
 	default:
 		return 0, "", "", time.Time{}, fmt.Errorf("btschema: row key %q is not a count row", key)
@@ -537,8 +541,8 @@ func DecodeRow(row bigtable.Row, fn func(Cell)) error {
 			switch k {
 			case Top:
 				c.Ad = q
-			case Placement:
-				c.Placement = q
+			case Placement, Outcomes:
+				c.Column = q
 			default:
 				c.Bucket, err = BucketTime(k, start, q)
 			}

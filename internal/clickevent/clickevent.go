@@ -72,6 +72,10 @@ type Event struct {
 	UserKey string `json:"user_key"`
 	// UAClass is the coarse user-agent class: see the UA* constants.
 	UAClass string `json:"ua_class"`
+	// Datacenter is set when the click came from an address in the click
+	// service's list of data-centre ranges (-datacenter-cidrs). The
+	// address itself is never recorded.
+	Datacenter bool `json:"datacenter,omitempty"`
 }
 
 // User-agent classes.

@@ -25,6 +25,9 @@ func AppendJSON(dst []byte, e *Event) []byte {
 	dst = appendTime(dst, "click_time", e.ClickTime)
 	dst = appendField(dst, "user_key", e.UserKey)
 	dst = appendField(dst, "ua_class", e.UAClass)
+	if e.Datacenter {
+		dst = append(dst, `,"datacenter":true`...)
+	}
 	return append(dst, '}')
 }
 

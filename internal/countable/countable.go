@@ -5,15 +5,22 @@
 // A raw Pub/Sub message becomes either a dead letter (it is not a click
 // event we can read) or a click with an outcome:
 //
-//	counted    the first click of its impression, authentic, in time, human
-//	duplicate  a later click of an impression already counted
-//	expired    clicked at or after the token's expiry
-//	bot        the user agent is a crawler, preview fetcher or HTTP library
-//	invalid    readable, but inconsistent (clicked before the impression existed)
+//	counted             the first click of its impression, authentic, in time, human
+//	duplicate           a later click of an impression already counted
+//	expired             clicked at or after the token's expiry
+//	bot                 the user agent is a crawler, preview fetcher or HTTP library
+//	invalid             readable, but inconsistent (clicked before the impression existed)
+//	invalid_datacenter  from a data-centre address (the click service's flag)
+//	invalid_too_fast    sooner after the impression than a person can click
+//	invalid_burst       a first click past Rules.BurstClicks of one user on one ad
+//	                    within Rules.BurstWindow
 //
-// Dedupe needs history, so Classify decides everything but "duplicate";
-// the pipelines count the first by Rank among the clicks of an impression
-// that Classify accepts.
+// The invalid_* outcomes are invalid traffic: clicks a person or script
+// made to be paid for, which advertisers see as "invalid clicks (not
+// billed)". Dedupe and the burst rule need history, so Rules.Classify
+// decides everything else; the pipelines count the first by Rank among
+// the clicks of an impression that Classify accepts, then apply
+// Rules.Bursts to each user's first clicks on each ad.
 package countable
 
 import (
@@ -21,6 +28,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
+	"fmt"
 	"time"
 
 	"github.com/adclick/adclick/internal/clickevent"
@@ -31,15 +40,66 @@ import (
 type Outcome string
 
 const (
-	Counted   Outcome = "counted"
-	Duplicate Outcome = "duplicate"
-	Expired   Outcome = "expired"
-	Bot       Outcome = "bot"
-	Invalid   Outcome = "invalid"
+	Counted           Outcome = "counted"
+	Duplicate         Outcome = "duplicate"
+	Expired           Outcome = "expired"
+	Bot               Outcome = "bot"
+	Invalid           Outcome = "invalid"
+	InvalidDatacenter Outcome = "invalid_datacenter"
+	InvalidTooFast    Outcome = "invalid_too_fast"
+	InvalidBurst      Outcome = "invalid_burst"
 )
 
 // Outcomes lists every outcome, in report order.
-var Outcomes = []Outcome{Counted, Duplicate, Expired, Bot, Invalid}
+var Outcomes = []Outcome{Counted, Duplicate, Expired, Bot, Invalid, InvalidDatacenter, InvalidTooFast, InvalidBurst}
+
+// InvalidTraffic lists the invalid-traffic outcomes: what advertisers are
+// shown as invalid clicks, not billed.
+var InvalidTraffic = []Outcome{InvalidDatacenter, InvalidTooFast, InvalidBurst}
+
+// Rules are the invalid-traffic thresholds. Both pipelines take them from
+// flags with these defaults; they must be the same in both, or the
+// nightly's corrections include the difference.
+type Rules struct {
+	// MinClickDelay: a click sooner than this after its impression was
+	// minted is too fast for a person. Impression times have second
+	// precision (rounded down), so a click is flagged only when it came
+	// sooner than this after the true mint time too; a click timed before
+	// its impression (clock skew between ad server and click service) is
+	// not judged.
+	MinClickDelay time.Duration
+	// BurstClicks and BurstWindow: a user's first clicks on one ad past
+	// BurstClicks within BurstWindow are a burst.
+	BurstClicks int
+	BurstWindow time.Duration
+}
+
+// DefaultRules: a second to read an ad before clicking it; more than five
+// impressions of one ad clicked by one user in ten minutes is a script.
+var DefaultRules = Rules{MinClickDelay: time.Second, BurstClicks: 5, BurstWindow: 10 * time.Minute}
+
+// RegisterFlags adds the rules' flags to fs, defaulting to r's values:
+// both pipelines take them the same way, so one deployment sets them once
+// for both.
+func (r *Rules) RegisterFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&r.MinClickDelay, "min_click_delay", r.MinClickDelay, "a click sooner than this after its impression is invalid_too_fast (0 turns the rule off)")
+	fs.IntVar(&r.BurstClicks, "burst_clicks", r.BurstClicks, "a user's first clicks on one ad past this many within --burst_window are invalid_burst (nightly)")
+	fs.DurationVar(&r.BurstWindow, "burst_window", r.BurstWindow, "the window of the burst rule")
+}
+
+// Check refuses thresholds that would flag everything or nothing by
+// mistake.
+func (r Rules) Check() error {
+	switch {
+	case r.MinClickDelay < 0 || r.MinClickDelay > time.Minute:
+		return fmt.Errorf("min click delay %v: want 0 to 1m", r.MinClickDelay)
+	case r.BurstClicks < 1:
+		return fmt.Errorf("burst clicks %d: want at least 1", r.BurstClicks)
+	case r.BurstWindow <= 0 || r.BurstWindow > MaxTokenLifetime:
+		return fmt.Errorf("burst window %v: want more than 0 and at most %v", r.BurstWindow, MaxTokenLifetime)
+	}
+	return nil
+}
 
 // ClockSkew is how far a click may precede its impression's issue time and
 // still be believed: the ad server's and the click service's clocks differ.
@@ -101,9 +161,12 @@ func DeadLetterReason(err error) string {
 	}
 }
 
+// Classify is DefaultRules.Classify.
+func Classify(e *clickevent.Event) Outcome { return DefaultRules.Classify(e) }
+
 // Classify returns Counted for a click that counts unless it is a
-// duplicate, and otherwise why it never counts.
-func Classify(e *clickevent.Event) Outcome {
+// duplicate or part of a burst, and otherwise why it never counts.
+func (r Rules) Classify(e *clickevent.Event) Outcome {
 	switch {
 	case e.ClickTime.Before(e.ImpressionTime.Add(-ClockSkew)):
 		return Invalid
@@ -117,8 +180,61 @@ func Classify(e *clickevent.Event) Outcome {
 		return Expired
 	case e.UAClass == clickevent.UABot:
 		return Bot
+	case e.Datacenter:
+		return InvalidDatacenter
+	case tooFast(e.ClickTime.Sub(e.ImpressionTime), r.MinClickDelay):
+		return InvalidTooFast
 	}
 	return Counted
+}
+
+// tooFast: a click sooner than min after its impression. A click timed
+// before its impression is the two clocks' skew (ClockSkew), not speed:
+// its true delay is unknown, and it is not judged.
+func tooFast(delay, min time.Duration) bool {
+	return delay >= 0 && delay < min
+}
+
+// Bursts applies the burst rule to one user's first clicks on one ad, as
+// click times in milliseconds in Rank order (BurstTracker, for one key).
+func (r Rules) Bursts(timesMs []int64) []bool {
+	t := r.NewBurstTracker()
+	out := make([]bool, len(timesMs))
+	for i, ms := range timesMs {
+		out[i] = t.Burst("", "", ms)
+	}
+	return out
+}
+
+// BurstTracker applies the burst rule click by click: fed every first
+// click (Classify accepted it, dedupe kept it) in Rank order, it says
+// which are bursts. A click is one when BurstClicks or more of the same
+// user's first clicks on the same ad fall within BurstWindow before it,
+// bursts included: a script that keeps clicking stays out until it pauses.
+type BurstTracker struct {
+	rules  Rules
+	recent map[burstKey][]int64 // click times within the window, oldest first
+}
+
+type burstKey struct{ ad, user string }
+
+// NewBurstTracker is an empty tracker.
+func (r Rules) NewBurstTracker() *BurstTracker {
+	return &BurstTracker{rules: r, recent: map[burstKey][]int64{}}
+}
+
+// Burst records a first click of user on ad at timeMs and reports whether
+// it is a burst.
+func (t *BurstTracker) Burst(ad, user string, timeMs int64) bool {
+	k := burstKey{ad, user}
+	times := t.recent[k]
+	cut := 0
+	for cut < len(times) && times[cut] <= timeMs-t.rules.BurstWindow.Milliseconds() {
+		cut++
+	}
+	times = append(times[cut:], timeMs)
+	t.recent[k] = times
+	return len(times)-1 >= t.rules.BurstClicks
 }
 
 // ID is an impression or click id in its 16 raw bytes: the form both

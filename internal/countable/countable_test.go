@@ -41,6 +41,12 @@ func TestClassify(t *testing.T) {
 		{"expiry not after impression", ev(func(e *clickevent.Event) { e.ExpiresAt = t0 }), Invalid},
 		{"lifetime over the maximum", ev(func(e *clickevent.Event) { e.ExpiresAt = t0.Add(MaxTokenLifetime + time.Second) }), Invalid},
 		{"lifetime at the maximum", ev(func(e *clickevent.Event) { e.ExpiresAt = t0.Add(MaxTokenLifetime); e.ClickTime = t0.Add(time.Hour) }), Counted},
+		{"from a data centre", ev(func(e *clickevent.Event) { e.Datacenter = true }), InvalidDatacenter},
+		{"a bot from a data centre is a bot", ev(func(e *clickevent.Event) { e.Datacenter = true; e.UAClass = clickevent.UABot }), Bot},
+		{"clicked as the impression was minted", ev(func(e *clickevent.Event) { e.ClickTime = t0 }), InvalidTooFast},
+		{"just under the human delay", ev(func(e *clickevent.Event) { e.ClickTime = t0.Add(DefaultRules.MinClickDelay - time.Millisecond) }), InvalidTooFast},
+		{"at the human delay", ev(func(e *clickevent.Event) { e.ClickTime = t0.Add(DefaultRules.MinClickDelay) }), Counted},
+		{"before the impression is skew, not speed", ev(func(e *clickevent.Event) { e.ClickTime = t0.Add(-time.Millisecond) }), Counted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,5 +154,50 @@ func TestParseRejectsIDsThatBreakKeys(t *testing.T) {
 				t.Errorf("Parse: reason %q (%v), want %q", got, err, tt.want)
 			}
 		})
+	}
+}
+
+func TestBursts(t *testing.T) {
+	r := Rules{MinClickDelay: time.Second, BurstClicks: 2, BurstWindow: 10 * time.Minute}
+	min := int64(time.Minute / time.Millisecond)
+	for _, tt := range []struct {
+		name  string
+		times []int64
+		want  string
+	}{
+		{"two in the window are fine", []int64{0, min}, ".."},
+		{"the third within 10 minutes is a burst", []int64{0, min, 2 * min}, "..B"},
+		{"bursts count towards the window: a script stays out", []int64{0, min, 2 * min, 3 * min, 11 * min}, "..BBB"},
+		{"a pause longer than the window lets clicks count again", []int64{0, min, 2 * min, 13 * min, 14 * min}, "..B.."},
+		{"the window is half-open: exactly 10 minutes later is outside", []int64{0, 0, 10 * min}, "..."},
+		{"none", nil, ""},
+	} {
+		got := ""
+		for _, b := range r.Bursts(tt.times) {
+			if b {
+				got += "B"
+			} else {
+				got += "."
+			}
+		}
+		if got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestRulesCheck(t *testing.T) {
+	if err := DefaultRules.Check(); err != nil {
+		t.Errorf("the default rules: %v", err)
+	}
+	for _, bad := range []Rules{
+		{MinClickDelay: -time.Second, BurstClicks: 5, BurstWindow: time.Minute},
+		{MinClickDelay: time.Second, BurstClicks: 0, BurstWindow: time.Minute},
+		{MinClickDelay: time.Second, BurstClicks: 5, BurstWindow: 0},
+		{MinClickDelay: time.Second, BurstClicks: 5, BurstWindow: 3 * time.Hour},
+	} {
+		if bad.Check() == nil {
+			t.Errorf("%+v accepted", bad)
+		}
 	}
 }

@@ -31,6 +31,7 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
+	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/internal/envflag"
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/obs"
@@ -55,9 +56,18 @@ var (
 	loadTimeout      = flag.Duration("bigquery_load_timeout", nightly.DefaultLoadTimeout, "longest one BigQuery partition load may take, retries included")
 )
 
+// rules are the invalid-traffic thresholds, the same flags in both jobs.
+var rules = countable.DefaultRules
+
+func init() { rules.RegisterFlags(flag.CommandLine) }
+
 func main() {
 	flag.Parse()
 	if err := envflag.Parse(flag.CommandLine, "ADCLICK", nil, os.LookupEnv); err != nil {
+		fmt.Fprintln(os.Stderr, "batch:", err)
+		os.Exit(2)
+	}
+	if err := rules.Check(); err != nil {
 		fmt.Fprintln(os.Stderr, "batch:", err)
 		os.Exit(2)
 	}
@@ -87,7 +97,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		bq.Project = *project
 	}
 	_, err = nightly.RunDays(ctx, nightly.RunOptions{
-		Archive: *archive, Output: *output, From: first, To: last, LateMargin: *lateMargin, Shards: *shards,
+		Archive: *archive, Output: *output, From: first, To: last, LateMargin: *lateMargin, Shards: *shards, Rules: rules,
 		Project: *project, BigtableInstance: *bigtableInstance, BigtableAppProfile: *bigtableProfile, BigtableTimeout: *bigtableTimeout, BigQuery: bq, Log: log,
 		Detached: detach(),
 		Run: func(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {

@@ -28,10 +28,13 @@ const (
 	ClassExpired
 	ClassBot
 	ClassInvalid
+	ClassDatacenter
+	ClassTooFast
 	numClasses
 )
 
-var classOutcomes = [numClasses]countable.Outcome{countable.Counted, countable.Expired, countable.Bot, countable.Invalid}
+var classOutcomes = [numClasses]countable.Outcome{countable.Counted, countable.Expired, countable.Bot, countable.Invalid,
+	countable.InvalidDatacenter, countable.InvalidTooFast}
 
 // ClassOf is the class of an outcome of Classify.
 func ClassOf(o countable.Outcome) Class {
@@ -64,15 +67,17 @@ type Click struct {
 	// PlacementID is where the ad was shown, signed into the token; free
 	// text from the ad server, may be empty.
 	PlacementID string
-	Class       Class
+	// UserKey is the click's keyed user hash, for the burst rule.
+	UserKey string
+	Class   Class
 }
 
-// FromEvent is the click of a parsed event.
-func FromEvent(e *clickevent.Event) Click {
+// FromEvent is the click of a parsed event, classified under rules.
+func FromEvent(e *clickevent.Event, rules countable.Rules) Click {
 	return Click{
 		Impression: countable.ParseID(e.ImpressionID), Rank: countable.RankOf(e),
 		AdID: e.AdID, AdvertiserID: e.AdvertiserID, CampaignID: e.CampaignID, PlacementID: e.PlacementID,
-		Class: ClassOf(countable.Classify(e)),
+		UserKey: e.UserKey, Class: ClassOf(rules.Classify(e)),
 	}
 }
 
@@ -104,7 +109,8 @@ const clickFixed = 2*len(countable.ID{}) + 1
 // shuffle: the advertisers, a table of the distinct ad and advertiser ids,
 // the clicks' count and the first one's time, then per click its
 // impression and click id, class, click time as a delta from the first,
-// and the table indexes of its ad, advertiser, campaign and placement. Hand-written, to keep
+// and the table indexes of its ad, advertiser, campaign, placement and
+// user key. Hand-written, to keep
 // reflection off the hot path.
 func Encode(b Batch) []byte {
 	index := map[string]uint64{}
@@ -118,16 +124,16 @@ func Encode(b Batch) []byte {
 		}
 		return i
 	}
-	refs := make([][4]uint64, len(b.Clicks))
+	refs := make([][5]uint64, len(b.Clicks))
 	for i := range b.Clicks {
 		c := &b.Clicks[i]
-		refs[i] = [4]uint64{ref(c.AdID), ref(c.AdvertiserID), ref(c.CampaignID), ref(c.PlacementID)}
+		refs[i] = [5]uint64{ref(c.AdID), ref(c.AdvertiserID), ref(c.CampaignID), ref(c.PlacementID), ref(c.UserKey)}
 	}
 	n := 4 * binary.MaxVarintLen64
 	for _, s := range append(table, b.Advertisers...) {
 		n += binary.MaxVarintLen64 + len(s)
 	}
-	n += len(b.Clicks) * (clickFixed + 5*binary.MaxVarintLen64)
+	n += len(b.Clicks) * (clickFixed + 6*binary.MaxVarintLen64)
 	buf := make([]byte, 0, n)
 	buf = appendStrings(buf, b.Advertisers)
 	buf = appendStrings(buf, table)
@@ -166,7 +172,7 @@ func Decode(buf []byte) (Batch, error) {
 	var b Batch
 	b.Advertisers = r.strings()
 	table := r.strings()
-	n := r.count(clickFixed + 5)
+	n := r.count(clickFixed + 6)
 	base := r.varint()
 	if r.err == nil && n > 0 {
 		b.Clicks = make([]Click, n)
@@ -177,7 +183,7 @@ func Decode(buf []byte) (Batch, error) {
 		copy(c.ClickID[:], r.bytes(len(c.ClickID)))
 		c.Class = Class(r.byte())
 		c.ClickTimeMs = base + r.varint()
-		c.AdID, c.AdvertiserID, c.CampaignID, c.PlacementID = r.ref(table), r.ref(table), r.ref(table), r.ref(table)
+		c.AdID, c.AdvertiserID, c.CampaignID, c.PlacementID, c.UserKey = r.ref(table), r.ref(table), r.ref(table), r.ref(table), r.ref(table)
 		if r.err != nil {
 			break
 		}

@@ -9,7 +9,7 @@ import (
 )
 
 func click(imp, id string, ms int64, ad, adv string, c Class) Click {
-	return Click{Impression: countable.ParseID(imp), Rank: countable.Rank{ClickTimeMs: ms, ClickID: countable.ParseID(id)}, AdID: ad, AdvertiserID: adv, CampaignID: "camp-" + ad, PlacementID: "site " + ad + " | slot ü", Class: c}
+	return Click{Impression: countable.ParseID(imp), Rank: countable.Rank{ClickTimeMs: ms, ClickID: countable.ParseID(id)}, AdID: ad, AdvertiserID: adv, CampaignID: "camp-" + ad, PlacementID: "site " + ad + " | slot ü", UserKey: "u-" + adv, Class: c}
 }
 
 func TestCoder(t *testing.T) {
@@ -64,8 +64,8 @@ func FuzzDecode(f *testing.F) {
 
 func TestClass(t *testing.T) {
 	for _, o := range countable.Outcomes {
-		if o == countable.Duplicate {
-			continue // dedupe decides it, not Classify
+		if o == countable.Duplicate || o == countable.InvalidBurst {
+			continue // dedupe and the burst rule decide them, not Classify
 		}
 		if got := ClassOf(o).Outcome(); got != o {
 			t.Errorf("ClassOf(%s).Outcome() = %s", o, got)

@@ -44,6 +44,7 @@ func Shard(advertiser string, shards int) int {
 type readFn struct {
 	Archive string
 	Shards  int
+	Rules   countable.Rules
 
 	store blob.Store
 }
@@ -80,7 +81,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, file string, emit func(int
 			return nil
 		}
 		shard := Shard(ev.AdvertiserID, fn.Shards)
-		shards[shard] = append(shards[shard], clickbatch.FromEvent(&ev))
+		shards[shard] = append(shards[shard], clickbatch.FromEvent(&ev, fn.Rules))
 		return nil
 	})
 	if err != nil {
@@ -106,14 +107,15 @@ var (
 )
 
 // Count is an exact count of one bucket of a series (an ad,
-// btschema.AllAds or a campaign's), or, of kind btschema.Placement, of one
-// ad's clicks of one day shown in Placement.
+// btschema.AllAds or a campaign's), or of one ad's clicks of one day: of
+// kind btschema.Placement those shown in placement Column, of kind
+// btschema.Outcomes those of outcome Column.
 type Count struct {
 	Kind       btschema.Kind
 	Advertiser string
 	Ad         string
 	Start      time.Time
-	Placement  string
+	Column     string
 	N          int64
 }
 
@@ -123,7 +125,9 @@ type Count struct {
 //   - re-deliveries of one click (same click id) collapse into one;
 //   - of an impression's clicks that countable accepts, the first by
 //     countable.Rank counts and the rest are duplicates, whichever file or
-//     day they came in; only clicks in [FromMs, ToMs) are counted and
+//     day they came in; a first click past the burst rule's limit for its
+//     user and ad is invalid_burst (countable.BurstTracker, over the clicks
+//     read, the look-back included); only clicks in [FromMs, ToMs) are counted and
 //     reported (earlier ones were read so their impressions' first clicks
 //     are known);
 //   - minute counts of each ad, of each campaign (the one recorded with
@@ -138,6 +142,7 @@ type settleFn struct {
 	Project, Instance, AppProfile string
 	FromMs, ToMs                  int64
 	TimeoutMs                     int64
+	Rules                         countable.Rules
 
 	client *bigtable.Client
 }
@@ -211,11 +216,14 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*cli
 	minutes := map[adMinute]int64{}
 	placements := map[adMinute]map[string]int64{} // ad and day → placement label → clicks
 	byOutcome := map[string]int64{}
+	bursts := fn.Rules.NewBurstTracker()
 	for _, c := range clicks {
 		o := c.Class.Outcome()
 		if c.Class == clickbatch.ClassCounted {
 			if counted[c.Impression] {
 				o = countable.Duplicate
+			} else if bursts.Burst(c.AdID, c.UserKey, c.ClickTimeMs) {
+				o = countable.InvalidBurst
 			}
 			counted[c.Impression] = true
 		}
@@ -239,8 +247,15 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*cli
 	}
 	for k, n := range byOutcome {
 		outcomes(k, n)
-		day, _, _ := strings.Cut(k, "|")
-		part(report, day).addOutcome(k[strings.LastIndex(k, "|")+1:], n)
+		dayText, _, _ := strings.Cut(k, "|")
+		outcome := k[strings.LastIndex(k, "|")+1:]
+		part(report, dayText).addOutcome(outcome, n)
+		day, err := time.Parse(time.DateOnly, dayText)
+		if err != nil {
+			return fmt.Errorf("outcome key %q: %w", k, err)
+		}
+		ad := strings.TrimSuffix(strings.TrimPrefix(k, dayText+"|"+advertiser+"|"), "|"+outcome)
+		emit(Count{Kind: btschema.Outcomes, Advertiser: advertiser, Ad: ad, Start: day, Column: outcome, N: n})
 	}
 
 	speedCells, err := fn.readSpeed(ctx, advertiser)
@@ -270,7 +285,7 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*cli
 	}
 	for day, byPlacement := range placements {
 		for label, n := range capPlacements(byPlacement, btschema.DefaultMaxPlacements) {
-			emit(Count{Kind: btschema.Placement, Advertiser: advertiser, Ad: day.ad, Start: time.UnixMilli(day.minuteMs).UTC(), Placement: label, N: n})
+			emit(Count{Kind: btschema.Placement, Advertiser: advertiser, Ad: day.ad, Start: time.UnixMilli(day.minuteMs).UTC(), Column: label, N: n})
 		}
 	}
 	return nil

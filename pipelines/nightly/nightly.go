@@ -54,6 +54,8 @@ type Config struct {
 	From, To time.Time
 	// Shards of advertisers.
 	Shards int
+	// Rules are the invalid-traffic thresholds.
+	Rules countable.Rules
 	// Output is where the Parquet tables and reports are published; the
 	// run writes into StagingDir(RunID) under it first.
 	Output string
@@ -79,10 +81,10 @@ func Build(s beam.Scope, cfg Config) {
 	s = s.Scope("nightly")
 	staging := strings.TrimRight(cfg.Output, "/") + "/" + StagingDir(cfg.RunID)
 	files := beam.Reshuffle(s, beam.CreateList(s, cfg.Files))
-	batches, unreadable := beam.ParDo2(s, &readFn{Archive: cfg.Archive, Shards: cfg.Shards}, files)
+	batches, unreadable := beam.ParDo2(s, &readFn{Archive: cfg.Archive, Shards: cfg.Shards, Rules: cfg.Rules}, files)
 	phantoms := beam.ParDo(s, &speedAdvertisersFn{Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, TimeoutMs: cfg.BigtableTimeout.Milliseconds(), FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli(), Shards: cfg.Shards}, beam.Impulse(s))
 	grouped := beam.GroupByKey(s, beam.Flatten(s, batches, phantoms))
-	counts, outcomes, parts := beam.ParDo3(s, &settleFn{Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, TimeoutMs: cfg.BigtableTimeout.Milliseconds(), FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli()}, grouped)
+	counts, outcomes, parts := beam.ParDo3(s, &settleFn{Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, TimeoutMs: cfg.BigtableTimeout.Milliseconds(), FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli(), Rules: cfg.Rules}, grouped)
 
 	countFiles := beam.ParDo(s, &writeParquetFn{Staging: staging}, counts)
 	outcomeFiles := beam.ParDo(s, &writeParquetOutcomesFn{Staging: staging}, outcomes)

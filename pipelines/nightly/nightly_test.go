@@ -57,7 +57,7 @@ func (w *world) click(file time.Time, imp token.ImpressionID, impTime time.Time,
 	w.seq++
 	ev := &clickevent.Event{SchemaVersion: 1, ClickID: fmt.Sprintf("%032x", w.seq), ImpressionID: imp.String(),
 		AdID: ad, AdvertiserID: "adv-" + ad[:2], CampaignID: campaignOf(ad, at), PlacementID: placementOf(ad, w.seq), ImpressionTime: impTime, ExpiresAt: impTime.Add(time.Hour),
-		ClickTime: at, UserKey: "u", UAClass: clickevent.UABrowser}
+		ClickTime: at, UserKey: "user-" + imp.String()[:12], UAClass: clickevent.UABrowser}
 	for _, f := range mut {
 		f(ev)
 	}
@@ -178,6 +178,23 @@ func generateFrom(first time.Time, n int) *world {
 			case 6: // published late, from a spool, 2 hours after its day
 				late := w.click(start.AddDate(0, 0, 1).Add(2*time.Hour), token.NewImpressionID(), at.Add(-time.Minute), ad, at)
 				w.count(late, countable.Counted)
+			case 8: // invalid traffic, now and then
+				switch i % 100 {
+				case 8: // a script clicks fresh impressions of one ad: past the burst limit they are bursts
+					script := fmt.Sprintf("script-%d-%d", d, i)
+					for k := range countable.DefaultRules.BurstClicks + 2 {
+						o := countable.Counted
+						if k >= countable.DefaultRules.BurstClicks {
+							o = countable.InvalidBurst
+						}
+						when := at.Add(time.Duration(k) * 20 * time.Second)
+						w.count(w.click(fileOf(when), token.NewImpressionID(), when.Add(-time.Minute), "bb-2", when, func(e *clickevent.Event) { e.UserKey = script }), o)
+					}
+				case 18: // clicked 200 ms after the impression was minted
+					w.count(w.click(fileOf(at), token.NewImpressionID(), at.Add(-200*time.Millisecond), ad, at), countable.InvalidTooFast)
+				case 28: // from a data-centre address
+					w.count(w.click(fileOf(at), token.NewImpressionID(), at.Add(-time.Minute), ad, at, func(e *clickevent.Event) { e.Datacenter = true }), countable.InvalidDatacenter)
+				}
 			case 7: // a bot's click first, a human's later: the human one counts
 				shared := token.NewImpressionID()
 				bot := w.click(fileOf(at), shared, at.Add(-time.Minute), ad, at, func(e *clickevent.Event) { e.UAClass = clickevent.UABot })
@@ -236,6 +253,7 @@ type harness struct {
 func newHarness(t *testing.T, w *world) *harness {
 	t.Helper()
 	lstest.Start(t)
+	lstest.KeepSpeedCells(t, gcpnames.LocalProject) // the days are dated
 	h := &harness{archive: t.TempDir(), output: t.TempDir()}
 	w.write(t, h.archive)
 	c, err := bigtable.NewClient(context.Background(), gcpnames.LocalProject, gcpnames.BigtableInstance)

@@ -9,15 +9,19 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/adclick/adclick/internal/blob"
+	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/internal/rawarchive"
 )
 
 // RunOptions is one reconciliation of days [From, To).
 type RunOptions struct {
-	Archive, Output           string
-	From, To                  time.Time
-	LateMargin                time.Duration
-	Shards                    int
+	Archive, Output string
+	From, To        time.Time
+	LateMargin      time.Duration
+	Shards          int
+	// Rules are the invalid-traffic thresholds (countable.DefaultRules if
+	// zero).
+	Rules                     countable.Rules
 	Project, BigtableInstance string
 	BigtableAppProfile        string
 	BigtableTimeout           time.Duration
@@ -38,6 +42,9 @@ type RunOptions struct {
 func RunDays(ctx context.Context, o RunOptions) ([]Report, error) {
 	if o.Shards <= 0 {
 		o.Shards = DefaultShards
+	}
+	if o.Rules == (countable.Rules{}) {
+		o.Rules = countable.DefaultRules
 	}
 	if o.BigQuery.LoadTimeout <= 0 {
 		o.BigQuery.LoadTimeout = DefaultLoadTimeout
@@ -61,7 +68,7 @@ func RunDays(ctx context.Context, o RunOptions) ([]Report, error) {
 
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, Config{
-		Archive: o.Archive, Files: files, From: o.From, To: o.To, Shards: o.Shards, Output: o.Output,
+		Archive: o.Archive, Files: files, From: o.From, To: o.To, Shards: o.Shards, Rules: o.Rules, Output: o.Output,
 		RunID: runID, Run: runAt, Project: o.Project, BigtableInstance: o.BigtableInstance, BigtableAppProfile: o.BigtableAppProfile, BigtableTimeout: o.BigtableTimeout, BigQuery: o.BigQuery,
 	})
 	res, err := o.Run(ctx, p)

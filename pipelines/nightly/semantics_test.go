@@ -19,6 +19,7 @@ import (
 	"github.com/adclick/adclick/internal/blob"
 	"github.com/adclick/adclick/internal/btschema"
 	"github.com/adclick/adclick/internal/clickevent"
+	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/internal/rawarchive"
 	"github.com/adclick/adclick/internal/token"
 	"github.com/adclick/adclick/internal/warehouse"
@@ -172,7 +173,7 @@ func speedPanes(t *testing.T, msgs []pubsubmsg.Message, want []string) int64 {
 	}
 	cfg.AdvanceWatermarkToInfinity()
 	p, s := beam.NewPipelineWithRoot()
-	counts, _ := speed.Count(s, teststream.Create(s, cfg), 2)
+	counts, _ := speed.Count(s, teststream.Create(s, cfg), 2, countable.DefaultRules)
 	var wantAny []any
 	for _, w := range want {
 		wantAny = append(wantAny, w)

@@ -107,12 +107,15 @@ func (fn *writeParquetFn) ProcessElement(ctx context.Context, c Count, _ func(st
 	if c.N == 0 {
 		return nil
 	}
+	if c.Kind == btschema.Outcomes {
+		return nil // writeParquetOutcomesFn writes the outcomes table
+	}
 	if c.Kind == btschema.Placement {
 		t, err := warehouse.Lookup(warehouse.PlacementTable)
 		if err != nil {
 			return err
 		}
-		return fn.parts.write(ctx, t, c.Start, warehouse.PlacementRow{Date: warehouse.EpochDay(c.Start), AdvertiserID: c.Advertiser, AdID: c.Ad, PlacementID: c.Placement, Clicks: c.N})
+		return fn.parts.write(ctx, t, c.Start, warehouse.PlacementRow{Date: warehouse.EpochDay(c.Start), AdvertiserID: c.Advertiser, AdID: c.Ad, PlacementID: c.Column, Clicks: c.N})
 	}
 	gran := map[btschema.Kind]string{btschema.Minute: "minute", btschema.Hour: "hour", btschema.Day: "day"}[c.Kind]
 	level, id := warehouse.AdLevel, c.Ad
@@ -213,11 +216,12 @@ func (fn *writeBigtableFn) ProcessElement(ctx context.Context, c Count, _ func(i
 	}
 	fn.cells++
 	ts, val := btschema.BatchTimestamp(time.UnixMilli(fn.RunMs)), btschema.EncodeCount(c.N)
-	if c.Kind == btschema.Placement {
+	if c.Kind == btschema.Placement || c.Kind == btschema.Outcomes {
 		// Versioned by the run, as the day's marker: readers take the
 		// marking run's cells only, so a placement an earlier run kept
-		// and this one folded into (other) is not read twice.
-		fn.batch.Set(btschema.RowKey(c.Kind, c.Advertiser, c.Ad, c.Start), btschema.FamilyBatch, c.Placement, ts, val)
+		// and this one folded into (other), or an outcome a later run no
+		// longer finds, is not read.
+		fn.batch.Set(btschema.RowKey(c.Kind, c.Advertiser, c.Ad, c.Start), btschema.FamilyBatch, c.Column, ts, val)
 		return
 	}
 	fn.batch.Set(btschema.RowKey(c.Kind, c.Advertiser, c.Ad, c.Start), btschema.FamilyBatch, btschema.Qualifier(c.Kind, c.Start), ts, val)

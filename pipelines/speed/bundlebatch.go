@@ -19,6 +19,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/pipelines/clickbatch"
 	"github.com/adclick/adclick/pipelines/pubsubmsg"
 )
@@ -33,6 +34,7 @@ func init() {
 // clicks into one batch per dedupe key, emitted when the bundle finishes.
 type parseFn struct {
 	Shards int
+	Rules  countable.Rules
 
 	batches map[string]*pendingBatch
 }
@@ -49,7 +51,7 @@ func (fn *parseFn) StartBundle(context.Context, func(beam.EventTime, string, cli
 // ProcessElement takes the bundle's context: metrics incremented with any
 // other are dropped.
 func (fn *parseFn) ProcessElement(ctx context.Context, m pubsubmsg.Message, _ func(beam.EventTime, string, clickbatch.Batch), dead func(pubsubmsg.DeadLetter)) {
-	key, c, ok := parse(ctx, m, fn.Shards, dead)
+	key, c, ok := parse(ctx, m, fn.Shards, fn.Rules, dead)
 	if !ok {
 		return
 	}

@@ -66,13 +66,15 @@ func init() {
 // Count is the speed layer: messages (PCollection<pubsubmsg.Message>) in,
 // absolute per-minute counts out (PCollection<MinuteCount>, in the global
 // window), and dead letters (PCollection<pubsubmsg.DeadLetter>). shards
-// is the number of dedupe shards per epoch (DefaultShards if 0).
-func Count(s beam.Scope, msgs beam.PCollection, shards int) (counts, dead beam.PCollection) {
+// is the number of dedupe shards per epoch (DefaultShards if 0); rules
+// the invalid-traffic thresholds (the burst rule needs every click of a
+// user, and is the nightly's: the speed layer counts bursts until then).
+func Count(s beam.Scope, msgs beam.PCollection, shards int, rules countable.Rules) (counts, dead beam.PCollection) {
 	s = s.Scope("speed.Count")
 	if shards <= 0 {
 		shards = DefaultShards
 	}
-	batches, dead := beam.ParDo2(s, &parseFn{Shards: shards}, msgs)
+	batches, dead := beam.ParDo2(s, &parseFn{Shards: shards, Rules: rules}, msgs)
 	first := beam.ParDo(s, newDedupeFn(), batches)
 	// Late firings wait on processing time rather than on each element:
 	// an element-count trigger stops Prism from lifting the sum before
@@ -92,7 +94,7 @@ func Count(s beam.Scope, msgs beam.PCollection, shards int) (counts, dead beam.P
 // parse reads one message: a dead letter, a click that can never count
 // (counted in its outcome's counter and dropped), or a countable click
 // with its dedupe key.
-func parse(ctx context.Context, m pubsubmsg.Message, shards int, dead func(pubsubmsg.DeadLetter)) (key string, c clickbatch.Click, ok bool) {
+func parse(ctx context.Context, m pubsubmsg.Message, shards int, rules countable.Rules, dead func(pubsubmsg.DeadLetter)) (key string, c clickbatch.Click, ok bool) {
 	clicksRead.Inc(ctx, 1)
 	ev, err := countable.Parse(m.Data)
 	if err != nil {
@@ -100,7 +102,7 @@ func parse(ctx context.Context, m pubsubmsg.Message, shards int, dead func(pubsu
 		dead(pubsubmsg.DeadLetter{Message: m, Reason: countable.DeadLetterReason(err), Detail: err.Error()})
 		return "", c, false
 	}
-	c = clickbatch.FromEvent(&ev)
+	c = clickbatch.FromEvent(&ev, rules)
 	if c.Class != clickbatch.ClassCounted {
 		outcomeCounter(c.Class.Outcome()).Inc(ctx, 1)
 		return "", c, false

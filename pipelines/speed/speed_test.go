@@ -19,7 +19,9 @@ import (
 
 	"github.com/adclick/adclick/internal/btschema"
 	"github.com/adclick/adclick/internal/clickevent"
+	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/internal/localstack"
+	"github.com/adclick/adclick/internal/localstack/lstest"
 	"github.com/adclick/adclick/pipelines/pubsubmsg"
 )
 
@@ -88,6 +90,7 @@ func TestCountOnPrism(t *testing.T) {
 	if err := localstack.EnsureBigtable(ctx, emulator.BigtableAddr, project); err != nil {
 		t.Fatal(err)
 	}
+	lstest.KeepSpeedCells(t, project) // the clicks are dated
 	// EnsureBigtable uses gcpnames.BigtableInstance; write to the same one.
 	const inst = "adclick"
 
@@ -123,7 +126,7 @@ func TestCountOnPrism(t *testing.T) {
 
 	p, s := beam.NewPipelineWithRoot()
 	msgs := teststream.Create(s, cfg)
-	counts, dead := Count(s, msgs, 4)
+	counts, dead := Count(s, msgs, 4, countable.DefaultRules)
 	WriteCounts(s, project, inst, "", counts)
 	passert.Count(s, dead, "dead letters", 1)
 	// The distinct absolute values the panes carried. For minute 0 each

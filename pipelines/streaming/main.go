@@ -27,6 +27,7 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
+	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/internal/envflag"
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/pipelines/dataflowpubsub"
@@ -48,9 +49,18 @@ var (
 	drainFile        = flag.String("drain_file", "", "local runners: when this file exists the source stops and the job drains")
 )
 
+// rules are the invalid-traffic thresholds, the same flags in both jobs.
+var rules = countable.DefaultRules
+
+func init() { rules.RegisterFlags(flag.CommandLine) }
+
 func main() {
 	flag.Parse()
 	if err := envflag.Parse(flag.CommandLine, "ADCLICK", nil, os.LookupEnv); err != nil {
+		fmt.Fprintln(os.Stderr, "streaming:", err)
+		os.Exit(2)
+	}
+	if err := rules.Check(); err != nil {
 		fmt.Fprintln(os.Stderr, "streaming:", err)
 		os.Exit(2)
 	}
@@ -104,7 +114,7 @@ func main() {
 func pipeline() *beam.Pipeline {
 	p, s := beam.NewPipelineWithRoot()
 	msgs := read(s)
-	counts, dead := speed.Count(s, msgs, *dedupeShards)
+	counts, dead := speed.Count(s, msgs, *dedupeShards, rules)
 	speed.WriteCounts(s, *project, *bigtableInstance, *bigtableProfile, counts)
 	deadletter.Publish(s, *project, *deadLetterTopic, dead)
 	return p

@@ -31,6 +31,7 @@ import (
 	"github.com/adclick/adclick/internal/obs"
 	"github.com/adclick/adclick/internal/ratelimit"
 	"github.com/adclick/adclick/internal/token"
+	"github.com/adclick/adclick/redirect/netranges"
 	"github.com/adclick/adclick/redirect/publish"
 	"github.com/adclick/adclick/redirect/server"
 	"github.com/adclick/adclick/redirect/spool"
@@ -59,6 +60,7 @@ type Flags struct {
 	TokenTTL        time.Duration
 	TokenMaxTTL     time.Duration
 	TrustedProxies  string
+	DatacenterCIDRs string
 	DrainTimeout    time.Duration
 	LogLevel        string
 	AdminListen     string
@@ -86,6 +88,7 @@ func NewFlagSet(f *Flags) *flag.FlagSet {
 	fs.DurationVar(&f.TokenTTL, "token-ttl", time.Hour, "default lifetime of minted click URLs")
 	fs.DurationVar(&f.TokenMaxTTL, "token-max-ttl", 2*time.Hour, "longest lifetime an ad server may ask for; the pipelines' dedupe horizon covers it")
 	fs.StringVar(&f.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is trusted")
+	fs.StringVar(&f.DatacenterCIDRs, "datacenter-cidrs", "", "file of data-centre address ranges (a CIDR a line); clicks from them are flagged in the event, never counted (invalid_datacenter); empty flags none")
 	fs.DurationVar(&f.DrainTimeout, "drain-timeout", 10*time.Second, "how long shutdown waits for in-flight requests")
 	fs.StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.AdminListen, "admin-listen", "127.0.0.1:9090", "address of the admin listener: /metrics, detailed /readyz, pprof (keep it private)")
@@ -185,11 +188,18 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		}
 		limiter = ratelimit.New(f.RateLimit, f.RateBurst)
 	}
+	var datacenters *netranges.Set
+	if f.DatacenterCIDRs != "" {
+		if datacenters, err = netranges.Load(f.DatacenterCIDRs); err != nil {
+			return err
+		}
+		log.Info("data-centre ranges loaded", "ranges", datacenters.Len(), "file", f.DatacenterCIDRs)
+	}
 	srv, err := server.New(server.Config{
 		Keys: keys, Catalog: watcher.Current, Publisher: pub, UserKeys: userKeys, Limiter: limiter,
 		Log: log, Registry: reg, Metrics: metrics, Health: health,
 		PublicBase: f.PublicBaseURL, AdServerSecrets: secrets,
-		DefaultTTL: f.TokenTTL, MaxTTL: f.TokenMaxTTL, TrustedProxies: envflag.List(f.TrustedProxies),
+		DefaultTTL: f.TokenTTL, MaxTTL: f.TokenMaxTTL, TrustedProxies: envflag.List(f.TrustedProxies), Datacenters: datacenters,
 	})
 	if err != nil {
 		return err

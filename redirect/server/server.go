@@ -28,6 +28,7 @@ import (
 	"github.com/adclick/adclick/internal/obs"
 	"github.com/adclick/adclick/internal/ratelimit"
 	"github.com/adclick/adclick/internal/token"
+	"github.com/adclick/adclick/redirect/netranges"
 	"github.com/adclick/adclick/redirect/publish"
 )
 
@@ -61,6 +62,10 @@ type Config struct {
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed; empty
 	// means the peer address is the client.
 	TrustedProxies []string
+	// Datacenters are address ranges whose clicks are flagged in the
+	// event (countable's invalid_datacenter); nil flags none. The address
+	// itself is never recorded.
+	Datacenters *netranges.Set
 }
 
 // Server holds the Gin engine and its dependencies.
@@ -268,6 +273,7 @@ func (s *Server) event(c *gin.Context, claims token.Claims, ad catalog.Ad, now t
 		ClickTime:      now,
 		UserKey:        s.userKey(c, ua, class, random[16:]),
 		UAClass:        class,
+		Datacenter:     s.cfg.Datacenters.Contains(c.ClientIP()),
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/adclick/adclick/internal/obs"
 	"github.com/adclick/adclick/internal/ratelimit"
 	"github.com/adclick/adclick/internal/token"
+	"github.com/adclick/adclick/redirect/netranges"
 	"github.com/adclick/adclick/redirect/publish"
 )
 
@@ -52,6 +53,9 @@ type fixture struct {
 	pub  *recorder
 }
 
+// datacenters are the fixture's data-centre ranges.
+var datacenters, _ = netranges.Parse(strings.NewReader("192.0.2.0/24\n2001:db8:dc::/48\n"))
+
 func newFixture(t testing.TB, limiter *ratelimit.Limiter) *fixture {
 	t.Helper()
 	keys, err := token.NewKeyring("k1", map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)})
@@ -74,6 +78,7 @@ func newFixture(t testing.TB, limiter *ratelimit.Limiter) *fixture {
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg, Metrics: NewMetrics(reg, noSpool{}),
 		Health: obs.NewHealth(), Now: func() time.Time { return now }, PublicBase: "https://click.example",
 		AdServerSecrets: []string{"ad-server-secret-1234"}, DefaultTTL: time.Hour, MaxTTL: 2 * time.Hour,
+		Datacenters: datacenters,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -193,6 +198,36 @@ func TestClickEventContents(t *testing.T) {
 	ev2, _ := clickevent.Unmarshal(f.pub.msgs[1].Data)
 	if ev2.UserKey != ev.UserKey || ev2.ClickID == ev.ClickID {
 		t.Errorf("second click user key %s click id %s; first %s %s", ev2.UserKey, ev2.ClickID, ev.UserKey, ev.ClickID)
+	}
+}
+
+// TestDatacenterClicksAreFlagged: a click from a listed range is
+// redirected and recorded with the flag, and neither carries the address.
+func TestDatacenterClicksAreFlagged(t *testing.T) {
+	f := newFixture(t, nil)
+	for i, tt := range []struct {
+		remote string
+		want   bool
+	}{
+		{"192.0.2.77:1000", true},
+		{"[2001:db8:dc::5]:1000", true},
+		{"203.0.113.5:1000", false},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/c/"+f.token(t, "globex-lisbon", now.Add(-time.Minute)), nil)
+		req.RemoteAddr = tt.remote
+		if w := f.do(req); w.Code != http.StatusFound {
+			t.Fatalf("%s: status %d", tt.remote, w.Code)
+		}
+		ev, err := clickevent.Unmarshal(f.pub.msgs[i].Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Datacenter != tt.want {
+			t.Errorf("click from %s: datacenter %v, want %v", tt.remote, ev.Datacenter, tt.want)
+		}
+		if strings.Contains(string(f.pub.msgs[i].Data), "192.0.2") || strings.Contains(string(f.pub.msgs[i].Data), "2001:db8") {
+			t.Errorf("event from %s carries the address: %s", tt.remote, f.pub.msgs[i].Data)
+		}
 	}
 }
 

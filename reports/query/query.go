@@ -22,6 +22,7 @@ import (
 	"cloud.google.com/go/bigtable"
 
 	"github.com/adclick/adclick/internal/btschema"
+	"github.com/adclick/adclick/internal/countable"
 )
 
 // Granularity of a series.
@@ -514,7 +515,7 @@ func (r *Reader) TopPlacements(ctx context.Context, advertiser, ad string, from,
 	err = btschema.ReadCells(ctx, r.tbl, btschema.PlacementRows(advertiser, ad, days[0], days[len(days)-1].Add(24*time.Hour)), btschema.FamilyBatch,
 		func(c btschema.Cell) {
 			if run, ok := marked[c.Bucket]; ok && c.Version == run {
-				sums[c.Placement] += c.N
+				sums[c.Column] += c.N
 			}
 		})
 	if err != nil {
@@ -531,4 +532,64 @@ func (r *Reader) TopPlacements(ctx context.Context, advertiser, ad string, from,
 		out = out[:n]
 	}
 	return out, days, nil
+}
+
+// InvalidDay is one UTC day's invalid clicks of an ad (not billed), by
+// reason (countable.InvalidTraffic).
+type InvalidDay struct {
+	Date    string           `json:"date"`
+	Reasons map[string]int64 `json:"reasons"`
+	Total   int64            `json:"total"`
+}
+
+// InvalidClicks returns an ad's invalid clicks per reconciled UTC day of
+// [from, to) (at most MaxPlacementRange): the nightly classifies invalid
+// traffic exactly, so only reconciled days have the numbers. Days
+// without invalid clicks are listed with zeros.
+func (r *Reader) InvalidClicks(ctx context.Context, advertiser, ad string, from, to time.Time) ([]InvalidDay, error) {
+	from, to = from.UTC().Truncate(24*time.Hour), to.UTC()
+	if to.Sub(from) > MaxPlacementRange {
+		return nil, fmt.Errorf("invalid clicks over %v: at most %v", to.Sub(from), MaxPlacementRange)
+	}
+	marked, err := btschema.ReadReconciled(ctx, r.tbl, from, to)
+	if err != nil {
+		return nil, err
+	}
+	byDay := map[time.Time]*InvalidDay{}
+	var first, last time.Time
+	for d := range marked {
+		byDay[d] = &InvalidDay{Date: d.Format(time.DateOnly), Reasons: map[string]int64{}}
+		for _, o := range countable.InvalidTraffic {
+			byDay[d].Reasons[string(o)] = 0
+		}
+		if first.IsZero() || d.Before(first) {
+			first = d
+		}
+		if d.After(last) {
+			last = d
+		}
+	}
+	out := make([]InvalidDay, 0, len(byDay))
+	if len(byDay) == 0 {
+		return out, nil
+	}
+	invalid := map[string]bool{}
+	for _, o := range countable.InvalidTraffic {
+		invalid[string(o)] = true
+	}
+	err = btschema.ReadCells(ctx, r.tbl, btschema.SeriesRows(btschema.Outcomes, advertiser, ad, first, last.Add(24*time.Hour)), btschema.FamilyBatch,
+		func(c btschema.Cell) {
+			if run, ok := marked[c.Bucket]; ok && c.Version == run && invalid[c.Column] {
+				byDay[c.Bucket].Reasons[c.Column] += c.N
+				byDay[c.Bucket].Total += c.N
+			}
+		})
+	if err != nil {
+		return nil, fmt.Errorf("read invalid clicks of %s/%s: %w", advertiser, ad, err)
+	}
+	for _, d := range byDay {
+		out = append(out, *d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Date < out[j].Date })
+	return out, nil
 }

@@ -23,6 +23,7 @@ var (
 func fixture(t *testing.T) *Reader {
 	t.Helper()
 	lstest.Start(t)
+	lstest.KeepSpeedCells(t, gcpnames.LocalProject) // the fixture is dated
 	ctx := context.Background()
 	c, err := bigtable.NewClient(ctx, gcpnames.LocalProject, gcpnames.BigtableInstance)
 	if err != nil {
@@ -64,6 +65,12 @@ func fixture(t *testing.T) *Reader {
 	mut(btschema.RowKey(btschema.Placement, "acme", "a1", day1)).Set(btschema.FamilyBatch, "site-b", run, btschema.EncodeCount(3))
 	mut(btschema.RowKey(btschema.Placement, "acme", "a1", day1)).Set(btschema.FamilyBatch, "folded-later", btschema.BatchTimestamp(day1), btschema.EncodeCount(9))
 	mut(btschema.RowKey(btschema.Placement, "acme", "a1", day2)).Set(btschema.FamilyBatch, "site-a", run, btschema.EncodeCount(100))
+	// a1's outcomes of day1: two reasons of invalid traffic, the counted,
+	// and an outcome only an earlier run found.
+	for outcome, n := range map[string]int64{"invalid_too_fast": 2, "invalid_burst": 1, "counted": 1440} {
+		mut(btschema.RowKey(btschema.Outcomes, "acme", "a1", day1)).Set(btschema.FamilyBatch, outcome, run, btschema.EncodeCount(n))
+	}
+	mut(btschema.RowKey(btschema.Outcomes, "acme", "a1", day1)).Set(btschema.FamilyBatch, "invalid_datacenter", btschema.BatchTimestamp(day1), btschema.EncodeCount(7))
 	mut(btschema.ReconciledRowKey(day1)).Set(btschema.FamilyBatch, btschema.ReconciledColumn, btschema.BatchTimestamp(day2), []byte("run"))
 	var keys []string
 	var muts []*bigtable.Mutation
@@ -282,5 +289,19 @@ func TestTopPlacements(t *testing.T) {
 	}
 	if _, _, err := r.TopPlacements(context.Background(), "acme", "a1", day1, day1.AddDate(0, 0, 94), 10); err == nil {
 		t.Error("94 days of placements accepted")
+	}
+}
+
+// TestInvalidClicks: per reconciled day, the invalid-traffic reasons of
+// the marking run, zeros included, nothing else.
+func TestInvalidClicks(t *testing.T) {
+	r := fixture(t)
+	got, err := r.InvalidClicks(context.Background(), "acme", "a1", day1, day2.AddDate(0, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Date != "2026-03-07" || got[0].Total != 3 || len(got[0].Reasons) != 3 ||
+		got[0].Reasons["invalid_too_fast"] != 2 || got[0].Reasons["invalid_burst"] != 1 || got[0].Reasons["invalid_datacenter"] != 0 {
+		t.Errorf("InvalidClicks = %+v", got)
 	}
 }

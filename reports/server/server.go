@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/adclick/adclick/internal/apikey"
+	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/internal/ratelimit"
 
 	"github.com/gin-gonic/gin"
@@ -114,6 +115,7 @@ func (s *Server) Routes(r gin.IRouter) {
 	v1.GET("/advertiser/clicks", s.advertiserClicks)
 	v1.GET("/advertiser/top", s.top)
 	v1.GET("/ads/:ad_id/placements", s.adPlacements)
+	v1.GET("/ads/:ad_id/invalid", s.adInvalid)
 	v1.GET("/campaigns", s.listCampaigns)
 	v1.GET("/campaigns/:campaign_id/clicks", s.campaignClicks)
 	v1.GET("/advertiser/top-campaigns", s.topCampaigns)
@@ -261,19 +263,9 @@ func (s *Server) adPlacements(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": fmt.Sprintf("no ad %q", adID)})
 		return
 	}
-	now := s.cfg.Now().UTC()
-	to, err := parseTime(c.Query("to"), time.UTC, now)
+	from, to, err := s.parseDays(c)
 	if err != nil {
-		s.fail(c, badRequest{"to", err.Error()})
-		return
-	}
-	from, err := parseTime(c.Query("from"), time.UTC, to.AddDate(0, 0, -30))
-	if err != nil {
-		s.fail(c, badRequest{"from", err.Error()})
-		return
-	}
-	if !from.Before(to) || to.Sub(from) > query.MaxPlacementRange {
-		s.fail(c, badRequest{"from", fmt.Sprintf("want before to and at most %v before it", query.MaxPlacementRange)})
+		s.fail(c, err)
 		return
 	}
 	n, err := strconv.Atoi(c.DefaultQuery("n", "20"))
@@ -302,6 +294,61 @@ func (s *Server) adPlacements(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "ad_id": adID, "from": from.UTC(), "to": to.UTC(),
 		"days_reconciled": reconciled, "placements": placements})
+}
+
+// parseDays reads the from/to of a per-day view: UTC days, default the
+// last 30, at most query.MaxPlacementRange.
+func (s *Server) parseDays(c *gin.Context) (from, to time.Time, err error) {
+	if to, err = parseTime(c.Query("to"), time.UTC, s.cfg.Now().UTC()); err != nil {
+		return from, to, badRequest{"to", err.Error()}
+	}
+	if from, err = parseTime(c.Query("from"), time.UTC, to.AddDate(0, 0, -30)); err != nil {
+		return from, to, badRequest{"from", err.Error()}
+	}
+	if !from.Before(to) || to.Sub(from) > query.MaxPlacementRange {
+		return from, to, badRequest{"from", fmt.Sprintf("want before to and at most %v before it", query.MaxPlacementRange)}
+	}
+	return from, to, nil
+}
+
+// adInvalid lists an ad's invalid clicks (not billed) per reconciled day
+// and reason: what the nightly filtered and why.
+func (s *Server) adInvalid(c *gin.Context) {
+	adv := advertiserOf(c)
+	adID := c.Param("ad_id")
+	if err := ids.CheckName("ad_id", adID); err != nil || !owns(adv, adID) {
+		c.JSON(http.StatusNotFound, gin.H{"error": fmt.Sprintf("no ad %q", adID)})
+		return
+	}
+	from, to, err := s.parseDays(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	start := time.Now()
+	days, err := s.cfg.Reader.InvalidClicks(c.Request.Context(), adv.ID, adID, from, to)
+	s.queries.WithLabelValues("invalid").Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.fail(c, fmt.Errorf("read invalid clicks of %s/%s: %w", adv.ID, adID, err))
+		return
+	}
+	if wantsCSV(c) {
+		head := []string{"date"}
+		for _, o := range countable.InvalidTraffic {
+			head = append(head, string(o))
+		}
+		rows := [][]string{append(head, "total")}
+		for _, d := range days {
+			row := []string{d.Date}
+			for _, o := range countable.InvalidTraffic {
+				row = append(row, strconv.FormatInt(d.Reasons[string(o)], 10))
+			}
+			rows = append(rows, append(row, strconv.FormatInt(d.Total, 10)))
+		}
+		writeCSV(c, rows)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "ad_id": adID, "from": from.UTC(), "to": to.UTC(), "days": days})
 }
 
 func owns(adv *catalog.Advertiser, adID string) bool {

@@ -49,6 +49,7 @@ func newTestServer(t *testing.T) *httptest.Server {
 func newTestServerWith(t *testing.T, change func(*Config)) *httptest.Server {
 	t.Helper()
 	lstest.Start(t)
+	lstest.KeepSpeedCells(t, gcpnames.LocalProject) // the fixture is dated
 	doc := strings.NewReplacer("%ACME%", apikey.Hash(pepper, "acme-key"), "%ACME2%", apikey.Hash(pepper, "acme-key-rotated"),
 		"%GLOBEX%", apikey.Hash(pepper, "globex-key")).Replace(catalogJSON)
 	cat, err := catalog.Parse([]byte(doc))
@@ -93,9 +94,13 @@ func newTestServerWith(t *testing.T, change func(*Config)) *httptest.Server {
 	pm := bigtable.NewMutation()
 	pm.Set(btschema.FamilyBatch, "news-site/top", run, btschema.EncodeCount(4))
 	pm.Set(btschema.FamilyBatch, btschema.OtherPlacements, run, btschema.EncodeCount(1))
+	om := bigtable.NewMutation()
+	om.Set(btschema.FamilyBatch, "invalid_too_fast", run, btschema.EncodeCount(2))
+	om.Set(btschema.FamilyBatch, "counted", run, btschema.EncodeCount(5))
 	mm := bigtable.NewMutation()
 	mm.Set(btschema.FamilyBatch, btschema.ReconciledColumn, run, []byte("run"))
-	for key, m := range map[string]*bigtable.Mutation{btschema.RowKey(btschema.Placement, "acme", "acme-1", day): pm, btschema.ReconciledRowKey(day): mm} {
+	for key, m := range map[string]*bigtable.Mutation{btschema.RowKey(btschema.Placement, "acme", "acme-1", day): pm,
+		btschema.RowKey(btschema.Outcomes, "acme", "acme-1", day): om, btschema.ReconciledRowKey(day): mm} {
 		if err := tbl.Apply(context.Background(), key, m); err != nil {
 			t.Fatal(err)
 		}
@@ -164,6 +169,9 @@ func TestAPI(t *testing.T) {
 		{"top ads leave campaigns out", "/v1/advertiser/top?minutes=60&n=5", "acme-key", 200, `"ads":[{"ad_id":"acme-1","clicks":5,"final":false}]`},
 		{"an ad's placements", "/v1/ads/acme-1/placements?from=2026-11-20&to=2026-11-28", "acme-key", 200, `"placements":[{"placement_id":"news-site/top","clicks":4},{"placement_id":"(other)","clicks":1}]`},
 		{"placements say which reconciled days they cover", "/v1/ads/acme-1/placements?from=2026-11-20&to=2026-11-28", "acme-key", 200, `"days_reconciled":["2026-11-26"]`},
+		{"an ad's invalid clicks per reconciled day", "/v1/ads/acme-1/invalid?from=2026-11-20&to=2026-11-28", "acme-key", 200, `"days":[{"date":"2026-11-26","reasons":{"invalid_burst":0,"invalid_datacenter":0,"invalid_too_fast":2},"total":2}]`},
+		{"another advertiser's ad's invalid clicks", "/v1/ads/acme-1/invalid", "globex-key", 404, `no ad \"acme-1\"`},
+		{"invalid clicks as CSV", "/v1/ads/acme-1/invalid?from=2026-11-20&to=2026-11-28&format=csv", "acme-key", 200, "date,invalid_datacenter,invalid_too_fast,invalid_burst,total\n2026-11-26,0,2,0,2\n"},
 		{"another advertiser's ad's placements", "/v1/ads/acme-1/placements", "globex-key", 404, `no ad \"acme-1\"`},
 		{"placements over too long a range", "/v1/ads/acme-1/placements?from=2026-01-01&to=2026-11-28", "acme-key", 400, `"param":"from"`},
 		{"a year in a zone whose year starts the UTC day before", "/v1/ads/acme-1/clicks?granularity=year&tz=Asia/Tokyo&from=2026-01-01&to=2027-01-01", "acme-key", 200, `[{"start":"2026-01-01T00:00:00+09:00","clicks":5,"final":false,"open":true}]`},
@@ -247,6 +255,7 @@ func TestOpenAPIMatchesServer(t *testing.T) {
 		"/v1/advertiser/top-campaigns":       {"minutes", "from", "to", "n", "format"},
 		"/v1/campaigns":                      {},
 		"/v1/ads/{ad_id}/placements":         {"ad_id", "from", "to", "n", "format"},
+		"/v1/ads/{ad_id}/invalid":            {"ad_id", "from", "to", "format"},
 		"/v1/campaigns/{campaign_id}/clicks": {"campaign_id", "from", "to", "granularity", "tz", "format"},
 	}
 	for _, p := range paths {

@@ -9,6 +9,9 @@ import (
 	"context"
 	"testing"
 
+	"cloud.google.com/go/bigtable"
+
+	"github.com/adclick/adclick/internal/btschema"
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack"
 )
@@ -32,4 +35,22 @@ func Start(t testing.TB) *localstack.Stack {
 	t.Setenv("PUBSUB_EMULATOR_HOST", st.PubSubAddr)
 	t.Setenv("BIGTABLE_EMULATOR_HOST", st.BigtableAddr)
 	return st
+}
+
+// KeepSpeedCells drops the speed family's age rule in the emulator's
+// clicks table, for fixtures dated at a fixed day: the emulator collects
+// cells older than btschema.SpeedRetention by the real clock, at moments
+// of its own, so such a fixture would lose cells in the middle of a test
+// (and every one of them once the fixed day is three months old).
+func KeepSpeedCells(t testing.TB, project string) {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := bigtable.NewAdminClient(ctx, project, gcpnames.BigtableInstance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if err := admin.SetGCPolicy(ctx, btschema.Table, btschema.FamilySpeed, bigtable.MaxVersionsPolicy(1)); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -126,12 +126,29 @@ function draw(points) {
 async function placements(picked) {
   const [kind, id] = picked.split(/:(.*)/s);
   $("placements-card").hidden = kind !== "ad";
+  $("invalid-card").hidden = kind !== "ad";
   if (kind !== "ad") return;
-  const p = await api(`/v1/ads/${encodeURIComponent(id)}/placements?n=10`);
+  const [p, inv] = await Promise.all([api(`/v1/ads/${encodeURIComponent(id)}/placements?n=10`), api(`/v1/ads/${encodeURIComponent(id)}/invalid`)]);
+  invalidTable(inv.days);
   topTable($("placements"), p.placements.map((x) => [x.placement_id, x.clicks]));
   const days = p.days_reconciled;
   $("placements-days").textContent = days.length === 0 ? "No reconciled day in the last 30 yet: placements are counted by the nightly."
     : `${days.length} reconciled day(s), ${days[0]} to ${days[days.length - 1]} (UTC), final.`;
+}
+
+// invalidTable lists the ad's invalid clicks (not billed) per reconciled
+// day and reason, newest first.
+function invalidTable(days) {
+  const body = $("invalid").tBodies[0];
+  body.replaceChildren(...days.slice().reverse().map((d) => {
+    const tr = document.createElement("tr");
+    tr.dataset.date = d.date;
+    tr.dataset.total = String(d.total);
+    tr.append(cell(d.date), cell(String(d.reasons.invalid_datacenter), "n"), cell(String(d.reasons.invalid_too_fast), "n"),
+      cell(String(d.reasons.invalid_burst), "n"), cell(String(d.total), "n"));
+    return tr;
+  }));
+  $("invalid-days").textContent = days.length === 0 ? "No reconciled day in the last 30 yet: invalid traffic is classified by the nightly." : "";
 }
 
 // current shows the bucket in progress, if the range holds it.

@@ -13,6 +13,7 @@ import (
 	"github.com/adclick/adclick/internal/blob"
 	"github.com/adclick/adclick/internal/btschema"
 	"github.com/adclick/adclick/internal/catalog"
+	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/internal/warehouse"
 	"github.com/adclick/adclick/pipelines/nightly"
 )
@@ -157,7 +158,7 @@ func checkPlacements(ctx context.Context, s *stack, tbl *bigtable.Table, days []
 	for _, ad := range ads {
 		cells := map[string]int64{}
 		err := btschema.ReadCells(ctx, tbl, btschema.PlacementRows(ad.advertiser, ad.id, days[0], days[len(days)-1].AddDate(0, 0, 1)), btschema.FamilyBatch,
-			func(c btschema.Cell) { cells[c.Placement] += c.N })
+			func(c btschema.Cell) { cells[c.Column] += c.N })
 		if err != nil {
 			return 0, err
 		}
@@ -170,4 +171,41 @@ func checkPlacements(ctx context.Context, s *stack, tbl *bigtable.Table, days []
 		}
 	}
 	return bad, nil
+}
+
+// outcomeTotals sums ad_click_outcomes_day over days by outcome.
+func outcomeTotals(ctx context.Context, s *stack, days []time.Time) (map[string]int64, error) {
+	store, err := blob.Open(ctx, filepath.Join(s.dir, "warehouse"))
+	if err != nil {
+		return nil, err
+	}
+	table, err := warehouse.Lookup("ad_click_outcomes_day")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, d := range days {
+		err := nightly.ReadRows(ctx, store, table, d, func(row any) {
+			r := row.(warehouse.OutcomeRow)
+			out[r.Outcome] += r.Clicks
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// checkInvalidTraffic: the load's too-fast clicks (redirected, clicked the
+// moment they were minted) are exactly the nightly's invalid_too_fast;
+// the load makes no burst and no data-centre click.
+func checkInvalidTraffic(outcomes map[string]int64, tooFastRedirected int) []string {
+	var bad []string
+	for outcome, want := range map[countable.Outcome]int64{countable.InvalidTooFast: int64(tooFastRedirected), countable.InvalidBurst: 0, countable.InvalidDatacenter: 0} {
+		if got := outcomes[string(outcome)]; got != want {
+			bad = append(bad, fmt.Sprintf("%s: the nightly says %d, the load made %d", outcome, got, want))
+		}
+	}
+	sort.Strings(bad)
+	return bad
 }

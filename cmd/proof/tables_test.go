@@ -23,3 +23,13 @@ func TestCompareCampaigns(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckInvalidTraffic(t *testing.T) {
+	ok := map[string]int64{"counted": 10, "invalid_too_fast": 3}
+	if bad := checkInvalidTraffic(ok, 3); len(bad) != 0 {
+		t.Errorf("exact outcomes refused: %v", bad)
+	}
+	if bad := checkInvalidTraffic(map[string]int64{"invalid_too_fast": 2, "invalid_burst": 1}, 3); len(bad) != 2 {
+		t.Errorf("a missed too-fast click and a burst: %v, want 2 complaints", bad)
+	}
+}
