@@ -108,6 +108,12 @@ func run(nAds, nDays, rate int, dur time.Duration) error {
 		{"one ad, 90 days of days", func(adv, ad int) string {
 			return fmt.Sprintf("/v1/ads/ad%d/clicks?granularity=day&from=%s&to=%s", ad, today.AddDate(0, 0, -89).Format(time.DateOnly), today.AddDate(0, 0, 1).Format(time.DateOnly))
 		}},
+		{"one ad, a year by year", func(adv, ad int) string {
+			return fmt.Sprintf("/v1/ads/ad%d/clicks?granularity=year&from=%s&to=%s", ad, today.AddDate(-1, 0, 0).Format(time.DateOnly), today.AddDate(0, 0, 1).Format(time.DateOnly))
+		}},
+		{"a campaign, a month of days", func(adv, ad int) string {
+			return fmt.Sprintf("/v1/campaigns/%s/clicks?granularity=day&from=%s&to=%s", campaignOf(ad), today.AddDate(0, 0, -30).Format(time.DateOnly), today.AddDate(0, 0, 1).Format(time.DateOnly))
+		}},
 		{"advertiser top 100 over an hour", func(adv, ad int) string {
 			return fmt.Sprintf("/v1/advertiser/top?n=100&minutes=60&to=%s", yesterday.Add(13*time.Hour).Format(time.RFC3339))
 		}},
@@ -159,9 +165,12 @@ func run(nAds, nDays, rate int, dur time.Duration) error {
 	return nil
 }
 
+// campaignOf is an ad's campaign: five ads each, two per advertiser.
+func campaignOf(ad int) string { return "camp" + strconv.Itoa(ad/5) }
+
 // load writes the history: minute cells (speed, and batch on reconciled
-// days), hour and day rows (batch) and top rows, advertiser totals, and
-// the reconciled markers.
+// days), hour and day rows (batch) and top rows, of each ad and of each
+// campaign, and the reconciled markers.
 func load(ctx context.Context, tbl *bigtable.Table, nAds, nDays int, today time.Time) (int, error) {
 	rows := map[string]*bigtable.Mutation{}
 	cells := 0
@@ -202,7 +211,12 @@ func load(ctx context.Context, tbl *bigtable.Table, nAds, nDays int, today time.
 		day := today.AddDate(0, 0, -d)
 		final := d > 0
 		run := btschema.BatchTimestamp(day.AddDate(0, 0, 1))
+		type campaign struct{ adv, id string }
+		campMinutes := map[campaign]map[time.Time]int64{}
 		for ad := range nAds {
+			if campMinutes[campaign{"adv" + strconv.Itoa(ad/10), campaignOf(ad)}] == nil {
+				campMinutes[campaign{"adv" + strconv.Itoa(ad/10), campaignOf(ad)}] = map[time.Time]int64{}
+			}
 			adv := "adv" + strconv.Itoa(ad/10)
 			adID := "ad" + strconv.Itoa(ad)
 			hours := map[time.Time]int64{}
@@ -221,12 +235,35 @@ func load(ctx context.Context, tbl *bigtable.Table, nAds, nDays int, today time.
 				}
 				hours[minute.Truncate(time.Hour)] += n
 				total += n
+				campMinutes[campaign{adv, campaignOf(ad)}][minute] += n
 			}
 			if final {
 				for h, n := range hours {
 					set(btschema.RowKey(btschema.Hour, adv, adID, h), btschema.FamilyBatch, btschema.Qualifier(btschema.Hour, h), run, n)
 				}
 				set(btschema.RowKey(btschema.Day, adv, adID, day), btschema.FamilyBatch, btschema.Qualifier(btschema.Day, day), run, total)
+			}
+		}
+		// The campaigns' series, as both layers write them.
+		for c, minutes := range campMinutes {
+			series := btschema.CampaignSeries(c.id)
+			hours := map[time.Time]int64{}
+			var total int64
+			for minute, n := range minutes {
+				set(btschema.RowKey(btschema.Minute, c.adv, series, minute), btschema.FamilySpeed, btschema.Qualifier(btschema.Minute, minute), btschema.SpeedTimestamp(minute, n), n)
+				set(btschema.TopRowKey(c.adv, minute), btschema.FamilySpeed, series, btschema.SpeedTimestamp(minute, n), n)
+				if final {
+					set(btschema.RowKey(btschema.Minute, c.adv, series, minute), btschema.FamilyBatch, btschema.Qualifier(btschema.Minute, minute), run, n)
+					set(btschema.TopRowKey(c.adv, minute), btschema.FamilyBatch, series, run, n)
+				}
+				hours[minute.Truncate(time.Hour)] += n
+				total += n
+			}
+			if final {
+				for h, n := range hours {
+					set(btschema.RowKey(btschema.Hour, c.adv, series, h), btschema.FamilyBatch, btschema.Qualifier(btschema.Hour, h), run, n)
+				}
+				set(btschema.RowKey(btschema.Day, c.adv, series, day), btschema.FamilyBatch, btschema.Qualifier(btschema.Day, day), run, total)
 			}
 		}
 		if err := flush(); err != nil {
