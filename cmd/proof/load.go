@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,6 +33,8 @@ const (
 	kindTampered = "tampered" // a token with a changed byte: 400, nothing recorded
 	kindUnknown  = "unknown"  // an authentic token for an ad not in the catalog: 404
 	kindTooFast  = "too-fast" // clicked the moment it was minted: redirected, never counted (invalid_too_fast)
+	kindDC       = "dc"       // from a data-centre address: redirected, never counted (invalid_datacenter)
+	kindBurst    = "burst"    // a script's fresh impression past the burst limit: redirected, never counted (invalid_burst)
 )
 
 const browserUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
@@ -158,6 +161,10 @@ func (l *load) run(ctx context.Context, rate int) {
 			l.inflight.Add(1)
 			go func() { defer l.inflight.Done(); l.burst(ctx, batch) }()
 		}
+		if l.intn(20) == 0 { // a script every two seconds or so
+			l.inflight.Add(1)
+			go func() { defer l.inflight.Done(); l.script(ctx) }()
+		}
 		l.due(ctx)
 	}
 }
@@ -207,7 +214,9 @@ func (l *load) burst(ctx context.Context, n int) {
 		case r < 7:
 			l.click(ctx, u, imps[i], ad.id, kindTooFast, browserUA)
 			continue
-		case r < 17:
+		case r < 9:
+			kind = kindDC
+		case r < 19:
 			l.pending <- minted{u, imps[i], ad.id, kindRepeat, time.Now().Add(time.Duration(1+l.intn(20)) * time.Second)}
 		}
 		// A person sees the ad before clicking it: at least the too-fast
@@ -277,14 +286,32 @@ func (l *load) mint(ctx context.Context, ad string, n, ttl int) ([]string, []str
 	return urls, imps, nil
 }
 
+// datacenterRange is the proof's data-centre range: no other load
+// address falls in it (they use 10.0-249.x.x).
+const datacenterRange = "10.250.0.0/16"
+
 func (l *load) click(ctx context.Context, url, imp, ad, kind, ua string) {
+	l.clickAs(ctx, url, imp, ad, kind, ua, "")
+}
+
+// clickAs clicks with a user cookie (empty: a new visitor), and returns
+// the answer's status (0: no answer).
+func (l *load) clickAs(ctx context.Context, url, imp, ad, kind, ua, cookie string) int {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return
+		return 0
 	}
 	req.Header.Set("User-Agent", ua)
-	// Each click from its own address, as from many browsers.
-	req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", l.intn(250), l.intn(250), 1+l.intn(250)))
+	// Each click from its own address, as from many browsers; the
+	// data-centre ones from the listed range.
+	if kind == kindDC {
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.250.%d.%d", l.intn(250), 1+l.intn(250)))
+	} else {
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", l.intn(250), l.intn(250), 1+l.intn(250)))
+	}
+	if cookie != "" {
+		req.AddCookie(&http.Cookie{Name: "adclick_uid", Value: cookie})
+	}
 	start := time.Now()
 	resp, err := l.client.Do(req)
 	status := 0
@@ -294,4 +321,34 @@ func (l *load) click(ctx context.Context, url, imp, ad, kind, ua string) {
 		status = resp.StatusCode
 	}
 	l.truth.record(kind, status, imp, ad, start, time.Since(start))
+	return status
+}
+
+// script is a person or program that mints fresh impressions of one ad
+// and clicks each once, one after the other, as one user (one cookie):
+// past countable's burst limit its clicks are invalid_burst. It stops at
+// the first click not redirected, so the truth knows which clicks the
+// nightly saw first.
+func (l *load) script(ctx context.Context) {
+	ad := ads[l.intn(len(ads))]
+	n := countable.DefaultRules.BurstClicks + 2
+	urls, imps, err := l.mint(ctx, ad.id, n, 0)
+	if err != nil {
+		return
+	}
+	var id [16]byte
+	for i := range id {
+		id[i] = byte(l.intn(256))
+	}
+	cookie := hex.EncodeToString(id[:])
+	time.Sleep(l.thinkTime())
+	for i, u := range urls {
+		kind := kindHuman
+		if i >= countable.DefaultRules.BurstClicks {
+			kind = kindBurst
+		}
+		if l.clickAs(ctx, u, imps[i], ad.id, kind, browserUA, cookie) != http.StatusFound {
+			return
+		}
+	}
 }

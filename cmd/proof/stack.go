@@ -83,12 +83,18 @@ func startStack(ctx context.Context, bin, dir string, log io.Writer) (*stack, er
 	s.clickBase, s.reportURL, s.clickAdmin, s.reportsAdmin = "http://"+redirectAddr, "http://"+reportsAddr, "http://"+redirectAdmin, "http://"+reportsAdmin
 	s.archiver = &proc.Proc{Name: "archiver", Path: filepath.Join(bin, "archiver"), Env: env, Out: log,
 		Args: []string{"-archive=" + filepath.Join(dir, "archive"), "-max-duration=1m"}}
+	// The load's data-centre clicks come from this range (load.go).
+	datacenters := filepath.Join(dir, "datacenters.txt")
+	if err := os.WriteFile(datacenters, []byte(datacenterRange+"\n"), 0o600); err != nil {
+		return s, err
+	}
 	s.redirect = &proc.Proc{Name: "redirect", Path: filepath.Join(bin, "redirect"), Env: env, Out: log, Args: []string{
 		"-listen=" + redirectAddr, "-admin-listen=" + redirectAdmin, "-public-base-url=" + s.clickBase, "-catalog=config/catalog.json",
 		"-token-keys-file=" + s.secrets.TokenKeys, "-user-key-pepper-file=" + s.secrets.Pepper,
 		"-ad-server-secrets-file=" + s.secrets.AdServerSecrets, "-spool-dir=" + filepath.Join(dir, "spool"),
 		// The load generator speaks for many clients through X-Forwarded-For.
 		"-trusted-proxies=127.0.0.1/32", "-rate-limit=50", "-rate-burst=100",
+		"-datacenter-cidrs=" + datacenters,
 	}}
 	s.streaming = &proc.Proc{Name: "streaming", Path: filepath.Join(bin, "streaming"), Env: env, Out: log, Args: []string{
 		"--runner=prism", "--experiments=prism_disable_sdf_split", "--project=" + gcpnames.LocalProject,

@@ -196,16 +196,63 @@ func outcomeTotals(ctx context.Context, s *stack, days []time.Time) (map[string]
 	return out, nil
 }
 
-// checkInvalidTraffic: the load's too-fast clicks (redirected, clicked the
-// moment they were minted) are exactly the nightly's invalid_too_fast;
-// the load makes no burst and no data-centre click.
-func checkInvalidTraffic(outcomes map[string]int64, tooFastRedirected int) []string {
+// checkInvalidTraffic: each invalid-traffic outcome of the nightly is
+// exactly the load's redirected clicks of that kind (clicked the moment
+// they were minted, from the data-centre range, a script's past the burst
+// limit).
+func checkInvalidTraffic(outcomes map[string]int64, redirected map[countable.Outcome]int) []string {
 	var bad []string
-	for outcome, want := range map[countable.Outcome]int64{countable.InvalidTooFast: int64(tooFastRedirected), countable.InvalidBurst: 0, countable.InvalidDatacenter: 0} {
-		if got := outcomes[string(outcome)]; got != want {
+	for _, outcome := range countable.InvalidTraffic {
+		if got, want := outcomes[string(outcome)], int64(redirected[outcome]); got != want {
 			bad = append(bad, fmt.Sprintf("%s: the nightly says %d, the load made %d", outcome, got, want))
 		}
 	}
 	sort.Strings(bad)
 	return bad
+}
+
+// checkYears: the year tables are rolled up from the month tables, those
+// from the days: with one year reconciled, each ad's and advertiser's
+// year equals its exact count.
+func checkYears(ctx context.Context, s *stack, days []time.Time, perAd map[string]int64) (bad []string, err error) {
+	store, err := blob.Open(ctx, filepath.Join(s.dir, "warehouse"))
+	if err != nil {
+		return nil, err
+	}
+	got := map[string]int64{}
+	want := map[string]int64{}
+	for _, ad := range ads {
+		want["ad "+ad.id] += perAd[ad.id]
+		want["advertiser "+ad.advertiser] += perAd[ad.id]
+	}
+	years := map[time.Time]bool{}
+	for _, d := range days {
+		years[warehouse.ByYear.Start(d)] = true
+	}
+	for _, level := range []warehouse.Level{warehouse.AdLevel, warehouse.AdvertiserLevel} {
+		table, err := warehouse.Lookup(warehouse.CountTable(level, "year"))
+		if err != nil {
+			return nil, err
+		}
+		for y := range years {
+			err := nightly.ReadRows(ctx, store, table, y, func(row any) {
+				switch r := row.(type) {
+				case warehouse.AdRow:
+					got["ad "+r.AdID] += r.Clicks
+				case warehouse.AdvertiserRow:
+					got["advertiser "+r.AdvertiserID] += r.Clicks
+				}
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	for k, n := range want {
+		if got[k] != n {
+			bad = append(bad, fmt.Sprintf("%s: year tables say %d, the truth %d", k, got[k], n))
+		}
+	}
+	sort.Strings(bad)
+	return bad, nil
 }

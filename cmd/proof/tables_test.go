@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/adclick/adclick/internal/countable"
 )
 
 func TestCompareCampaigns(t *testing.T) {
@@ -25,11 +27,12 @@ func TestCompareCampaigns(t *testing.T) {
 }
 
 func TestCheckInvalidTraffic(t *testing.T) {
-	ok := map[string]int64{"counted": 10, "invalid_too_fast": 3}
-	if bad := checkInvalidTraffic(ok, 3); len(bad) != 0 {
+	made := map[countable.Outcome]int{countable.InvalidTooFast: 3, countable.InvalidBurst: 2}
+	ok := map[string]int64{"counted": 10, "invalid_too_fast": 3, "invalid_burst": 2}
+	if bad := checkInvalidTraffic(ok, made); len(bad) != 0 {
 		t.Errorf("exact outcomes refused: %v", bad)
 	}
-	if bad := checkInvalidTraffic(map[string]int64{"invalid_too_fast": 2, "invalid_burst": 1}, 3); len(bad) != 2 {
-		t.Errorf("a missed too-fast click and a burst: %v, want 2 complaints", bad)
+	if bad := checkInvalidTraffic(map[string]int64{"invalid_too_fast": 2, "invalid_burst": 2, "invalid_datacenter": 1}, made); len(bad) != 2 {
+		t.Errorf("a missed too-fast click and a stray data-centre one: %v, want 2 complaints", bad)
 	}
 }
