@@ -18,6 +18,7 @@ import (
 
 	"github.com/adclick/adclick/internal/apikey"
 	"github.com/adclick/adclick/internal/catalog"
+	"github.com/adclick/adclick/internal/countable"
 )
 
 // demoKeys gives every advertiser of the catalog an API key for the local
@@ -88,9 +89,9 @@ func randomHex(n int) string {
 }
 
 // simulate clicks the active ads of the catalog through the click service
-// the way browsers would, about rate times a second, one click in ten a
-// repeat click on the same impression: a gentle stream that keeps the
-// dashboard moving.
+// the way browsers would, about rate times a second, a second or two
+// after each impression, one click in ten a repeat click on the same
+// impression: a gentle stream that keeps the dashboard moving.
 func simulate(ctx context.Context, base, secret, catalogPath string, rate float64, out io.Writer) {
 	data, err := os.ReadFile(catalogPath)
 	if err != nil {
@@ -127,12 +128,20 @@ func simulate(ctx context.Context, base, secret, catalogPath string, rate float6
 		if err != nil {
 			continue // the click service may be restarting
 		}
-		for range 1 + boolInt(rand.IntN(10) == 0) {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 (adclick local traffic)")
-			if resp, err := client.Do(req); err == nil {
-				resp.Body.Close()
-			}
+		// A person looks at the ad before clicking it: sooner, the click
+		// would be invalid traffic (countable's too-fast rule).
+		think := countable.DefaultRules.MinClickDelay + time.Duration(200+rand.IntN(2000))*time.Millisecond
+		clicks := 1 + boolInt(rand.IntN(10) == 0)
+		time.AfterFunc(think, func() { clickAsBrowser(ctx, client, url, clicks) })
+	}
+}
+
+func clickAsBrowser(ctx context.Context, client *http.Client, url string, times int) {
+	for range times {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 (adclick local traffic)")
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
 		}
 	}
 }

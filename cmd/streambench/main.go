@@ -218,7 +218,7 @@ func click(cfg config, now time.Time) *clickevent.Event {
 		ad = rand.IntN(cfg.ads)
 	}
 	return &clickevent.Event{SchemaVersion: 1, ClickID: token.NewImpressionID().String(), ImpressionID: token.NewImpressionID().String(),
-		AdID: "ad" + strconv.Itoa(ad), AdvertiserID: "adv" + strconv.Itoa(ad/10), CampaignID: "c", ImpressionTime: now.Add(-time.Minute),
+		AdID: "ad" + strconv.Itoa(ad), AdvertiserID: "adv" + strconv.Itoa(ad/10), CampaignID: "camp" + strconv.Itoa(ad/5), ImpressionTime: now.Add(-time.Minute),
 		ExpiresAt: now.Add(time.Hour), ClickTime: now.UTC(), UserKey: "u", UAClass: clickevent.UABrowser}
 }
 

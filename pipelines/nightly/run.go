@@ -96,10 +96,13 @@ func RunDays(ctx context.Context, o RunOptions) ([]Report, error) {
 			return nil, err
 		}
 		reports = append(reports, r)
-		o.Log.Info("reconciled", "date", r.Date, "archived", r.Archived, "counted", r.Outcomes["counted"], "duplicate", r.Outcomes["duplicate"],
-			"expired", r.Outcomes["expired"], "bot", r.Outcomes["bot"], "invalid", r.Outcomes["invalid"], "redelivered", r.Redelivered,
+		attrs := []any{"date", r.Date, "archived", r.Archived}
+		for _, outcome := range countable.Outcomes {
+			attrs = append(attrs, string(outcome), r.Outcomes[outcome])
+		}
+		o.Log.Info("reconciled", append(attrs, "redelivered", r.Redelivered,
 			"speed_total", r.SpeedTotal, "batch_total", r.BatchTotal, "mismatched_cells", r.MismatchedCells, "abs_difference", r.AbsDifference,
-			"report", out.URL(ReportName(day)))
+			"report", out.URL(ReportName(day)))...)
 	}
 	return reports, nil
 }
