@@ -470,31 +470,36 @@ func (s *Server) parseTop(c *gin.Context) (topParams, error) {
 }
 
 func (s *Server) top(c *gin.Context) {
-	adv := advertiserOf(c)
-	p, err := s.parseTop(c)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	start := time.Now()
-	ads, err := s.cfg.Reader.Top(c.Request.Context(), adv.ID, p.from, p.to, p.n)
-	s.queries.WithLabelValues("top").Observe(time.Since(start).Seconds())
-	if err != nil {
-		s.fail(c, fmt.Errorf("read top ads of %s: %w", adv.ID, err))
-		return
-	}
-	if wantsCSV(c) {
-		rows := [][]string{{"ad_id", "clicks", "final"}}
-		for _, a := range ads {
-			rows = append(rows, []string{a.AdID, strconv.FormatInt(a.Clicks, 10), strconv.FormatBool(a.Final)})
+	s.ranking(c, "top", "ad", func(ctx context.Context, advertiser string, p topParams) ([]ranked, error) {
+		ads, err := s.cfg.Reader.Top(ctx, advertiser, p.from, p.to, p.n)
+		out := make([]ranked, len(ads))
+		for i, a := range ads {
+			out[i] = ranked{a.AdID, a.Clicks, a.Final}
 		}
-		writeCSV(c, rows)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "from": p.from.UTC(), "to": p.to.UTC(), "ads": ads})
+		return out, err
+	})
 }
 
 func (s *Server) topCampaigns(c *gin.Context) {
+	s.ranking(c, "top_campaigns", "campaign", func(ctx context.Context, advertiser string, p topParams) ([]ranked, error) {
+		campaigns, err := s.cfg.Reader.TopCampaigns(ctx, advertiser, p.from, p.to, p.n)
+		out := make([]ranked, len(campaigns))
+		for i, x := range campaigns {
+			out[i] = ranked{x.CampaignID, x.Clicks, x.Final}
+		}
+		return out, err
+	})
+}
+
+type ranked struct {
+	id     string
+	clicks int64
+	final  bool
+}
+
+// ranking answers a top-N request for what ("ad", "campaign"): JSON
+// {"<what>s": [{"<what>_id", "clicks", "final"}]} or CSV with those columns.
+func (s *Server) ranking(c *gin.Context, metric, what string, read func(context.Context, string, topParams) ([]ranked, error)) {
 	adv := advertiserOf(c)
 	p, err := s.parseTop(c)
 	if err != nil {
@@ -502,21 +507,26 @@ func (s *Server) topCampaigns(c *gin.Context) {
 		return
 	}
 	start := time.Now()
-	campaigns, err := s.cfg.Reader.TopCampaigns(c.Request.Context(), adv.ID, p.from, p.to, p.n)
-	s.queries.WithLabelValues("top_campaigns").Observe(time.Since(start).Seconds())
+	top, err := read(c.Request.Context(), adv.ID, p)
+	s.queries.WithLabelValues(metric).Observe(time.Since(start).Seconds())
 	if err != nil {
-		s.fail(c, fmt.Errorf("read top campaigns of %s: %w", adv.ID, err))
+		s.fail(c, fmt.Errorf("read top %ss of %s: %w", what, adv.ID, err))
 		return
 	}
+	idName := what + "_id"
 	if wantsCSV(c) {
-		rows := [][]string{{"campaign_id", "clicks", "final"}}
-		for _, x := range campaigns {
-			rows = append(rows, []string{x.CampaignID, strconv.FormatInt(x.Clicks, 10), strconv.FormatBool(x.Final)})
+		rows := [][]string{{idName, "clicks", "final"}}
+		for _, x := range top {
+			rows = append(rows, []string{x.id, strconv.FormatInt(x.clicks, 10), strconv.FormatBool(x.final)})
 		}
 		writeCSV(c, rows)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "from": p.from.UTC(), "to": p.to.UTC(), "campaigns": campaigns})
+	items := make([]gin.H, len(top))
+	for i, x := range top {
+		items[i] = gin.H{idName: x.id, "clicks": x.clicks, "final": x.final}
+	}
+	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "from": p.from.UTC(), "to": p.to.UTC(), what + "s": items})
 }
 
 func wantsCSV(c *gin.Context) bool {
