@@ -489,19 +489,34 @@ type PlacementClicks struct {
 	Clicks      int64  `json:"clicks"`
 }
 
+// PlacementDay is one reconciled UTC day's top placements of an ad.
+type PlacementDay struct {
+	Date       string            `json:"date"`
+	Placements []PlacementClicks `json:"placements"`
+}
+
+// Placements is which placements brought an ad's clicks: the top over
+// the reconciled days of a range, and each day's top.
+type Placements struct {
+	Top   []PlacementClicks `json:"placements"`
+	ByDay []PlacementDay    `json:"by_day"`
+}
+
 // TopPlacements returns an ad's n most clicked placements over the UTC
-// days of [from, to) that the nightly has reconciled (placements are
-// counted by the nightly only, so every number is final), and those days.
-// A day's cells are the marking run's: an earlier run's placement that a
-// later one folded into (other) is not counted twice.
-func (r *Reader) TopPlacements(ctx context.Context, advertiser, ad string, from, to time.Time, n int) ([]PlacementClicks, []time.Time, error) {
+// days of [from, to) that the nightly has reconciled, and each of those
+// days' n most clicked (placements are counted by the nightly only, so
+// every number is final). A day's cells are the marking run's: an
+// earlier run's placement that a later one folded into (other) is not
+// counted twice.
+func (r *Reader) TopPlacements(ctx context.Context, advertiser, ad string, from, to time.Time, n int) (Placements, error) {
+	out := Placements{Top: []PlacementClicks{}, ByDay: []PlacementDay{}}
 	from, to = from.UTC().Truncate(24*time.Hour), to.UTC()
 	if to.Sub(from) > MaxPlacementRange {
-		return nil, nil, fmt.Errorf("placements over %v: at most %v", to.Sub(from), MaxPlacementRange)
+		return out, fmt.Errorf("placements over %v: at most %v", to.Sub(from), MaxPlacementRange)
 	}
 	marked, err := btschema.ReadReconciled(ctx, r.tbl, from, to)
 	if err != nil {
-		return nil, nil, err
+		return out, err
 	}
 	days := make([]time.Time, 0, len(marked))
 	for d := range marked {
@@ -509,18 +524,32 @@ func (r *Reader) TopPlacements(ctx context.Context, advertiser, ad string, from,
 	}
 	sort.Slice(days, func(i, j int) bool { return days[i].Before(days[j]) })
 	if len(days) == 0 {
-		return []PlacementClicks{}, days, nil
+		return out, nil
 	}
 	sums := map[string]int64{}
+	byDay := map[time.Time]map[string]int64{}
+	for _, d := range days {
+		byDay[d] = map[string]int64{}
+	}
 	err = btschema.ReadCells(ctx, r.tbl, btschema.PlacementRows(advertiser, ad, days[0], days[len(days)-1].Add(24*time.Hour)), btschema.FamilyBatch,
 		func(c btschema.Cell) {
 			if run, ok := marked[c.Bucket]; ok && c.Version == run {
 				sums[c.Column] += c.N
+				byDay[c.Bucket][c.Column] += c.N
 			}
 		})
 	if err != nil {
-		return nil, nil, fmt.Errorf("read placements of %s/%s: %w", advertiser, ad, err)
+		return out, fmt.Errorf("read placements of %s/%s: %w", advertiser, ad, err)
 	}
+	out.Top = rankPlacements(sums, n)
+	for _, d := range days {
+		out.ByDay = append(out.ByDay, PlacementDay{Date: d.Format(time.DateOnly), Placements: rankPlacements(byDay[d], n)})
+	}
+	return out, nil
+}
+
+// rankPlacements is the n most clicked, ties to the smaller id.
+func rankPlacements(sums map[string]int64, n int) []PlacementClicks {
 	out := make([]PlacementClicks, 0, len(sums))
 	for p, c := range sums {
 		out = append(out, PlacementClicks{PlacementID: p, Clicks: c})
@@ -531,7 +560,7 @@ func (r *Reader) TopPlacements(ctx context.Context, advertiser, ad string, from,
 	if len(out) > n {
 		out = out[:n]
 	}
-	return out, days, nil
+	return out
 }
 
 // InvalidDay is one UTC day's invalid clicks of an ad (not billed), by

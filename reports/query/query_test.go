@@ -276,18 +276,21 @@ func TestTopCampaigns(t *testing.T) {
 // TestTopPlacements: reconciled days only, the marking run's cells only.
 func TestTopPlacements(t *testing.T) {
 	r := fixture(t)
-	got, days, err := r.TopPlacements(context.Background(), "acme", "a1", day1, day2.AddDate(0, 0, 1), 10)
+	got, err := r.TopPlacements(context.Background(), "acme", "a1", day1, day2.AddDate(0, 0, 1), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []PlacementClicks{{"site-a", 5}, {"site-b", 3}}
-	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] || len(days) != 1 || !days[0].Equal(day1) {
-		t.Errorf("TopPlacements = %+v over %v, want %+v over [%s]", got, days, want, day1)
+	if len(got.Top) != 2 || got.Top[0] != want[0] || got.Top[1] != want[1] {
+		t.Errorf("top placements = %+v, want %+v", got.Top, want)
 	}
-	if one, _, _ := r.TopPlacements(context.Background(), "acme", "a1", day1, day2, 1); len(one) != 1 || one[0].PlacementID != "site-a" {
+	if len(got.ByDay) != 1 || got.ByDay[0].Date != "2026-03-07" || len(got.ByDay[0].Placements) != 2 || got.ByDay[0].Placements[0] != want[0] {
+		t.Errorf("placements by day = %+v, want day1's only", got.ByDay)
+	}
+	if one, _ := r.TopPlacements(context.Background(), "acme", "a1", day1, day2, 1); len(one.Top) != 1 || one.Top[0].PlacementID != "site-a" || len(one.ByDay[0].Placements) != 1 {
 		t.Errorf("top 1 placement = %+v", one)
 	}
-	if _, _, err := r.TopPlacements(context.Background(), "acme", "a1", day1, day1.AddDate(0, 0, 94), 10); err == nil {
+	if _, err := r.TopPlacements(context.Background(), "acme", "a1", day1, day1.AddDate(0, 0, 94), 10); err == nil {
 		t.Error("94 days of placements accepted")
 	}
 }

@@ -274,26 +274,28 @@ func (s *Server) adPlacements(c *gin.Context) {
 		return
 	}
 	start := time.Now()
-	placements, days, err := s.cfg.Reader.TopPlacements(c.Request.Context(), adv.ID, adID, from, to, n)
+	placements, err := s.cfg.Reader.TopPlacements(c.Request.Context(), adv.ID, adID, from, to, n)
 	s.queries.WithLabelValues("placements").Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.fail(c, fmt.Errorf("read placements of %s/%s: %w", adv.ID, adID, err))
 		return
 	}
-	if wantsCSV(c) {
-		rows := [][]string{{"placement_id", "clicks"}}
-		for _, p := range placements {
-			rows = append(rows, []string{p.PlacementID, strconv.FormatInt(p.Clicks, 10)})
+	if wantsCSV(c) { // per day, as the warehouse table
+		rows := [][]string{{"date", "placement_id", "clicks"}}
+		for _, d := range placements.ByDay {
+			for _, p := range d.Placements {
+				rows = append(rows, []string{d.Date, p.PlacementID, strconv.FormatInt(p.Clicks, 10)})
+			}
 		}
 		writeCSV(c, rows)
 		return
 	}
-	reconciled := make([]string, len(days))
-	for i, d := range days {
-		reconciled[i] = d.Format(time.DateOnly)
+	reconciled := make([]string, len(placements.ByDay))
+	for i, d := range placements.ByDay {
+		reconciled[i] = d.Date
 	}
 	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "ad_id": adID, "from": from.UTC(), "to": to.UTC(),
-		"days_reconciled": reconciled, "placements": placements})
+		"days_reconciled": reconciled, "placements": placements.Top, "by_day": placements.ByDay})
 }
 
 // parseDays reads the from/to of a per-day view: UTC days, default the

@@ -172,6 +172,8 @@ func TestAPI(t *testing.T) {
 		{"an ad's invalid clicks per reconciled day", "/v1/ads/acme-1/invalid?from=2026-11-20&to=2026-11-28", "acme-key", 200, `"days":[{"date":"2026-11-26","reasons":{"invalid_burst":0,"invalid_datacenter":0,"invalid_too_fast":2},"total":2}]`},
 		{"another advertiser's ad's invalid clicks", "/v1/ads/acme-1/invalid", "globex-key", 404, `no ad \"acme-1\"`},
 		{"invalid clicks as CSV", "/v1/ads/acme-1/invalid?from=2026-11-20&to=2026-11-28&format=csv", "acme-key", 200, "date,invalid_datacenter,invalid_too_fast,invalid_burst,total\n2026-11-26,0,2,0,2\n"},
+		{"placements per day", "/v1/ads/acme-1/placements?from=2026-11-20&to=2026-11-28", "acme-key", 200, `"by_day":[{"date":"2026-11-26","placements":[{"placement_id":"news-site/top","clicks":4},{"placement_id":"(other)","clicks":1}]}]`},
+		{"placements per day as CSV", "/v1/ads/acme-1/placements?from=2026-11-20&to=2026-11-28&format=csv", "acme-key", 200, "date,placement_id,clicks\n2026-11-26,news-site/top,4\n2026-11-26,(other),1\n"},
 		{"another advertiser's ad's placements", "/v1/ads/acme-1/placements", "globex-key", 404, `no ad \"acme-1\"`},
 		{"placements over too long a range", "/v1/ads/acme-1/placements?from=2026-01-01&to=2026-11-28", "acme-key", 400, `"param":"from"`},
 		{"a year in a zone whose year starts the UTC day before", "/v1/ads/acme-1/clicks?granularity=year&tz=Asia/Tokyo&from=2026-01-01&to=2027-01-01", "acme-key", 200, `[{"start":"2026-01-01T00:00:00+09:00","clicks":5,"final":false,"open":true}]`},
