@@ -476,6 +476,21 @@ func TestDayMatchesKnownAnswer(t *testing.T) {
 	if !maps.Equal(r.Outcomes, wantOutcomes) || r.Archived != archived {
 		t.Errorf("report outcomes %v (archived %d), want %v (%d)", r.Outcomes, r.Archived, wantOutcomes, archived)
 	}
+	// Bigtable's outcome rows, which the reports' invalid clicks read,
+	// say the same per ad, summed over the ads.
+	cells := map[countable.Outcome]int64{}
+	for _, ad := range []string{"aa-hot", "aa-1", "aa-2", "bb-1", "bb-2", "cc-1"} {
+		err := btschema.ReadCells(context.Background(), h.bt.Open(btschema.Table), btschema.SeriesRows(btschema.Outcomes, "adv-"+ad[:2], ad, day0, day0.AddDate(0, 0, 1)), btschema.FamilyBatch,
+			func(c btschema.Cell) { cells[countable.Outcome(c.Column)] += c.N })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for o, n := range wantOutcomes {
+		if cells[o] != n {
+			t.Errorf("Bigtable outcome cells of %s: %d, want %d", o, cells[o], n)
+		}
+	}
 	if r.Unreadable["malformed"] != 1 {
 		t.Errorf("report unreadable = %v, want one malformed", r.Unreadable)
 	}
