@@ -510,13 +510,39 @@ type Placements struct {
 // counted twice.
 func (r *Reader) TopPlacements(ctx context.Context, advertiser, ad string, from, to time.Time, n int) (Placements, error) {
 	out := Placements{Top: []PlacementClicks{}, ByDay: []PlacementDay{}}
+	sums := map[string]int64{}
+	byDay := map[time.Time]map[string]int64{}
+	days, err := r.readFinalDays(ctx, btschema.Placement, advertiser, ad, from, to, func(day time.Time, placement string, n int64) {
+		if byDay[day] == nil {
+			byDay[day] = map[string]int64{}
+		}
+		sums[placement] += n
+		byDay[day][placement] += n
+	})
+	if err != nil {
+		return out, fmt.Errorf("placements of %s/%s: %w", advertiser, ad, err)
+	}
+	out.Top = rankPlacements(sums, n)
+	for _, d := range days {
+		out.ByDay = append(out.ByDay, PlacementDay{Date: d.Format(time.DateOnly), Placements: rankPlacements(byDay[d], n)})
+	}
+	return out, nil
+}
+
+// readFinalDays reads ad's rows of kind k (Placement or Outcomes: a row per
+// UTC day, a column per placement or outcome) for the reconciled days of
+// [from, to), at most MaxPlacementRange, calling fn with each cell the
+// day's marking run wrote (an earlier run's column that a later run no
+// longer writes is not read). It returns the reconciled days, oldest
+// first.
+func (r *Reader) readFinalDays(ctx context.Context, k btschema.Kind, advertiser, ad string, from, to time.Time, fn func(day time.Time, column string, n int64)) ([]time.Time, error) {
 	from, to = from.UTC().Truncate(24*time.Hour), to.UTC()
 	if to.Sub(from) > MaxPlacementRange {
-		return out, fmt.Errorf("placements over %v: at most %v", to.Sub(from), MaxPlacementRange)
+		return nil, fmt.Errorf("a range of %v: at most %v", to.Sub(from), MaxPlacementRange)
 	}
 	marked, err := btschema.ReadReconciled(ctx, r.tbl, from, to)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
 	days := make([]time.Time, 0, len(marked))
 	for d := range marked {
@@ -524,28 +550,18 @@ func (r *Reader) TopPlacements(ctx context.Context, advertiser, ad string, from,
 	}
 	sort.Slice(days, func(i, j int) bool { return days[i].Before(days[j]) })
 	if len(days) == 0 {
-		return out, nil
+		return days, nil
 	}
-	sums := map[string]int64{}
-	byDay := map[time.Time]map[string]int64{}
-	for _, d := range days {
-		byDay[d] = map[string]int64{}
-	}
-	err = btschema.ReadCells(ctx, r.tbl, btschema.PlacementRows(advertiser, ad, days[0], days[len(days)-1].Add(24*time.Hour)), btschema.FamilyBatch,
+	err = btschema.ReadCells(ctx, r.tbl, btschema.SeriesRows(k, advertiser, ad, days[0], days[len(days)-1].Add(24*time.Hour)), btschema.FamilyBatch,
 		func(c btschema.Cell) {
 			if run, ok := marked[c.Bucket]; ok && c.Version == run {
-				sums[c.Column] += c.N
-				byDay[c.Bucket][c.Column] += c.N
+				fn(c.Bucket, c.Column, c.N)
 			}
 		})
 	if err != nil {
-		return out, fmt.Errorf("read placements of %s/%s: %w", advertiser, ad, err)
+		return nil, fmt.Errorf("read %c rows: %w", k, err)
 	}
-	out.Top = rankPlacements(sums, n)
-	for _, d := range days {
-		out.ByDay = append(out.ByDay, PlacementDay{Date: d.Format(time.DateOnly), Placements: rankPlacements(byDay[d], n)})
-	}
-	return out, nil
+	return days, nil
 }
 
 // rankPlacements is the n most clicked, ties to the smaller id.
@@ -576,49 +592,37 @@ type InvalidDay struct {
 // traffic exactly, so only reconciled days have the numbers. Days
 // without invalid clicks are listed with zeros.
 func (r *Reader) InvalidClicks(ctx context.Context, advertiser, ad string, from, to time.Time) ([]InvalidDay, error) {
-	from, to = from.UTC().Truncate(24*time.Hour), to.UTC()
-	if to.Sub(from) > MaxPlacementRange {
-		return nil, fmt.Errorf("invalid clicks over %v: at most %v", to.Sub(from), MaxPlacementRange)
-	}
-	marked, err := btschema.ReadReconciled(ctx, r.tbl, from, to)
-	if err != nil {
-		return nil, err
-	}
-	byDay := map[time.Time]*InvalidDay{}
-	var first, last time.Time
-	for d := range marked {
-		byDay[d] = &InvalidDay{Date: d.Format(time.DateOnly), Reasons: map[string]int64{}}
-		for _, o := range countable.InvalidTraffic {
-			byDay[d].Reasons[string(o)] = 0
-		}
-		if first.IsZero() || d.Before(first) {
-			first = d
-		}
-		if d.After(last) {
-			last = d
-		}
-	}
-	out := make([]InvalidDay, 0, len(byDay))
-	if len(byDay) == 0 {
-		return out, nil
-	}
 	invalid := map[string]bool{}
 	for _, o := range countable.InvalidTraffic {
 		invalid[string(o)] = true
 	}
-	err = btschema.ReadCells(ctx, r.tbl, btschema.SeriesRows(btschema.Outcomes, advertiser, ad, first, last.Add(24*time.Hour)), btschema.FamilyBatch,
-		func(c btschema.Cell) {
-			if run, ok := marked[c.Bucket]; ok && c.Version == run && invalid[c.Column] {
-				byDay[c.Bucket].Reasons[c.Column] += c.N
-				byDay[c.Bucket].Total += c.N
-			}
-		})
+	byDay := map[time.Time]*InvalidDay{}
+	days, err := r.readFinalDays(ctx, btschema.Outcomes, advertiser, ad, from, to, func(day time.Time, outcome string, n int64) {
+		if invalid[outcome] {
+			d := invalidDay(byDay, day)
+			d.Reasons[outcome] += n
+			d.Total += n
+		}
+	})
 	if err != nil {
-		return nil, fmt.Errorf("read invalid clicks of %s/%s: %w", advertiser, ad, err)
+		return nil, fmt.Errorf("invalid clicks of %s/%s: %w", advertiser, ad, err)
 	}
-	for _, d := range byDay {
-		out = append(out, *d)
+	out := make([]InvalidDay, len(days))
+	for i, d := range days {
+		out[i] = *invalidDay(byDay, d)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Date < out[j].Date })
 	return out, nil
+}
+
+// invalidDay is day's entry, every reason at zero until counted.
+func invalidDay(byDay map[time.Time]*InvalidDay, day time.Time) *InvalidDay {
+	d, ok := byDay[day]
+	if !ok {
+		d = &InvalidDay{Date: day.Format(time.DateOnly), Reasons: map[string]int64{}}
+		for _, o := range countable.InvalidTraffic {
+			d.Reasons[string(o)] = 0
+		}
+		byDay[day] = d
+	}
+	return d
 }

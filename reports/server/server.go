@@ -257,15 +257,8 @@ func (s *Server) adClicks(c *gin.Context) {
 // reconciled UTC days of a range (default the last 30): final numbers
 // from the nightly.
 func (s *Server) adPlacements(c *gin.Context) {
-	adv := advertiserOf(c)
-	adID := c.Param("ad_id")
-	if err := ids.CheckName("ad_id", adID); err != nil || !owns(adv, adID) {
-		c.JSON(http.StatusNotFound, gin.H{"error": fmt.Sprintf("no ad %q", adID)})
-		return
-	}
-	from, to, err := s.parseDays(c)
-	if err != nil {
-		s.fail(c, err)
+	adv, adID, from, to, ok := s.adDays(c)
+	if !ok {
 		return
 	}
 	n, err := strconv.Atoi(c.DefaultQuery("n", "20"))
@@ -298,6 +291,23 @@ func (s *Server) adPlacements(c *gin.Context) {
 		"days_reconciled": reconciled, "placements": placements.Top, "by_day": placements.ByDay})
 }
 
+// adDays reads what every per-day view of one ad takes: the caller's ad
+// (404 as for a missing one otherwise) and the range (parseDays). ok is
+// false when it has answered the request.
+func (s *Server) adDays(c *gin.Context) (adv *catalog.Advertiser, adID string, from, to time.Time, ok bool) {
+	adv, adID = advertiserOf(c), c.Param("ad_id")
+	if err := ids.CheckName("ad_id", adID); err != nil || !owns(adv, adID) {
+		c.JSON(http.StatusNotFound, gin.H{"error": fmt.Sprintf("no ad %q", adID)})
+		return nil, "", from, to, false
+	}
+	from, to, err := s.parseDays(c)
+	if err != nil {
+		s.fail(c, err)
+		return nil, "", from, to, false
+	}
+	return adv, adID, from, to, true
+}
+
 // parseDays reads the from/to of a per-day view: UTC days, default the
 // last 30, at most query.MaxPlacementRange.
 func (s *Server) parseDays(c *gin.Context) (from, to time.Time, err error) {
@@ -316,15 +326,8 @@ func (s *Server) parseDays(c *gin.Context) (from, to time.Time, err error) {
 // adInvalid lists an ad's invalid clicks (not billed) per reconciled day
 // and reason: what the nightly filtered and why.
 func (s *Server) adInvalid(c *gin.Context) {
-	adv := advertiserOf(c)
-	adID := c.Param("ad_id")
-	if err := ids.CheckName("ad_id", adID); err != nil || !owns(adv, adID) {
-		c.JSON(http.StatusNotFound, gin.H{"error": fmt.Sprintf("no ad %q", adID)})
-		return
-	}
-	from, to, err := s.parseDays(c)
-	if err != nil {
-		s.fail(c, err)
+	adv, adID, from, to, ok := s.adDays(c)
+	if !ok {
 		return
 	}
 	start := time.Now()
