@@ -215,7 +215,12 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*cli
 	counted := map[countable.ID]bool{}
 	minutes := map[adMinute]int64{}
 	placements := map[adMinute]map[string]int64{} // ad and day → placement label → clicks
-	byOutcome := map[string]int64{}
+	type adOutcome struct {
+		dayMs   int64
+		ad      string
+		outcome countable.Outcome
+	}
+	byOutcome := map[adOutcome]int64{}
 	bursts := fn.Rules.NewBurstTracker()
 	for _, c := range clicks {
 		o := c.Class.Outcome()
@@ -230,7 +235,7 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*cli
 		if c.ClickTimeMs < fn.FromMs || c.ClickTimeMs >= fn.ToMs {
 			continue
 		}
-		byOutcome[time.UnixMilli(c.ClickTimeMs).UTC().Format(time.DateOnly)+"|"+advertiser+"|"+c.AdID+"|"+string(o)]++
+		byOutcome[adOutcome{c.ClickTimeMs / dayMs * dayMs, c.AdID, o}]++
 		if o == countable.Counted {
 			minute := c.ClickTimeMs / 60000 * 60000
 			minutes[adMinute{c.AdID, minute}]++
@@ -246,16 +251,11 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*cli
 		}
 	}
 	for k, n := range byOutcome {
-		outcomes(k, n)
-		dayText, _, _ := strings.Cut(k, "|")
-		outcome := k[strings.LastIndex(k, "|")+1:]
-		part(report, dayText).addOutcome(outcome, n)
-		day, err := time.Parse(time.DateOnly, dayText)
-		if err != nil {
-			return fmt.Errorf("outcome key %q: %w", k, err)
-		}
-		ad := strings.TrimSuffix(strings.TrimPrefix(k, dayText+"|"+advertiser+"|"), "|"+outcome)
-		emit(Count{Kind: btschema.Outcomes, Advertiser: advertiser, Ad: ad, Start: day, Column: outcome, N: n})
+		day := time.UnixMilli(k.dayMs).UTC()
+		dayText := day.Format(time.DateOnly)
+		outcomes(dayText+"|"+advertiser+"|"+k.ad+"|"+string(k.outcome), n)
+		part(report, dayText).addOutcome(string(k.outcome), n)
+		emit(Count{Kind: btschema.Outcomes, Advertiser: advertiser, Ad: k.ad, Start: day, Column: string(k.outcome), N: n})
 	}
 
 	speedCells, err := fn.readSpeed(ctx, advertiser)
