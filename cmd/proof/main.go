@@ -35,7 +35,6 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
-	"github.com/adclick/adclick/internal/blob"
 	"github.com/adclick/adclick/internal/btschema"
 	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/internal/gcpnames"
@@ -43,7 +42,6 @@ import (
 	"github.com/adclick/adclick/internal/proc"
 	"github.com/adclick/adclick/internal/token"
 	"github.com/adclick/adclick/internal/warehouse"
-	"github.com/adclick/adclick/pipelines/nightly"
 )
 
 type config struct {
@@ -575,24 +573,11 @@ func verify(ctx context.Context, s *stack, t *truth, days []time.Time, published
 // parquetDays sums the published ad_clicks_day partitions per ad.
 func parquetDays(ctx context.Context, s *stack, days []time.Time) (map[string]int64, error) {
 	out := map[string]int64{}
-	store, err := blob.Open(ctx, filepath.Join(s.dir, "warehouse"))
-	if err != nil {
-		return nil, err
-	}
-	tbl, err := warehouse.Lookup("ad_clicks_day")
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range days {
-		err := nightly.ReadRows(ctx, store, tbl, d, func(row any) {
-			r := row.(warehouse.AdRow)
-			out[r.AdID] += r.Clicks
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	err := warehouseRows(ctx, s, "ad_clicks_day", days, func(row any) {
+		r := row.(warehouse.AdRow)
+		out[r.AdID] += r.Clicks
+	})
+	return out, err
 }
 
 func union(a, b map[time.Time]int64) map[time.Time]bool {

@@ -106,24 +106,11 @@ func compareCampaigns(want, cells, parquet map[campaignKey]int64) ([]string, int
 
 func campaignParquet(ctx context.Context, s *stack, days []time.Time) (map[campaignKey]int64, error) {
 	out := map[campaignKey]int64{}
-	store, err := blob.Open(ctx, filepath.Join(s.dir, "warehouse"))
-	if err != nil {
-		return nil, err
-	}
-	tbl, err := warehouse.Lookup(warehouse.CountTable(warehouse.CampaignLevel, "day"))
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range days {
-		err := nightly.ReadRows(ctx, store, tbl, d, func(row any) {
-			r := row.(warehouse.CampaignRow)
-			out[campaignKey{r.AdvertiserID, r.CampaignID}] += r.Clicks
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	err := warehouseRows(ctx, s, warehouse.CountTable(warehouse.CampaignLevel, "day"), days, func(row any) {
+		r := row.(warehouse.CampaignRow)
+		out[campaignKey{r.AdvertiserID, r.CampaignID}] += r.Clicks
+	})
+	return out, err
 }
 
 // proofPlacement is the placement the proof's load mints every impression
@@ -134,26 +121,16 @@ const proofPlacement = "proof"
 // one placement, so the nightly's placement rows and table must hold
 // exactly the ad's count under it, and nothing else.
 func checkPlacements(ctx context.Context, s *stack, tbl *bigtable.Table, days []time.Time, perAd map[string]int64) (bad int, err error) {
-	store, err := blob.Open(ctx, filepath.Join(s.dir, "warehouse"))
-	if err != nil {
-		return 0, err
-	}
-	table, err := warehouse.Lookup(warehouse.PlacementTable)
-	if err != nil {
-		return 0, err
-	}
 	parquet := map[string]map[string]int64{}
-	for _, d := range days {
-		err := nightly.ReadRows(ctx, store, table, d, func(row any) {
-			r := row.(warehouse.PlacementRow)
-			if parquet[r.AdID] == nil {
-				parquet[r.AdID] = map[string]int64{}
-			}
-			parquet[r.AdID][r.PlacementID] += r.Clicks
-		})
-		if err != nil {
-			return 0, err
+	err = warehouseRows(ctx, s, warehouse.PlacementTable, days, func(row any) {
+		r := row.(warehouse.PlacementRow)
+		if parquet[r.AdID] == nil {
+			parquet[r.AdID] = map[string]int64{}
 		}
+		parquet[r.AdID][r.PlacementID] += r.Clicks
+	})
+	if err != nil {
+		return 0, err
 	}
 	for _, ad := range ads {
 		cells := map[string]int64{}
@@ -175,25 +152,12 @@ func checkPlacements(ctx context.Context, s *stack, tbl *bigtable.Table, days []
 
 // outcomeTotals sums ad_click_outcomes_day over days by outcome.
 func outcomeTotals(ctx context.Context, s *stack, days []time.Time) (map[string]int64, error) {
-	store, err := blob.Open(ctx, filepath.Join(s.dir, "warehouse"))
-	if err != nil {
-		return nil, err
-	}
-	table, err := warehouse.Lookup("ad_click_outcomes_day")
-	if err != nil {
-		return nil, err
-	}
 	out := map[string]int64{}
-	for _, d := range days {
-		err := nightly.ReadRows(ctx, store, table, d, func(row any) {
-			r := row.(warehouse.OutcomeRow)
-			out[r.Outcome] += r.Clicks
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	err := warehouseRows(ctx, s, "ad_click_outcomes_day", days, func(row any) {
+		r := row.(warehouse.OutcomeRow)
+		out[r.Outcome] += r.Clicks
+	})
+	return out, err
 }
 
 // checkInvalidTraffic: each invalid-traffic outcome of the nightly is
@@ -215,37 +179,23 @@ func checkInvalidTraffic(outcomes map[string]int64, redirected map[countable.Out
 // from the days: with one year reconciled, each ad's and advertiser's
 // year equals its exact count.
 func checkYears(ctx context.Context, s *stack, days []time.Time, perAd map[string]int64) (bad []string, err error) {
-	store, err := blob.Open(ctx, filepath.Join(s.dir, "warehouse"))
-	if err != nil {
-		return nil, err
-	}
 	got := map[string]int64{}
 	want := map[string]int64{}
 	for _, ad := range ads {
 		want["ad "+ad.id] += perAd[ad.id]
 		want["advertiser "+ad.advertiser] += perAd[ad.id]
 	}
-	years := map[time.Time]bool{}
-	for _, d := range days {
-		years[warehouse.ByYear.Start(d)] = true
-	}
 	for _, level := range []warehouse.Level{warehouse.AdLevel, warehouse.AdvertiserLevel} {
-		table, err := warehouse.Lookup(warehouse.CountTable(level, "year"))
+		err := warehouseRows(ctx, s, warehouse.CountTable(level, "year"), days, func(row any) {
+			switch r := row.(type) {
+			case warehouse.AdRow:
+				got["ad "+r.AdID] += r.Clicks
+			case warehouse.AdvertiserRow:
+				got["advertiser "+r.AdvertiserID] += r.Clicks
+			}
+		})
 		if err != nil {
 			return nil, err
-		}
-		for y := range years {
-			err := nightly.ReadRows(ctx, store, table, y, func(row any) {
-				switch r := row.(type) {
-				case warehouse.AdRow:
-					got["ad "+r.AdID] += r.Clicks
-				case warehouse.AdvertiserRow:
-					got["advertiser "+r.AdvertiserID] += r.Clicks
-				}
-			})
-			if err != nil {
-				return nil, err
-			}
 		}
 	}
 	for k, n := range want {
@@ -255,4 +205,30 @@ func checkYears(ctx context.Context, s *stack, days []time.Time, perAd map[strin
 	}
 	sort.Strings(bad)
 	return bad, nil
+}
+
+// warehouseRows calls fn with every row of the published partitions of
+// table that hold days (each partition once: a year's for every day of it).
+func warehouseRows(ctx context.Context, s *stack, table string, days []time.Time, fn func(row any)) error {
+	t, err := warehouse.Lookup(table)
+	if err != nil {
+		return err
+	}
+	store, err := blob.Open(ctx, filepath.Join(s.dir, "warehouse"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	read := map[time.Time]bool{}
+	for _, d := range days {
+		p := t.PartitionOf(d)
+		if read[p] {
+			continue
+		}
+		read[p] = true
+		if err := nightly.ReadRows(ctx, store, t, p, fn); err != nil {
+			return err
+		}
+	}
+	return nil
 }
