@@ -103,6 +103,9 @@ func parse(ctx context.Context, m pubsubmsg.Message, shards int, rules countable
 		return "", c, false
 	}
 	c = clickbatch.FromEvent(&ev, rules)
+	// The speed layer counts neither placements nor bursts: what it does
+	// not need stays off the dedupe shuffle (user keys are all distinct).
+	c.PlacementID, c.UserKey = "", ""
 	if c.Class != clickbatch.ClassCounted {
 		outcomeCounter(c.Class.Outcome()).Inc(ctx, 1)
 		return "", c, false
