@@ -82,7 +82,47 @@ const (
 	// Outcomes rows hold one ad's archived clicks of one UTC day by
 	// outcome (countable.Outcomes): cell = outcome (batch family only).
 	Outcomes Kind = 'o'
+	// PlacementQuarters and OutcomeQuarters rows hold the same counts as
+	// Placement and Outcomes rows, per quarter hour of the UTC day: cell
+	// = QuarterQualifier (the quarter's start, then the placement or
+	// outcome). Every zone in use starts its days on a quarter hour of
+	// UTC, so a day in any zone is a sum of quarters; the day rows keep
+	// UTC days at one cell per column.
+	PlacementQuarters Kind = 'P'
+	OutcomeQuarters   Kind = 'O'
 )
+
+// Quarter is the bucket of PlacementQuarters and OutcomeQuarters rows.
+const Quarter = 15 * time.Minute
+
+// Quarters is the kind holding k's counts per quarter hour (k Placement
+// or Outcomes).
+func Quarters(k Kind) Kind {
+	switch k {
+	case Placement:
+		return PlacementQuarters
+	case Outcomes:
+		return OutcomeQuarters
+	}
+	panic(fmt.Sprintf("btschema: kind %q has no quarter rows", k))
+}
+
+// QuarterQualifier is the column of column's clicks in the quarter hour
+// starting at t: "hhmm" (UTC) followed by column.
+func QuarterQualifier(t time.Time, column string) string {
+	return t.UTC().Format("1504") + column
+}
+
+// parseQuarterQualifier splits a QuarterQualifier into the quarter's
+// start (in the row starting at rowStart) and the column.
+func parseQuarterQualifier(rowStart time.Time, q string) (time.Time, string, error) {
+	if len(q) >= 4 {
+		if t, err := time.Parse("1504", q[:4]); err == nil && t.Minute()%15 == 0 {
+			return rowStart.Add(time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute), q[4:], nil
+		}
+	}
+	return time.Time{}, "", fmt.Errorf("btschema: qualifier %q is not a quarter hour (hhmm) and a column", q)
+}
 
 // SpeedRetention is how long speed cells are kept: older days have batch
 // cells (once reconciled) or nothing.
@@ -111,15 +151,16 @@ func rowTimeLayout(k Kind) string {
 		return "200601"
 	case Top:
 		return "200601021504"
-	case Placement, Outcomes:
+	case Placement, Outcomes, PlacementQuarters, OutcomeQuarters:
 		return "20060102"
 	}
 	panic(fmt.Sprintf("btschema: unknown row kind %q", k))
 }
 
 // RowKey is the row holding bucket t of a series (an ad, AllAds or a
-// campaign) at kind Minute, Hour or Day, or an ad's placements of the day
-// holding t (kind Placement).
+// campaign) at kind Minute, Hour or Day, or an ad's placements or
+// outcomes of the UTC day holding t (kinds Placement, Outcomes and their
+// Quarters).
 func RowKey(k Kind, advertiser, ad string, t time.Time) string {
 	return string(k) + "#" + advertiser + "#" + ad + "#" + t.UTC().Format(rowTimeLayout(k))
 }
@@ -156,7 +197,7 @@ func RowStart(k Kind, t time.Time) time.Time {
 	switch k {
 	case Minute:
 		return t.Truncate(time.Hour)
-	case Hour, Placement, Outcomes:
+	case Hour, Placement, Outcomes, PlacementQuarters, OutcomeQuarters:
 		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 	case Day:
 		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
@@ -495,7 +536,7 @@ type Cell struct {
 	Ad     string
 	Bucket time.Time // the bucket's start, UTC
 	// Column is the cell's column in a placement row (the placement) or
-	// an outcome row (the outcome).
+	// an outcome row (the outcome), of a day or of a quarter hour.
 	Column string
 	Family string // FamilySpeed or FamilyBatch
 	N      int64
@@ -515,7 +556,7 @@ func ParseRowKey(key string) (k Kind, advertiser, ad string, start time.Time, er
 	switch {
 	case k == Top && len(parts) == 3:
 		advertiser = parts[1]
-	case (k == Minute || k == Hour || k == Day || k == Placement || k == Outcomes) && len(parts) == 4:
+	case (k == Minute || k == Hour || k == Day || k == Placement || k == Outcomes || k == PlacementQuarters || k == OutcomeQuarters) && len(parts) == 4:
 		advertiser, ad = parts[1], parts[2]
 	default:
 		return 0, "", "", time.Time{}, fmt.Errorf("btschema: row key %q is not a count row", key)
@@ -543,6 +584,8 @@ func DecodeRow(row bigtable.Row, fn func(Cell)) error {
 				c.Ad = q
 			case Placement, Outcomes:
 				c.Column = q
+			case PlacementQuarters, OutcomeQuarters:
+				c.Bucket, c.Column, err = parseQuarterQualifier(start, q)
 			default:
 				c.Bucket, err = BucketTime(k, start, q)
 			}

@@ -221,6 +221,8 @@ func TestParseRowKey(t *testing.T) {
 		{key: RowKey(Hour, "acme", AllAds, at), kind: Hour, adv: "acme", ad: AllAds, start: RowStart(Hour, at)},
 		{key: RowKey(Day, "acme", "x", at), kind: Day, adv: "acme", ad: "x", start: RowStart(Day, at)},
 		{key: TopRowKey("acme", at), kind: Top, adv: "acme", start: at},
+		{key: RowKey(PlacementQuarters, "acme", "x", at), kind: PlacementQuarters, adv: "acme", ad: "x", start: RowStart(Hour, at)},
+		{key: RowKey(OutcomeQuarters, "acme", "x", at), kind: OutcomeQuarters, adv: "acme", ad: "x", start: RowStart(Hour, at)},
 		{key: ActiveRowKey(at, "acme"), whyWrong: "an index row"},
 		{key: ReconciledRowKey(at), whyWrong: "a marker row"},
 		{key: "m#acme#ad#20261127", whyWrong: "a minute row named by a day"},
@@ -255,6 +257,10 @@ func TestReadCells(t *testing.T) {
 		SetSpeedMinute(&b, "acme", "ad10", m, 1) // ad1's prefix, another ad
 	}
 	b.Set(RowKey(Day, "acme", "ad1", day), FamilyBatch, Qualifier(Day, day), run, EncodeCount(77))
+	lastQuarter := day.Add(24*time.Hour - Quarter)
+	for _, q := range []time.Time{day, day.Add(5*time.Hour + 45*time.Minute), lastQuarter} {
+		b.Set(RowKey(PlacementQuarters, "acme", "ad1", q), FamilyBatch, QuarterQualifier(q, "0915 site"), run, EncodeCount(int64(q.Hour())))
+	}
 	if err := b.Apply(ctx, tbl); err != nil {
 		t.Fatal(err)
 	}
@@ -295,6 +301,18 @@ func TestReadCells(t *testing.T) {
 	}
 	if _, ok, err := ReadCount(ctx, tbl, Day, FamilySpeed, "acme", "ad1", day); err != nil || ok {
 		t.Errorf("ReadCount of a missing cell: ok %v, err %v", ok, err)
+	}
+	var quarters []Cell
+	if err := ReadCells(ctx, tbl, SeriesRows(PlacementQuarters, "acme", "ad1", day, day.Add(time.Hour)), FamilyBatch, func(c Cell) { quarters = append(quarters, c) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(quarters) != 3 {
+		t.Fatalf("a day's placement quarters: %+v, want 3 cells", quarters)
+	}
+	for i, want := range []time.Time{day, day.Add(5*time.Hour + 45*time.Minute), lastQuarter} {
+		if c := quarters[i]; !c.Bucket.Equal(want) || c.Column != "0915 site" || c.N != int64(want.Hour()) || c.Kind != PlacementQuarters {
+			t.Errorf("quarter cell %d = %+v, want %v of \"0915 site\"", i, c, want)
+		}
 	}
 	var all int
 	if err := ReadCells(ctx, tbl, AdRows(Minute, "acme", "ad1"), FamilySpeed, func(Cell) { all++ }); err != nil || all != 26 {

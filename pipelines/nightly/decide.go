@@ -205,22 +205,17 @@ func (fn *settleFn) ProcessElement(ctx context.Context, _ int, batches func(*cli
 	return nil
 }
 
-type adMinute struct {
-	ad       string
-	minuteMs int64
+type adBucket struct {
+	ad      string
+	startMs int64
 }
 
 func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*clickbatch.Click, emit func(Count), outcomes func(string, int64), report map[string]*reportPart) error {
 	sort.Slice(clicks, func(i, j int) bool { return clicks[i].Rank.Before(clicks[j].Rank) })
 	counted := map[countable.ID]bool{}
-	minutes := map[adMinute]int64{}
-	placements := map[adMinute]map[string]int64{} // ad and day → placement label → clicks
-	type adOutcome struct {
-		dayMs   int64
-		ad      string
-		outcome countable.Outcome
-	}
-	byOutcome := map[adOutcome]int64{}
+	minutes := map[adBucket]int64{}
+	placements := map[adBucket]map[string]int64{} // ad and quarter hour → placement label → clicks
+	byOutcome := map[adOutcome]int64{}            // by quarter hour
 	bursts := fn.Rules.NewBurstTracker()
 	for _, c := range clicks {
 		o := c.Class.Outcome()
@@ -235,28 +230,24 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*cli
 		if c.ClickTimeMs < fn.FromMs || c.ClickTimeMs >= fn.ToMs {
 			continue
 		}
-		byOutcome[adOutcome{c.ClickTimeMs / dayMs * dayMs, c.AdID, o}]++
+		quarter := c.ClickTimeMs / quarterMs * quarterMs
+		byOutcome[adOutcome{quarter, c.AdID, o}]++
 		if o == countable.Counted {
 			minute := c.ClickTimeMs / 60000 * 60000
-			minutes[adMinute{c.AdID, minute}]++
-			minutes[adMinute{btschema.AllAds, minute}]++
+			minutes[adBucket{c.AdID, minute}]++
+			minutes[adBucket{btschema.AllAds, minute}]++
 			if c.CampaignID != "" {
-				minutes[adMinute{btschema.CampaignSeries(c.CampaignID), minute}]++
+				minutes[adBucket{btschema.CampaignSeries(c.CampaignID), minute}]++
 			}
-			day := adMinute{c.AdID, c.ClickTimeMs / dayMs * dayMs}
-			if placements[day] == nil {
-				placements[day] = map[string]int64{}
+			q := adBucket{c.AdID, quarter}
+			if placements[q] == nil {
+				placements[q] = map[string]int64{}
 			}
-			placements[day][btschema.PlacementLabel(c.PlacementID)]++
+			placements[q][btschema.PlacementLabel(c.PlacementID)]++
 		}
 	}
-	for k, n := range byOutcome {
-		day := time.UnixMilli(k.dayMs).UTC()
-		dayText := day.Format(time.DateOnly)
-		outcomes(dayText+"|"+advertiser+"|"+k.ad+"|"+string(k.outcome), n)
-		part(report, dayText).addOutcome(string(k.outcome), n)
-		emit(Count{Kind: btschema.Outcomes, Advertiser: advertiser, Ad: k.ad, Start: day, Column: string(k.outcome), N: n})
-	}
+	emitOutcomes(advertiser, byOutcome, emit, outcomes, report)
+	emitPlacements(advertiser, placements, emit)
 
 	speedCells, err := fn.readSpeed(ctx, advertiser)
 	if err != nil {
@@ -269,7 +260,7 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*cli
 	}
 	rollups := map[Count]int64{}
 	for k, n := range minutes {
-		start := time.UnixMilli(k.minuteMs).UTC()
+		start := time.UnixMilli(k.startMs).UTC()
 		emit(Count{Kind: btschema.Minute, Advertiser: advertiser, Ad: k.ad, Start: start, N: n})
 		rollups[Count{Kind: btschema.Hour, Advertiser: advertiser, Ad: k.ad, Start: start.Truncate(time.Hour)}] += n
 		rollups[Count{Kind: btschema.Day, Advertiser: advertiser, Ad: k.ad, Start: start.Truncate(24 * time.Hour)}] += n
@@ -283,13 +274,73 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*cli
 		c.N = n
 		emit(c)
 	}
-	for day, byPlacement := range placements {
-		for label, n := range capPlacements(byPlacement, btschema.DefaultMaxPlacements) {
-			emit(Count{Kind: btschema.Placement, Advertiser: advertiser, Ad: day.ad, Start: time.UnixMilli(day.minuteMs).UTC(), Column: label, N: n})
-		}
-	}
 	return nil
 }
+
+// adOutcome is one ad's clicks of one outcome in one bucket.
+type adOutcome struct {
+	startMs int64
+	ad      string
+	outcome countable.Outcome
+}
+
+// emitOutcomes emits an advertiser's outcome counts per ad and quarter
+// hour, and their sums per ad and UTC day (Counts, the warehouse's
+// outcome rows and the report).
+func emitOutcomes(advertiser string, byQuarter map[adOutcome]int64, emit func(Count), outcomes func(string, int64), report map[string]*reportPart) {
+	byDay := map[adOutcome]int64{}
+	for k, n := range byQuarter {
+		emit(Count{Kind: btschema.OutcomeQuarters, Advertiser: advertiser, Ad: k.ad, Start: time.UnixMilli(k.startMs).UTC(), Column: string(k.outcome), N: n})
+		k.startMs = k.startMs / dayMs * dayMs
+		byDay[k] += n
+	}
+	for k, n := range byDay {
+		day := time.UnixMilli(k.startMs).UTC()
+		dayText := day.Format(time.DateOnly)
+		outcomes(dayText+"|"+advertiser+"|"+k.ad+"|"+string(k.outcome), n)
+		part(report, dayText).addOutcome(string(k.outcome), n)
+		emit(Count{Kind: btschema.Outcomes, Advertiser: advertiser, Ad: k.ad, Start: day, Column: string(k.outcome), N: n})
+	}
+}
+
+// emitPlacements emits an advertiser's placement counts per ad and UTC
+// day, capped (capPlacements), and per quarter hour under the same
+// labels: a placement the day folds into (other) is (other) in each of
+// its quarters too, so the quarters of a day sum to its cells.
+func emitPlacements(advertiser string, byQuarter map[adBucket]map[string]int64, emit func(Count)) {
+	byDay := map[adBucket]map[string]int64{}
+	for q, labels := range byQuarter {
+		day := adBucket{q.ad, q.startMs / dayMs * dayMs}
+		if byDay[day] == nil {
+			byDay[day] = map[string]int64{}
+		}
+		for label, n := range labels {
+			byDay[day][label] += n
+		}
+	}
+	kept := map[adBucket]map[string]int64{}
+	for day, labels := range byDay {
+		kept[day] = capPlacements(labels, btschema.DefaultMaxPlacements)
+		for label, n := range kept[day] {
+			emit(Count{Kind: btschema.Placement, Advertiser: advertiser, Ad: day.ad, Start: time.UnixMilli(day.startMs).UTC(), Column: label, N: n})
+		}
+	}
+	for q, labels := range byQuarter {
+		dayKept := kept[adBucket{q.ad, q.startMs / dayMs * dayMs}]
+		capped := map[string]int64{}
+		for label, n := range labels {
+			if _, ok := dayKept[label]; !ok {
+				label = btschema.OtherPlacements
+			}
+			capped[label] += n
+		}
+		for label, n := range capped {
+			emit(Count{Kind: btschema.PlacementQuarters, Advertiser: advertiser, Ad: q.ad, Start: time.UnixMilli(q.startMs).UTC(), Column: label, N: n})
+		}
+	}
+}
+
+const quarterMs = int64(btschema.Quarter / time.Millisecond)
 
 const dayMs = 24 * 60 * 60 * 1000
 
@@ -327,8 +378,8 @@ func capPlacements(byPlacement map[string]int64, max int) map[string]int64 {
 // readSpeed reads the speed cells of advertiser in the run's days: the
 // ads the speed layer's day index lists, and their minute rows of those
 // days only.
-func (fn *settleFn) readSpeed(ctx context.Context, advertiser string) (map[adMinute]int64, error) {
-	cells := map[adMinute]int64{}
+func (fn *settleFn) readSpeed(ctx context.Context, advertiser string) (map[adBucket]int64, error) {
+	cells := map[adBucket]int64{}
 	if fn.client == nil {
 		return cells, nil
 	}
@@ -341,7 +392,7 @@ func (fn *settleFn) readSpeed(ctx context.Context, advertiser string) (map[adMin
 		return nil, err
 	}
 	err = btschema.ReadSpeedMinutes(ctx, tbl, advertiser, ads, days, func(ad string, minute time.Time, n int64) {
-		cells[adMinute{ad, minute.UnixMilli()}] = n
+		cells[adBucket{ad, minute.UnixMilli()}] = n
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read speed cells of %s: %w", advertiser, err)

@@ -46,10 +46,21 @@ type world struct {
 	copies []time.Time
 	// placements: counted clicks per "advertiser/ad/day-ms" and placement label.
 	placements map[string]map[string]int64
+	// quarters: clicks per ad and quarter hour, by outcome (any click) and
+	// by placement label (counted ones): btschema.Quarters' cells.
+	quarters map[quarterCell]int64
+}
+
+// quarterCell is one cell of a PlacementQuarters or OutcomeQuarters row.
+type quarterCell struct {
+	kind    btschema.Kind
+	ad      string
+	quarter time.Time
+	column  string
 }
 
 func newWorld() *world {
-	return &world{files: map[time.Time][]rawarchive.Record{}, want: map[string]int64{}, outcomes: map[string]int64{}, placements: map[string]map[string]int64{}}
+	return &world{files: map[time.Time][]rawarchive.Record{}, want: map[string]int64{}, outcomes: map[string]int64{}, placements: map[string]map[string]int64{}, quarters: map[quarterCell]int64{}}
 }
 
 // click archives one click in the file started at file, and returns it.
@@ -76,7 +87,10 @@ func (w *world) add(file time.Time, ev *clickevent.Event) {
 // count records the expected outcome of a click.
 func (w *world) count(ev *clickevent.Event, o countable.Outcome) {
 	w.outcomes[ev.ClickTime.UTC().Format(time.DateOnly)+"|"+string(o)]++
+	quarter := ev.ClickTime.UTC().Truncate(btschema.Quarter)
+	w.quarters[quarterCell{btschema.OutcomeQuarters, ev.AdID, quarter, string(o)}]++
 	if o == countable.Counted {
+		w.quarters[quarterCell{btschema.PlacementQuarters, ev.AdID, quarter, btschema.PlacementLabel(ev.PlacementID)}]++
 		minute := strconv.FormatInt(ev.ClickTime.Truncate(time.Minute).UnixMilli(), 10)
 		w.want[ev.AdvertiserID+"/"+ev.AdID+"/"+minute]++
 		w.want[ev.AdvertiserID+"/"+btschema.AllAds+"/"+minute]++
@@ -489,6 +503,41 @@ func TestDayMatchesKnownAnswer(t *testing.T) {
 	for o, n := range wantOutcomes {
 		if cells[o] != n {
 			t.Errorf("Bigtable outcome cells of %s: %d, want %d", o, cells[o], n)
+		}
+	}
+	// The quarter rows, which the reports read for zones whose days do
+	// not start at UTC midnight, hold each quarter hour's outcomes and
+	// placements: a placement past the day's cap is (other) in its
+	// quarters too.
+	wantQuarters := map[quarterCell]int64{}
+	for c, n := range w.quarters {
+		if !c.quarter.Truncate(24 * time.Hour).Equal(day0) {
+			continue
+		}
+		if c.kind == btschema.PlacementQuarters {
+			day := fmt.Sprintf("adv-%s/%s/%d", c.ad[:2], c.ad, day0.UnixMilli())
+			if _, kept := capped(w.placements[day], btschema.DefaultMaxPlacements)[c.column]; !kept {
+				c.column = btschema.OtherPlacements
+			}
+		}
+		wantQuarters[c] += n
+	}
+	gotQuarters := map[quarterCell]int64{}
+	for _, ad := range []string{"aa-hot", "aa-1", "aa-2", "bb-1", "bb-2", "cc-1"} {
+		for _, k := range []btschema.Kind{btschema.PlacementQuarters, btschema.OutcomeQuarters} {
+			err := btschema.ReadCells(context.Background(), h.bt.Open(btschema.Table), btschema.SeriesRows(k, "adv-"+ad[:2], ad, day0, day0.AddDate(0, 0, 1)), btschema.FamilyBatch,
+				func(c btschema.Cell) { gotQuarters[quarterCell{c.Kind, c.Ad, c.Bucket, c.Column}] += c.N })
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(wantQuarters) < 100 || !maps.Equal(gotQuarters, wantQuarters) {
+		t.Errorf("quarter cells: %d, want %d", len(gotQuarters), len(wantQuarters))
+		for c, n := range wantQuarters {
+			if gotQuarters[c] != n {
+				t.Errorf("  %c %s %v %q = %d, want %d", c.kind, c.ad, c.quarter.Format(time.TimeOnly), c.column, gotQuarters[c], n)
+			}
 		}
 	}
 	if r.Unreadable["malformed"] != 1 {

@@ -107,8 +107,11 @@ func (fn *writeParquetFn) ProcessElement(ctx context.Context, c Count, _ func(st
 	if c.N == 0 {
 		return nil
 	}
-	if c.Kind == btschema.Outcomes {
+	switch c.Kind {
+	case btschema.Outcomes:
 		return nil // writeParquetOutcomesFn writes the outcomes table
+	case btschema.PlacementQuarters, btschema.OutcomeQuarters:
+		return nil // Bigtable only: the warehouse keeps UTC days
 	}
 	if c.Kind == btschema.Placement {
 		t, err := warehouse.Lookup(warehouse.PlacementTable)
@@ -222,6 +225,10 @@ func (fn *writeBigtableFn) ProcessElement(ctx context.Context, c Count, _ func(i
 		// and this one folded into (other), or an outcome a later run no
 		// longer finds, is not read.
 		fn.batch.Set(btschema.RowKey(c.Kind, c.Advertiser, c.Ad, c.Start), btschema.FamilyBatch, c.Column, ts, val)
+		return
+	}
+	if c.Kind == btschema.PlacementQuarters || c.Kind == btschema.OutcomeQuarters {
+		fn.batch.Set(btschema.RowKey(c.Kind, c.Advertiser, c.Ad, c.Start), btschema.FamilyBatch, btschema.QuarterQualifier(c.Start, c.Column), ts, val)
 		return
 	}
 	fn.batch.Set(btschema.RowKey(c.Kind, c.Advertiser, c.Ad, c.Start), btschema.FamilyBatch, btschema.Qualifier(c.Kind, c.Start), ts, val)
