@@ -214,11 +214,14 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.SetValue("#ad", "campaign:spring-road"),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("ad").dispatchEvent(new Event("change"))`),
 		chromedp.Poll[chromedp.Void](`document.getElementById("total").dataset.total === "0"`, chromedp.WithPollingTimeout(30*time.Second)),
-		// An ad picked: its placements card (no day reconciled here yet).
+		// An ad picked: its placements card (no day reconciled here yet),
+		// in the days of the zone picked (the API echoes the zone asked).
+		chromedp.SetValue("#tz", "Asia/Kathmandu"),
 		chromedp.SetValue("#ad", "ad:acme-trail-1"),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("ad").dispatchEvent(new Event("change"))`),
-		chromedp.Poll[chromedp.Void](`!document.getElementById("placements-card").hidden && document.getElementById("placements-days").textContent.includes("No reconciled day")`, chromedp.WithPollingTimeout(30*time.Second)),
-		chromedp.Poll[chromedp.Void](`!document.getElementById("invalid-card").hidden && document.getElementById("invalid-days").textContent.includes("No reconciled day")`, chromedp.WithPollingTimeout(30*time.Second)),
+		chromedp.Poll[chromedp.Void](`!document.getElementById("placements-card").hidden && document.getElementById("placements-days").textContent.includes("No reconciled day (Asia/Kathmandu)")`, chromedp.WithPollingTimeout(30*time.Second)),
+		chromedp.Poll[chromedp.Void](`!document.getElementById("invalid-card").hidden && document.getElementById("invalid-days").textContent.includes("No reconciled day (Asia/Kathmandu)")`, chromedp.WithPollingTimeout(30*time.Second)),
+		chromedp.SetValue("#tz", "UTC"),
 		chromedp.SetValue("#ad", ""),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("ad").dispatchEvent(new Event("change"))`),
 		chromedp.Poll[chromedp.Void](`document.getElementById("placements-card").hidden`, chromedp.WithPollingTimeout(30*time.Second)),

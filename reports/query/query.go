@@ -502,17 +502,17 @@ type Placements struct {
 	ByDay []PlacementDay    `json:"by_day"`
 }
 
-// TopPlacements returns an ad's n most clicked placements over the UTC
-// days of [from, to) that the nightly has reconciled, and each of those
+// TopPlacements returns an ad's n most clicked placements over the days
+// in loc of [from, to) that the nightly has reconciled, and each of those
 // days' n most clicked (placements are counted by the nightly only, so
 // every number is final). A day's cells are the marking run's: an
 // earlier run's placement that a later one folded into (other) is not
 // counted twice.
-func (r *Reader) TopPlacements(ctx context.Context, advertiser, ad string, from, to time.Time, n int) (Placements, error) {
+func (r *Reader) TopPlacements(ctx context.Context, advertiser, ad string, from, to time.Time, loc *time.Location, n int) (Placements, error) {
 	out := Placements{Top: []PlacementClicks{}, ByDay: []PlacementDay{}}
 	sums := map[string]int64{}
 	byDay := map[time.Time]map[string]int64{}
-	days, err := r.readFinalDays(ctx, btschema.Placement, advertiser, ad, from, to, func(day time.Time, placement string, n int64) {
+	days, err := r.readFinalDays(ctx, btschema.Placement, advertiser, ad, from, to, loc, func(day time.Time, placement string, n int64) {
 		if byDay[day] == nil {
 			byDay[day] = map[string]int64{}
 		}
@@ -529,37 +529,85 @@ func (r *Reader) TopPlacements(ctx context.Context, advertiser, ad string, from,
 	return out, nil
 }
 
-// readFinalDays reads ad's rows of kind k (Placement or Outcomes: a row per
-// UTC day, a column per placement or outcome) for the reconciled days of
-// [from, to), at most MaxPlacementRange, calling fn with each cell the
-// day's marking run wrote (an earlier run's column that a later run no
-// longer writes is not read). It returns the reconciled days, oldest
-// first.
-func (r *Reader) readFinalDays(ctx context.Context, k btschema.Kind, advertiser, ad string, from, to time.Time, fn func(day time.Time, column string, n int64)) ([]time.Time, error) {
-	from, to = from.UTC().Truncate(24*time.Hour), to.UTC()
+// DayStarts returns the starts of loc's days overlapping [from, to)
+// followed by the end of the last, at most MaxPlacementRange of days.
+// Each must fall on a quarter hour of UTC: the per-day views sum quarter
+// hours (btschema.Quarter) into days. Every zone in use today does; a
+// local mean time of the 19th century does not.
+func DayStarts(from, to time.Time, loc *time.Location) ([]time.Time, error) {
 	if to.Sub(from) > MaxPlacementRange {
-		return nil, fmt.Errorf("a range of %v: at most %v", to.Sub(from), MaxPlacementRange)
+		return nil, fmt.Errorf("a range of %v: at most %v", to.Sub(from).Round(time.Hour), MaxPlacementRange)
 	}
-	marked, err := btschema.ReadReconciled(ctx, r.tbl, from, to)
+	f := from.In(loc)
+	day := time.Date(f.Year(), f.Month(), f.Day(), 0, 0, 0, 0, loc)
+	starts := []time.Time{day}
+	for day.Before(to) {
+		day = time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, loc)
+		starts = append(starts, day)
+	}
+	for _, s := range starts {
+		if !s.Equal(s.Truncate(btschema.Quarter)) {
+			return nil, fmt.Errorf("%s's day %s starts at %s UTC, not on a quarter hour", loc, s.Format(time.DateOnly), s.UTC().Format(time.TimeOnly))
+		}
+	}
+	return starts, nil
+}
+
+// readFinalDays reads ad's counts of kind k (Placement or Outcomes: per
+// column, per UTC day and per quarter hour) for the days in loc of [from,
+// to) that are final: every UTC day they overlap reconciled. It calls fn
+// with each count the UTC day's marking run wrote (an earlier run's
+// column that a later run no longer writes is not read), under the
+// start of its day in loc, and returns those days, oldest first. Where
+// loc's days are UTC days it reads one cell per column and day; else the
+// quarter hours.
+func (r *Reader) readFinalDays(ctx context.Context, k btschema.Kind, advertiser, ad string, from, to time.Time, loc *time.Location, fn func(day time.Time, column string, n int64)) ([]time.Time, error) {
+	starts, err := DayStarts(from, to, loc)
 	if err != nil {
 		return nil, err
 	}
-	days := make([]time.Time, 0, len(marked))
-	for d := range marked {
-		days = append(days, d)
+	utcFrom := starts[0].UTC().Truncate(24 * time.Hour)
+	utcTo := starts[len(starts)-1].UTC().Add(24*time.Hour - time.Nanosecond).Truncate(24 * time.Hour)
+	marked, err := btschema.ReadReconciled(ctx, r.tbl, utcFrom, utcTo)
+	if err != nil {
+		return nil, err
 	}
-	sort.Slice(days, func(i, j int) bool { return days[i].Before(days[j]) })
+	aligned := true
+	final := make([]bool, len(starts)-1)
+	var days []time.Time
+	var end time.Time // of the last final day
+	for i, start := range starts[:len(final)] {
+		aligned = aligned && start.Equal(start.Truncate(24*time.Hour))
+		final[i] = true
+		for u := start.UTC().Truncate(24 * time.Hour); u.Before(starts[i+1]); u = u.Add(24 * time.Hour) {
+			_, ok := marked[u]
+			final[i] = final[i] && ok
+		}
+		if final[i] {
+			days, end = append(days, start), starts[i+1]
+		}
+	}
 	if len(days) == 0 {
-		return days, nil
+		return []time.Time{}, nil
 	}
-	err = btschema.ReadCells(ctx, r.tbl, btschema.SeriesRows(k, advertiser, ad, days[0], days[len(days)-1].Add(24*time.Hour)), btschema.FamilyBatch,
+	rows := k
+	if !aligned {
+		rows = btschema.Quarters(k)
+	}
+	err = btschema.ReadCells(ctx, r.tbl, btschema.SeriesRows(rows, advertiser, ad, days[0], end), btschema.FamilyBatch,
 		func(c btschema.Cell) {
-			if run, ok := marked[c.Bucket]; ok && c.Version == run {
-				fn(c.Bucket, c.Column, c.N)
+			run, ok := marked[c.Bucket.Truncate(24*time.Hour)]
+			if !ok || c.Version != run {
+				return
+			}
+			// The day holding c: the last start at or before it.
+			i := sort.Search(len(final), func(i int) bool { return starts[i+1].After(c.Bucket) })
+			if i < len(final) && !c.Bucket.Before(starts[i]) && final[i] {
+				fn(starts[i], c.Column, c.N)
 			}
 		})
 	if err != nil {
-		return nil, fmt.Errorf("read %c rows: %w", k, err)
+		return nil, fmt.Errorf("read %c rows: %w", rows, err)
 	}
 	return days, nil
 }
@@ -579,7 +627,7 @@ func rankPlacements(sums map[string]int64, n int) []PlacementClicks {
 	return out
 }
 
-// InvalidDay is one UTC day's invalid clicks of an ad (not billed), by
+// InvalidDay is one day's invalid clicks of an ad (not billed), by
 // reason (countable.InvalidTraffic).
 type InvalidDay struct {
 	Date    string           `json:"date"`
@@ -587,17 +635,17 @@ type InvalidDay struct {
 	Total   int64            `json:"total"`
 }
 
-// InvalidClicks returns an ad's invalid clicks per reconciled UTC day of
-// [from, to) (at most MaxPlacementRange): the nightly classifies invalid
-// traffic exactly, so only reconciled days have the numbers. Days
-// without invalid clicks are listed with zeros.
-func (r *Reader) InvalidClicks(ctx context.Context, advertiser, ad string, from, to time.Time) ([]InvalidDay, error) {
+// InvalidClicks returns an ad's invalid clicks per reconciled day in loc
+// of [from, to) (at most MaxPlacementRange): the nightly classifies
+// invalid traffic exactly, so only reconciled days have the numbers.
+// Days without invalid clicks are listed with zeros.
+func (r *Reader) InvalidClicks(ctx context.Context, advertiser, ad string, from, to time.Time, loc *time.Location) ([]InvalidDay, error) {
 	invalid := map[string]bool{}
 	for _, o := range countable.InvalidTraffic {
 		invalid[string(o)] = true
 	}
 	byDay := map[time.Time]*InvalidDay{}
-	days, err := r.readFinalDays(ctx, btschema.Outcomes, advertiser, ad, from, to, func(day time.Time, outcome string, n int64) {
+	days, err := r.readFinalDays(ctx, btschema.Outcomes, advertiser, ad, from, to, loc, func(day time.Time, outcome string, n int64) {
 		if invalid[outcome] {
 			d := invalidDay(byDay, day)
 			d.Reasons[outcome] += n

@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -276,7 +277,7 @@ func TestTopCampaigns(t *testing.T) {
 // TestTopPlacements: reconciled days only, the marking run's cells only.
 func TestTopPlacements(t *testing.T) {
 	r := fixture(t)
-	got, err := r.TopPlacements(context.Background(), "acme", "a1", day1, day2.AddDate(0, 0, 1), 10)
+	got, err := r.TopPlacements(context.Background(), "acme", "a1", day1, day2.AddDate(0, 0, 1), time.UTC, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,10 +288,10 @@ func TestTopPlacements(t *testing.T) {
 	if len(got.ByDay) != 1 || got.ByDay[0].Date != "2026-03-07" || len(got.ByDay[0].Placements) != 2 || got.ByDay[0].Placements[0] != want[0] {
 		t.Errorf("placements by day = %+v, want day1's only", got.ByDay)
 	}
-	if one, _ := r.TopPlacements(context.Background(), "acme", "a1", day1, day2, 1); len(one.Top) != 1 || one.Top[0].PlacementID != "site-a" || len(one.ByDay[0].Placements) != 1 {
+	if one, _ := r.TopPlacements(context.Background(), "acme", "a1", day1, day2, time.UTC, 1); len(one.Top) != 1 || one.Top[0].PlacementID != "site-a" || len(one.ByDay[0].Placements) != 1 {
 		t.Errorf("top 1 placement = %+v", one)
 	}
-	if _, err := r.TopPlacements(context.Background(), "acme", "a1", day1, day1.AddDate(0, 0, 94), 10); err == nil {
+	if _, err := r.TopPlacements(context.Background(), "acme", "a1", day1, day1.AddDate(0, 0, 94), time.UTC, 10); err == nil {
 		t.Error("94 days of placements accepted")
 	}
 }
@@ -299,12 +300,166 @@ func TestTopPlacements(t *testing.T) {
 // the marking run, zeros included, nothing else.
 func TestInvalidClicks(t *testing.T) {
 	r := fixture(t)
-	got, err := r.InvalidClicks(context.Background(), "acme", "a1", day1, day2.AddDate(0, 0, 1))
+	got, err := r.InvalidClicks(context.Background(), "acme", "a1", day1, day2.AddDate(0, 0, 1), time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got[0].Date != "2026-03-07" || got[0].Total != 3 || len(got[0].Reasons) != 3 ||
 		got[0].Reasons["invalid_too_fast"] != 2 || got[0].Reasons["invalid_burst"] != 1 || got[0].Reasons["invalid_datacenter"] != 0 {
 		t.Errorf("InvalidClicks = %+v", got)
+	}
+}
+
+// TestDaysInZones: the per-day views sum the nightly's quarter hours into
+// the days of the zone asked for, a day final only when every UTC day it
+// overlaps is reconciled; UTC days read the day cells. Zones half and
+// three quarters of an hour off UTC, and a day of 25 hours.
+func TestDaysInZones(t *testing.T) {
+	r := fixture(t)
+	ctx := context.Background()
+	first := time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC) // New York leaves DST on 1 November
+	run, stale := btschema.BatchTimestamp(first.AddDate(0, 0, 5)), btschema.BatchTimestamp(first.AddDate(0, 0, 4))
+	type cell struct {
+		quarter time.Time
+		column  string
+		n       int64
+	}
+	var placements, outcomes []cell
+	var b btschema.Batch
+	for d := 0; d < 4; d++ { // 31 Oct to 3 Nov; the first three reconciled
+		day := first.AddDate(0, 0, d)
+		dayTotals := map[btschema.Kind]map[string]int64{btschema.Placement: {}, btschema.Outcomes: {}}
+		for q := day; q.Before(day.AddDate(0, 0, 1)); q = q.Add(btschema.Quarter) {
+			i := int64(q.Sub(first) / btschema.Quarter)
+			qp := []cell{{q, "site-x", 1 + i%2}}
+			if i%5 == 0 {
+				qp = append(qp, cell{q, "site-y", 1})
+			}
+			qo := []cell{{q, "invalid_too_fast", 1 + i%3}, {q, "counted", 2}}
+			for k, cells := range map[btschema.Kind][]cell{btschema.Placement: qp, btschema.Outcomes: qo} {
+				for _, c := range cells {
+					b.Set(btschema.RowKey(btschema.Quarters(k), "acme", "z1", q), btschema.FamilyBatch, btschema.QuarterQualifier(q, c.column), run, btschema.EncodeCount(c.n))
+					dayTotals[k][c.column] += c.n
+				}
+			}
+			placements, outcomes = append(placements, qp...), append(outcomes, qo...)
+		}
+		for k, totals := range dayTotals {
+			for column, n := range totals {
+				b.Set(btschema.RowKey(k, "acme", "z1", day), btschema.FamilyBatch, column, run, btschema.EncodeCount(n))
+			}
+		}
+		// An earlier run's quarter that the marking run no longer wrote.
+		b.Set(btschema.RowKey(btschema.PlacementQuarters, "acme", "z1", day), btschema.FamilyBatch, btschema.QuarterQualifier(day.Add(time.Hour), "stale"), stale, btschema.EncodeCount(50))
+		if d < 3 {
+			b.Set(btschema.ReconciledRowKey(day), btschema.FamilyBatch, btschema.ReconciledColumn, run, []byte("run"))
+		}
+	}
+	if err := b.Apply(ctx, r.tbl); err != nil {
+		t.Fatal(err)
+	}
+	reconciled := func(u time.Time) bool { return !u.Before(first) && u.Before(first.AddDate(0, 0, 3)) }
+
+	for _, tt := range []struct {
+		tz        string
+		wantFinal []string
+	}{
+		{"UTC", []string{"2026-10-31", "2026-11-01", "2026-11-02"}},
+		{"Asia/Kathmandu", []string{"2026-11-01", "2026-11-02"}},   // +05:45: a day starts 18:15 UTC the day before
+		{"America/New_York", []string{"2026-10-31", "2026-11-01"}}, // 1 November has 25 hours
+		{"America/St_Johns", []string{"2026-10-31", "2026-11-01"}}, // -02:30, then -03:30
+		{"Australia/Lord_Howe", []string{"2026-11-01", "2026-11-02"}},
+	} {
+		loc, err := time.LoadLocation(tt.tz)
+		if err != nil {
+			t.Fatal(err)
+		}
+		from, to := time.Date(2026, 10, 30, 0, 0, 0, 0, loc), time.Date(2026, 11, 5, 0, 0, 0, 0, loc)
+		// The truth: each quarter under its date in loc, where every UTC
+		// day that date overlaps is reconciled.
+		final := map[string]bool{}
+		for _, d := range tt.wantFinal {
+			final[d] = true
+		}
+		sum := func(cells []cell, column string) map[string]int64 {
+			out := map[string]int64{}
+			for _, c := range cells {
+				if date := c.quarter.In(loc).Format(time.DateOnly); final[date] && c.column == column && reconciled(c.quarter.Truncate(24*time.Hour)) {
+					out[date] += c.n
+				}
+			}
+			return out
+		}
+		wantX, wantY, wantFast := sum(placements, "site-x"), sum(placements, "site-y"), sum(outcomes, "invalid_too_fast")
+
+		got, err := r.TopPlacements(ctx, "acme", "z1", from, to, loc, 10)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.tz, err)
+		}
+		var dates []string
+		var topX int64
+		for _, d := range got.ByDay {
+			dates = append(dates, d.Date)
+			byID := map[string]int64{}
+			for _, p := range d.Placements {
+				byID[p.PlacementID] = p.Clicks
+			}
+			if len(byID) != 2 || byID["site-x"] != wantX[d.Date] || byID["site-y"] != wantY[d.Date] || wantX[d.Date] < 90 {
+				t.Errorf("%s: placements of %s = %v, want site-x %d, site-y %d", tt.tz, d.Date, byID, wantX[d.Date], wantY[d.Date])
+			}
+			topX += wantX[d.Date]
+		}
+		if fmt.Sprint(dates) != fmt.Sprint(tt.wantFinal) {
+			t.Errorf("%s: placement days %v, want %v", tt.tz, dates, tt.wantFinal)
+		}
+		if len(got.Top) != 2 || got.Top[0].PlacementID != "site-x" || got.Top[0].Clicks != topX {
+			t.Errorf("%s: top placements %+v, want site-x at %d first", tt.tz, got.Top, topX)
+		}
+
+		invalid, err := r.InvalidClicks(ctx, "acme", "z1", from, to, loc)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.tz, err)
+		}
+		dates = nil
+		for _, d := range invalid {
+			dates = append(dates, d.Date)
+			if d.Reasons["invalid_too_fast"] != wantFast[d.Date] || d.Total != wantFast[d.Date] || wantFast[d.Date] == 0 {
+				t.Errorf("%s: invalid clicks of %s = %+v, want %d too fast", tt.tz, d.Date, d, wantFast[d.Date])
+			}
+		}
+		if fmt.Sprint(dates) != fmt.Sprint(tt.wantFinal) {
+			t.Errorf("%s: invalid-click days %v, want %v", tt.tz, dates, tt.wantFinal)
+		}
+	}
+}
+
+// TestDayStarts: a zone's days over a range, refused where a day does not
+// start on a quarter hour of UTC or the range is too long.
+func TestDayStarts(t *testing.T) {
+	kolkata, _ := time.LoadLocation("Asia/Kolkata")
+	newYork, _ := time.LoadLocation("America/New_York")
+	for _, tt := range []struct {
+		name     string
+		from, to time.Time
+		loc      *time.Location
+		want     int // days; 0 for an error
+	}{
+		{"three UTC days", day1, day1.AddDate(0, 0, 3), time.UTC, 3},
+		{"a partial day at each end", day1.Add(time.Hour), day1.AddDate(0, 0, 2).Add(time.Hour), time.UTC, 3},
+		{"a day of 23 hours", time.Date(2026, 3, 8, 0, 0, 0, 0, newYork), time.Date(2026, 3, 9, 0, 0, 0, 0, newYork), newYork, 1},
+		{"Kolkata today", time.Date(2026, 3, 8, 0, 0, 0, 0, kolkata), time.Date(2026, 3, 10, 0, 0, 0, 0, kolkata), kolkata, 2},
+		{"Kolkata's mean time of 1899", time.Date(1899, 3, 8, 0, 0, 0, 0, kolkata), time.Date(1899, 3, 9, 0, 0, 0, 0, kolkata), kolkata, 0},
+		{"too long", day1, day1.Add(MaxPlacementRange + 48*time.Hour), time.UTC, 0},
+	} {
+		starts, err := DayStarts(tt.from, tt.to, tt.loc)
+		if tt.want == 0 {
+			if err == nil {
+				t.Errorf("%s: accepted %v", tt.name, starts)
+			}
+			continue
+		}
+		if err != nil || len(starts) != tt.want+1 || !starts[len(starts)-1].Before(tt.to.Add(24*time.Hour)) {
+			t.Errorf("%s: %v, %v; want %d days", tt.name, starts, err, tt.want)
+		}
 	}
 }

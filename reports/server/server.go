@@ -198,14 +198,10 @@ func (s *Server) parseSeries(c *gin.Context) (seriesParams, error) {
 	if _, ok := defaultSpan[p.granularity]; !ok {
 		return p, badRequest{"granularity", fmt.Sprintf("%q is not one of minute, hour, day, month, year", p.granularity)}
 	}
-	if tz := c.Query("tz"); tz != "" {
-		loc, err := time.LoadLocation(tz)
-		if err != nil || tz == "Local" {
-			return p, badRequest{"tz", fmt.Sprintf("%q is not an IANA time zone (e.g. Europe/Paris)", tz)}
-		}
-		p.loc = loc
-	}
 	var err error
+	if p.loc, err = parseZone(c); err != nil {
+		return p, err
+	}
 	if p.to, err = parseTime(c.Query("to"), p.loc, s.cfg.Now()); err != nil {
 		return p, badRequest{"to", err.Error()}
 	}
@@ -222,6 +218,19 @@ func (s *Server) parseSeries(c *gin.Context) (seriesParams, error) {
 		return p, badRequest{"from", fmt.Sprintf("range too long for granularity %s: at most %d points (%v)", p.granularity, query.MaxPoints, err)}
 	}
 	return p, nil
+}
+
+// parseZone reads tz: an IANA time zone, default UTC.
+func parseZone(c *gin.Context) (*time.Location, error) {
+	tz := c.Query("tz")
+	if tz == "" {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil || tz == "Local" {
+		return nil, badRequest{"tz", fmt.Sprintf("%q is not an IANA time zone (e.g. Europe/Paris)", tz)}
+	}
+	return loc, nil
 }
 
 // parseTime reads RFC 3339, or a date (midnight in loc); empty is def.
@@ -254,10 +263,10 @@ func (s *Server) adClicks(c *gin.Context) {
 }
 
 // adPlacements ranks the placements that brought an ad's clicks over the
-// reconciled UTC days of a range (default the last 30): final numbers
-// from the nightly.
+// reconciled days (in tz) of a range (default the last 30): final
+// numbers from the nightly.
 func (s *Server) adPlacements(c *gin.Context) {
-	adv, adID, from, to, ok := s.adDays(c)
+	adv, adID, days, ok := s.adDays(c)
 	if !ok {
 		return
 	}
@@ -267,7 +276,7 @@ func (s *Server) adPlacements(c *gin.Context) {
 		return
 	}
 	start := time.Now()
-	placements, err := s.cfg.Reader.TopPlacements(c.Request.Context(), adv.ID, adID, from, to, n)
+	placements, err := s.cfg.Reader.TopPlacements(c.Request.Context(), adv.ID, adID, days.from, days.to, days.loc, n)
 	s.queries.WithLabelValues("placements").Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.fail(c, fmt.Errorf("read placements of %s/%s: %w", adv.ID, adID, err))
@@ -287,51 +296,64 @@ func (s *Server) adPlacements(c *gin.Context) {
 	for i, d := range placements.ByDay {
 		reconciled[i] = d.Date
 	}
-	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "ad_id": adID, "from": from.UTC(), "to": to.UTC(),
+	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "ad_id": adID, "tz": days.loc.String(), "from": days.from.UTC(), "to": days.to.UTC(),
 		"days_reconciled": reconciled, "placements": placements.Top, "by_day": placements.ByDay})
+}
+
+// dayRange is a per-day view's range: the days in loc overlapping
+// [from, to).
+type dayRange struct {
+	from, to time.Time
+	loc      *time.Location
 }
 
 // adDays reads what every per-day view of one ad takes: the caller's ad
 // (404 as for a missing one otherwise) and the range (parseDays). ok is
 // false when it has answered the request.
-func (s *Server) adDays(c *gin.Context) (adv *catalog.Advertiser, adID string, from, to time.Time, ok bool) {
+func (s *Server) adDays(c *gin.Context) (adv *catalog.Advertiser, adID string, days dayRange, ok bool) {
 	adv, adID = advertiserOf(c), c.Param("ad_id")
 	if err := ids.CheckName("ad_id", adID); err != nil || !owns(adv, adID) {
 		c.JSON(http.StatusNotFound, gin.H{"error": fmt.Sprintf("no ad %q", adID)})
-		return nil, "", from, to, false
+		return nil, "", days, false
 	}
-	from, to, err := s.parseDays(c)
+	days, err := s.parseDays(c)
 	if err != nil {
 		s.fail(c, err)
-		return nil, "", from, to, false
+		return nil, "", days, false
 	}
-	return adv, adID, from, to, true
+	return adv, adID, days, true
 }
 
-// parseDays reads the from/to of a per-day view: UTC days, default the
-// last 30, at most query.MaxPlacementRange.
-func (s *Server) parseDays(c *gin.Context) (from, to time.Time, err error) {
-	if to, err = parseTime(c.Query("to"), time.UTC, s.cfg.Now().UTC()); err != nil {
-		return from, to, badRequest{"to", err.Error()}
+// parseDays reads the tz, from and to of a per-day view: days in tz
+// (default UTC), default the last 30, at most query.MaxPlacementRange.
+func (s *Server) parseDays(c *gin.Context) (d dayRange, err error) {
+	if d.loc, err = parseZone(c); err != nil {
+		return d, err
 	}
-	if from, err = parseTime(c.Query("from"), time.UTC, to.AddDate(0, 0, -30)); err != nil {
-		return from, to, badRequest{"from", err.Error()}
+	if d.to, err = parseTime(c.Query("to"), d.loc, s.cfg.Now()); err != nil {
+		return d, badRequest{"to", err.Error()}
 	}
-	if !from.Before(to) || to.Sub(from) > query.MaxPlacementRange {
-		return from, to, badRequest{"from", fmt.Sprintf("want before to and at most %v before it", query.MaxPlacementRange)}
+	if d.from, err = parseTime(c.Query("from"), d.loc, d.to.AddDate(0, 0, -30)); err != nil {
+		return d, badRequest{"from", err.Error()}
 	}
-	return from, to, nil
+	if !d.from.Before(d.to) || d.to.Sub(d.from) > query.MaxPlacementRange {
+		return d, badRequest{"from", fmt.Sprintf("want before to and at most %v before it", query.MaxPlacementRange)}
+	}
+	if _, err := query.DayStarts(d.from, d.to, d.loc); err != nil {
+		return d, badRequest{"tz", err.Error()}
+	}
+	return d, nil
 }
 
 // adInvalid lists an ad's invalid clicks (not billed) per reconciled day
 // and reason: what the nightly filtered and why.
 func (s *Server) adInvalid(c *gin.Context) {
-	adv, adID, from, to, ok := s.adDays(c)
+	adv, adID, r, ok := s.adDays(c)
 	if !ok {
 		return
 	}
 	start := time.Now()
-	days, err := s.cfg.Reader.InvalidClicks(c.Request.Context(), adv.ID, adID, from, to)
+	days, err := s.cfg.Reader.InvalidClicks(c.Request.Context(), adv.ID, adID, r.from, r.to, r.loc)
 	s.queries.WithLabelValues("invalid").Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.fail(c, fmt.Errorf("read invalid clicks of %s/%s: %w", adv.ID, adID, err))
@@ -353,7 +375,7 @@ func (s *Server) adInvalid(c *gin.Context) {
 		writeCSV(c, rows)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "ad_id": adID, "from": from.UTC(), "to": to.UTC(), "days": days})
+	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "ad_id": adID, "tz": r.loc.String(), "from": r.from.UTC(), "to": r.to.UTC(), "days": days})
 }
 
 func owns(adv *catalog.Advertiser, adID string) bool {

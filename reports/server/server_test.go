@@ -175,6 +175,11 @@ func TestAPI(t *testing.T) {
 		{"placements per day", "/v1/ads/acme-1/placements?from=2026-11-20&to=2026-11-28", "acme-key", 200, `"by_day":[{"date":"2026-11-26","placements":[{"placement_id":"news-site/top","clicks":4},{"placement_id":"(other)","clicks":1}]}]`},
 		{"placements per day as CSV", "/v1/ads/acme-1/placements?from=2026-11-20&to=2026-11-28&format=csv", "acme-key", 200, "date,placement_id,clicks\n2026-11-26,news-site/top,4\n2026-11-26,(other),1\n"},
 		{"another advertiser's ad's placements", "/v1/ads/acme-1/placements", "globex-key", 404, `no ad \"acme-1\"`},
+		{"placements in a zone whose days are UTC days", "/v1/ads/acme-1/placements?from=2026-11-20&to=2026-11-28&tz=Europe/London", "acme-key", 200, `"days_reconciled":["2026-11-26"]`},
+		{"placements in a zone: a day is final when every UTC day it overlaps is", "/v1/ads/acme-1/placements?from=2026-11-20&to=2026-11-28&tz=Asia/Tokyo", "acme-key", 200, `"days_reconciled":[],"from":"2026-11-19T15:00:00Z","placements":[],"to":"2026-11-27T15:00:00Z","tz":"Asia/Tokyo"`},
+		{"invalid clicks in a zone", "/v1/ads/acme-1/invalid?from=2026-11-20&to=2026-11-28&tz=Asia/Kolkata", "acme-key", 200, `"days":[],"from":"2026-11-19T18:30:00Z"`},
+		{"per-day views refuse an unknown zone", "/v1/ads/acme-1/invalid?tz=Mars/Olympus", "acme-key", 400, `"param":"tz"`},
+		{"per-day views refuse days that do not start on a quarter hour", "/v1/ads/acme-1/placements?from=1899-03-01&to=1899-03-05&tz=Asia/Kolkata", "acme-key", 400, `not on a quarter hour`},
 		{"placements over too long a range", "/v1/ads/acme-1/placements?from=2026-01-01&to=2026-11-28", "acme-key", 400, `"param":"from"`},
 		{"a year in a zone whose year starts the UTC day before", "/v1/ads/acme-1/clicks?granularity=year&tz=Asia/Tokyo&from=2026-01-01&to=2027-01-01", "acme-key", 200, `[{"start":"2026-01-01T00:00:00+09:00","clicks":5,"final":false,"open":true}]`},
 		{"the granularity error lists year", "/v1/advertiser/clicks?granularity=week", "acme-key", 400, "minute, hour, day, month, year"},
@@ -256,8 +261,8 @@ func TestOpenAPIMatchesServer(t *testing.T) {
 		"/v1/advertiser/top":                 {"minutes", "from", "to", "n", "format"},
 		"/v1/advertiser/top-campaigns":       {"minutes", "from", "to", "n", "format"},
 		"/v1/campaigns":                      {},
-		"/v1/ads/{ad_id}/placements":         {"ad_id", "from", "to", "n", "format"},
-		"/v1/ads/{ad_id}/invalid":            {"ad_id", "from", "to", "format"},
+		"/v1/ads/{ad_id}/placements":         {"ad_id", "from", "to", "tz", "n", "format"},
+		"/v1/ads/{ad_id}/invalid":            {"ad_id", "from", "to", "tz", "format"},
 		"/v1/campaigns/{campaign_id}/clicks": {"campaign_id", "from", "to", "granularity", "tz", "format"},
 	}
 	for _, p := range paths {

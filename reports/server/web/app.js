@@ -80,7 +80,7 @@ async function refresh() {
     table(series.points, series.tz);
     topTable($("top"), top.ads.map((a) => [a.ad_id, a.clicks]));
     topTable($("top-campaigns"), topCamps.campaigns.map((c) => [c.campaign_id, c.clicks]));
-    await placements(picked);
+    await placements(picked, tz);
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
     $("error").textContent = "";
   } catch (e) {
@@ -122,23 +122,25 @@ function draw(points) {
 }
 
 // placements shows, for a picked ad, which placements brought its clicks
-// over the last 30 days: reconciled days only, so every number is final.
-async function placements(picked) {
+// over the last 30 days in tz: reconciled days only, so every number is
+// final.
+async function placements(picked, tz) {
   const [kind, id] = picked.split(/:(.*)/s);
   $("placements-card").hidden = kind !== "ad";
   $("invalid-card").hidden = kind !== "ad";
   if (kind !== "ad") return;
-  const [p, inv] = await Promise.all([api(`/v1/ads/${encodeURIComponent(id)}/placements?n=10`), api(`/v1/ads/${encodeURIComponent(id)}/invalid`)]);
-  invalidTable(inv.days);
+  const zone = `tz=${encodeURIComponent(tz)}`;
+  const [p, inv] = await Promise.all([api(`/v1/ads/${encodeURIComponent(id)}/placements?n=10&${zone}`), api(`/v1/ads/${encodeURIComponent(id)}/invalid?${zone}`)]);
+  invalidTable(inv.days, inv.tz);
   topTable($("placements"), p.placements.map((x) => [x.placement_id, x.clicks]));
   const days = p.days_reconciled;
-  $("placements-days").textContent = days.length === 0 ? "No reconciled day in the last 30 yet: placements are counted by the nightly."
-    : `${days.length} reconciled day(s), ${days[0]} to ${days[days.length - 1]} (UTC), final.`;
+  $("placements-days").textContent = days.length === 0 ? `No reconciled day (${p.tz}) in the last 30 yet: placements are counted by the nightly.`
+    : `${days.length} reconciled day(s), ${days[0]} to ${days[days.length - 1]} (${p.tz}), final.`;
 }
 
 // invalidTable lists the ad's invalid clicks (not billed) per reconciled
-// day and reason, newest first.
-function invalidTable(days) {
+// day in tz and reason, newest first.
+function invalidTable(days, tz) {
   const body = $("invalid").tBodies[0];
   body.replaceChildren(...days.slice().reverse().map((d) => {
     const tr = document.createElement("tr");
@@ -148,7 +150,7 @@ function invalidTable(days) {
       cell(String(d.reasons.invalid_burst), "n"), cell(String(d.total), "n"));
     return tr;
   }));
-  $("invalid-days").textContent = days.length === 0 ? "No reconciled day in the last 30 yet: invalid traffic is classified by the nightly." : "";
+  $("invalid-days").textContent = days.length === 0 ? `No reconciled day (${tz}) in the last 30 yet: invalid traffic is classified by the nightly.` : `Days in ${tz}.`;
 }
 
 // current shows the bucket in progress, if the range holds it.
