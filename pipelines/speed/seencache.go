@@ -54,20 +54,22 @@ type seenSet struct {
 	mu    sync.Mutex
 	epoch time.Time
 	fp    fingerprint
-	ids   map[countable.ID]struct{}
+	ids   *idSet
 }
 
 func (s *seenSet) reset() {
 	s.fp = fingerprint{}
-	s.ids = map[countable.ID]struct{}{}
+	if s.ids == nil {
+		s.ids = newIDSet()
+	}
+	s.ids.Clear()
 }
 
 // add records imp and reports whether it was new.
 func (s *seenSet) add(imp countable.ID) bool {
-	if _, ok := s.ids[imp]; ok {
+	if !s.ids.Add(imp) {
 		return false
 	}
-	s.ids[imp] = struct{}{}
 	s.fp.n++
 	s.fp.sum += binary.BigEndian.Uint64(imp[:8])
 	return true
@@ -105,7 +107,7 @@ func (c *seenCache) get(key string, epoch time.Time) *seenSet {
 	}
 	s, ok := c.sets[key]
 	if !ok {
-		s = &seenSet{epoch: epoch, ids: map[countable.ID]struct{}{}}
+		s = &seenSet{epoch: epoch, ids: newIDSet()}
 		c.sets[key] = s
 	}
 	return s

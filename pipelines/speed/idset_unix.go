@@ -1,0 +1,38 @@
+//go:build unix
+
+package speed
+
+import (
+	"fmt"
+	"syscall"
+	"unsafe"
+
+	"github.com/adclick/adclick/internal/countable"
+)
+
+const idBytes = int(unsafe.Sizeof(countable.ID{}))
+
+// mapIDs returns room for n ids in anonymous memory outside the Go heap,
+// zeroed, whole pages (the slice's capacity covers them).
+func mapIDs(n int) []countable.ID {
+	page := syscall.Getpagesize()
+	size := (n*idBytes + page - 1) / page * page
+	b, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		// As the runtime does when the heap cannot grow: nothing to
+		// fall back on, and state (the truth) is intact for a retry.
+		panic(fmt.Sprintf("dedupe cache: map %d bytes: %v", size, err))
+	}
+	return unsafe.Slice((*countable.ID)(unsafe.Pointer(&b[0])), size/idBytes)[:n]
+}
+
+// unmapIDs returns a run from mapIDs to the system.
+func unmapIDs(ids []countable.ID) {
+	if cap(ids) == 0 {
+		return
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&ids[:1][0])), cap(ids)*idBytes)
+	if err := syscall.Munmap(b); err != nil {
+		panic(fmt.Sprintf("dedupe cache: unmap %d bytes: %v", len(b), err))
+	}
+}
