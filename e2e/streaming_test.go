@@ -30,7 +30,7 @@ func (s *stack) runStreaming(t *testing.T) (stop func() map[string]int64) {
 	drain := filepath.Join(t.TempDir(), "drain")
 	p, sc := beam.NewPipelineWithRoot()
 	msgs := pullsource.Read(sc, project, gcpnames.StreamingSubscription, drain)
-	counts, dead := speed.Count(sc, msgs, 0, countable.DefaultRules)
+	counts, dead := speed.Count(sc, msgs, speed.Options{Rules: countable.DefaultRules})
 	deadletter.Publish(sc, project, gcpnames.DeadLetterTopic, dead)
 	speed.WriteCounts(sc, project, gcpnames.BigtableInstance, "", counts)
 	type result struct {

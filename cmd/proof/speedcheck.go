@@ -17,7 +17,7 @@ import (
 // overlaps are not compared, and each repeat made within repeatWindow after
 // the kill may add one click to its minute.
 const (
-	crashReach   = speed.EarlyFiring + time.Second
+	crashReach   = speed.DefaultEarlyFiring + time.Second
 	repeatWindow = 30 * time.Second
 )
 

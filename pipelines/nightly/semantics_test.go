@@ -173,7 +173,7 @@ func speedPanes(t *testing.T, msgs []pubsubmsg.Message, want []string) int64 {
 	}
 	cfg.AdvanceWatermarkToInfinity()
 	p, s := beam.NewPipelineWithRoot()
-	counts, _ := speed.Count(s, teststream.Create(s, cfg), 2, countable.DefaultRules)
+	counts, _ := speed.Count(s, teststream.Create(s, cfg), speed.Options{Shards: 2, Rules: countable.DefaultRules})
 	var wantAny []any
 	for _, w := range want {
 		wantAny = append(wantAny, w)

@@ -38,10 +38,13 @@ import (
 // Windowing parameters. AllowedLateness bounds how late a click may reach
 // its minute in the speed layer; later ones wait for the nightly batch.
 const (
-	Window          = time.Minute
-	EarlyFiring     = 5 * time.Second
-	LateFiring      = time.Second
-	AllowedLateness = 10 * time.Minute
+	Window = time.Minute
+	// DefaultEarlyFiring is how often, in processing time, a minute still
+	// filling is written: what freshness waits for, at most, and what
+	// Bigtable writes grow with (one cell per series and pane).
+	DefaultEarlyFiring = 5 * time.Second
+	LateFiring         = time.Second
+	AllowedLateness    = 10 * time.Minute
 	// Epoch is the slice of impression time that one dedupe key covers.
 	Epoch = 10 * time.Minute
 	// Horizon is how long, in event time after the end of its epoch, an
@@ -63,25 +66,38 @@ func init() {
 	register.Function2x1(sum)
 }
 
+// Options shape the speed layer; zero values take the defaults.
+type Options struct {
+	// Shards is the number of dedupe shards per epoch (DefaultShards).
+	Shards int
+	// Rules are the invalid-traffic thresholds (the burst rule needs
+	// every click of a user, and is the nightly's: the speed layer counts
+	// bursts until then).
+	Rules countable.Rules
+	// EarlyFiring is the interval of a filling minute's panes
+	// (DefaultEarlyFiring).
+	EarlyFiring time.Duration
+}
+
 // Count is the speed layer: messages (PCollection<pubsubmsg.Message>) in,
 // absolute per-minute counts out (PCollection<MinuteCount>, in the global
-// window), and dead letters (PCollection<pubsubmsg.DeadLetter>). shards
-// is the number of dedupe shards per epoch (DefaultShards if 0); rules
-// the invalid-traffic thresholds (the burst rule needs every click of a
-// user, and is the nightly's: the speed layer counts bursts until then).
-func Count(s beam.Scope, msgs beam.PCollection, shards int, rules countable.Rules) (counts, dead beam.PCollection) {
+// window), and dead letters (PCollection<pubsubmsg.DeadLetter>).
+func Count(s beam.Scope, msgs beam.PCollection, opt Options) (counts, dead beam.PCollection) {
 	s = s.Scope("speed.Count")
-	if shards <= 0 {
-		shards = DefaultShards
+	if opt.Shards <= 0 {
+		opt.Shards = DefaultShards
 	}
-	batches, dead := beam.ParDo2(s, &parseFn{Shards: shards, Rules: rules}, msgs)
+	if opt.EarlyFiring <= 0 {
+		opt.EarlyFiring = DefaultEarlyFiring
+	}
+	batches, dead := beam.ParDo2(s, &parseFn{Shards: opt.Shards, Rules: opt.Rules}, msgs)
 	first := beam.ParDo(s, newDedupeFn(), batches)
 	// Late firings wait on processing time rather than on each element:
 	// an element-count trigger stops Prism from lifting the sum before
 	// the shuffle.
 	windowed := beam.WindowInto(s.Scope("Minutes"), window.NewFixedWindows(Window), first,
 		beam.Trigger(trigger.AfterEndOfWindow().
-			EarlyFiring(trigger.Repeat(trigger.AfterProcessingTime().PlusDelay(EarlyFiring))).
+			EarlyFiring(trigger.Repeat(trigger.AfterProcessingTime().PlusDelay(opt.EarlyFiring))).
 			LateFiring(trigger.Repeat(trigger.AfterProcessingTime().PlusDelay(LateFiring)))),
 		beam.AllowedLateness(AllowedLateness),
 		beam.PanesDiscard(), // totals.go adds the deltas up

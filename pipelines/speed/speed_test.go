@@ -126,7 +126,7 @@ func TestCountOnPrism(t *testing.T) {
 
 	p, s := beam.NewPipelineWithRoot()
 	msgs := teststream.Create(s, cfg)
-	counts, dead := Count(s, msgs, 4, countable.DefaultRules)
+	counts, dead := Count(s, msgs, Options{Shards: 4, Rules: countable.DefaultRules})
 	WriteCounts(s, project, inst, "", counts)
 	passert.Count(s, dead, "dead letters", 1)
 	// The distinct absolute values the panes carried. For minute 0 each

@@ -45,6 +45,7 @@ var (
 	bigtableInstance = flag.String("bigtable_instance", gcpnames.BigtableInstance, "Bigtable instance of the clicks table")
 	bigtableProfile  = flag.String("bigtable_app_profile", "", "Bigtable app profile of the speed layer's writes (empty: the instance's default)")
 	dedupeShards     = flag.Int("dedupe_shards", speed.DefaultShards, "shards of impression ids per 10-minute epoch of dedupe state; each is processed serially, so raise it with the number of workers")
+	earlyFiring      = flag.Duration("early_firing", speed.DefaultEarlyFiring, "how often a minute still filling is written to Bigtable: freshness waits up to this, writes grow with its inverse")
 	pprofAddr        = flag.String("pprof_addr", "", "local runners: serve net/http/pprof for the whole process (runner and workers) on this address; off when empty")
 	drainFile        = flag.String("drain_file", "", "local runners: when this file exists the source stops and the job drains")
 )
@@ -114,7 +115,7 @@ func main() {
 func pipeline() *beam.Pipeline {
 	p, s := beam.NewPipelineWithRoot()
 	msgs := read(s)
-	counts, dead := speed.Count(s, msgs, *dedupeShards, rules)
+	counts, dead := speed.Count(s, msgs, speed.Options{Shards: *dedupeShards, Rules: rules, EarlyFiring: *earlyFiring})
 	speed.WriteCounts(s, *project, *bigtableInstance, *bigtableProfile, counts)
 	deadletter.Publish(s, *project, *deadLetterTopic, dead)
 	return p
