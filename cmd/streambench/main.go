@@ -39,6 +39,7 @@ import (
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack"
 	"github.com/adclick/adclick/internal/token"
+	"github.com/adclick/adclick/pipelines/speed"
 )
 
 type config struct {
@@ -72,7 +73,8 @@ const (
 )
 
 func run(ctx context.Context, cfg config) error {
-	st, err := localstack.Start("127.0.0.1:0", "127.0.0.1:0")
+	var written writes
+	st, err := localstack.Start("127.0.0.1:0", "127.0.0.1:0", written.options()...)
 	if err != nil {
 		return err
 	}
@@ -114,12 +116,18 @@ func run(ctx context.Context, cfg config) error {
 	watch.Go(func() { mem.sample(watchCtx, job.Process.Pid, 5*time.Second) })
 
 	start := time.Now()
+	rows0, cells0 := written.snapshot()
 	countable, err := publish(ctx, ps, cfg, probes)
 	if err != nil {
 		stopWatch()
 		return err
 	}
 	last := time.Now()
+	mem.publishedUntil()
+	rows, cells := written.snapshot()
+	secs := last.Sub(start).Seconds()
+	fmt.Printf("Bigtable writes while publishing (early panes every %s): %.0f rows/s, %.0f cells/s, %.1f cells per 100 clicks\n",
+		cfg.earlyFiring(), float64(rows-rows0)/secs, float64(cells-cells0)/secs, 100*float64(cells-cells0)/float64(countable))
 	fmt.Printf("published %d countable clicks (plus duplicates and probes) in %.1f s\n", countable, last.Sub(start).Seconds())
 
 	deadline := last.Add(5 * time.Minute)
@@ -148,8 +156,19 @@ func run(ctx context.Context, cfg config) error {
 	stopWatch()
 	watch.Wait()
 	probes.report()
-	mem.report(rssMiB(os.Getpid()))
+	mem.report(rssMiB(os.Getpid()), float64(countable)/last.Sub(start).Seconds())
 	return nil
+}
+
+// earlyFiring is the job's early-firing interval: its flag in jobArgs,
+// else the job's default.
+func (cfg config) earlyFiring() string {
+	for _, a := range cfg.jobArgs {
+		if v, ok := strings.CutPrefix(a, "--early_firing="); ok {
+			return v
+		}
+	}
+	return speed.DefaultEarlyFiring.String()
 }
 
 func startJob(st *localstack.Stack, cfg config) (*exec.Cmd, func(), error) {
@@ -290,9 +309,18 @@ func (p *probes) report() {
 
 // memory samples the job's resident set.
 type memory struct {
-	mu      sync.Mutex
-	samples []int
-	every   time.Duration
+	mu        sync.Mutex
+	samples   []int
+	every     time.Duration
+	published int // samples taken while clicks were published
+}
+
+// publishedUntil marks the end of publishing: growth per impression is
+// measured over the samples before it.
+func (m *memory) publishedUntil() {
+	m.mu.Lock()
+	m.published = len(m.samples)
+	m.mu.Unlock()
 }
 
 func (m *memory) sample(ctx context.Context, pid int, every time.Duration) {
@@ -309,7 +337,11 @@ func (m *memory) sample(ctx context.Context, pid int, every time.Duration) {
 	}
 }
 
-func (m *memory) report(selfMiB int) {
+// report prints the job's RSS, and its growth per remembered impression:
+// every countable click is a new impression the dedupe remembers for
+// Horizon (2 h 26 min, longer than any run), so after the first minute
+// the job grows by its dedupe state, at newPerSec impressions a second.
+func (m *memory) report(selfMiB int, newPerSec float64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := m.samples
@@ -324,6 +356,12 @@ func (m *memory) report(selfMiB int) {
 		line += fmt.Sprintf("; after 1 min %d, growth since %+.1f MiB/min", s[perMin], float64(s[len(s)-1]-s[perMin])/minutes)
 	}
 	fmt.Println(line)
+	if pub := m.published; pub > perMin+perMin/2 {
+		seconds := float64(pub-1-perMin) * m.every.Seconds()
+		perImp := float64(s[pub-1]-s[perMin]) * (1 << 20) / (newPerSec * seconds)
+		fmt.Printf("dedupe state: %.0f bytes of job RSS per remembered impression (target ≤ 48; growth from 1 min to the end of publishing over %.0f impressions)\n",
+			perImp, newPerSec*seconds)
+	}
 	fmt.Printf("job RSS every %v: %v\n", m.every, s)
 	fmt.Printf("this process (emulators, publisher) RSS at the end: %d MiB\n", selfMiB)
 }

@@ -41,7 +41,9 @@ type Stack struct {
 }
 
 // Start runs both emulators. An address ending in ":0" picks a free port.
-func Start(pubsubAddr, bigtableAddr string) (*Stack, error) {
+// bigtableOpts are more options for the Bigtable emulator's gRPC server
+// (a bench counts the writes it is sent with an interceptor).
+func Start(pubsubAddr, bigtableAddr string, bigtableOpts ...grpc.ServerOption) (*Stack, error) {
 	// pstest panics when its port is taken; probe first for a clear error.
 	if ln, err := net.Listen("tcp", pubsubAddr); err != nil {
 		return nil, fmt.Errorf("pubsub emulator on %s: %w", pubsubAddr, err)
@@ -50,7 +52,7 @@ func Start(pubsubAddr, bigtableAddr string) (*Stack, error) {
 		ln.Close()
 	}
 	ps := pstest.NewServerWithAddress(pubsubAddr)
-	bt, err := bttest.NewServer(bigtableAddr, grpc.MaxRecvMsgSize(256<<20))
+	bt, err := bttest.NewServer(bigtableAddr, append([]grpc.ServerOption{grpc.MaxRecvMsgSize(256 << 20)}, bigtableOpts...)...)
 	if err != nil {
 		ps.Close()
 		return nil, fmt.Errorf("bigtable emulator on %s: %w", bigtableAddr, err)
