@@ -1,16 +1,22 @@
 // Command batchbench measures the nightly batch: it generates one day of
 // archived clicks (the archive format, 5-minute files, 1,000 ads with one
-// hot ad, 5 % duplicate clicks, 1 % bots, 1 % expired), runs bin/batch on
-// Prism over it, and, over the same files, a plain single-process Go
-// program doing the same exact aggregation (the ceiling). It prints the
-// time, clicks/s and peak memory of each, and their ratio. Bigtable is
-// left out (--bigtable_instance=): the emulator's cost is not the job's.
+// hot ad, 5 % duplicate clicks, 1 % bots, 1 % expired, users drawn from
+// 10 M), runs bin/batch on Prism over it and, over the same clicks
+// extracted as NDJSON (not timed), the anchor: DuckDB doing the same
+// exact aggregation (bin/duckbench, its own module under bench/duckdb).
+// It prints the time, clicks/s and peak memory of each, both counted
+// totals (they must be equal) and the ratio. -plain adds a plain
+// single-process Go program doing the same (a floor, not a ceiling).
+// Bigtable is left out (--bigtable_instance=): the emulator's cost is not
+// the job's.
 //
 //	batchbench -clicks=1000000,10000000
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -40,7 +46,8 @@ const memLimit = "2400MiB"
 func main() {
 	sizes := flag.String("clicks", "1000000,10000000", "archive sizes to measure, comma separated")
 	dir := flag.String("dir", os.TempDir(), "where to generate archives (10M clicks take about 5 GB)")
-	binDir := flag.String("bin-dir", "bin", "folder of bin/batch")
+	binDir := flag.String("bin-dir", "bin", "folder of bin/batch and bin/duckbench")
+	plain := flag.Bool("plain", false, "also run the plain single-process Go aggregation")
 	baseline := flag.String("baseline", "", "internal: run the plain Go aggregation over this archive")
 	history := flag.String("history", "", "instead: reconcile one day against these numbers of days of speed history, comma separated (1,60)")
 	historyClicks := flag.Int("history-clicks", 200_000, "with -history: clicks of the reconciled day")
@@ -76,15 +83,19 @@ func main() {
 			fmt.Fprintln(os.Stderr, "batchbench: -clicks:", err)
 			os.Exit(2)
 		}
-		if err := measure(n, *dir, *binDir); err != nil {
+		if err := measure(n, *dir, *binDir, *plain); err != nil {
 			fmt.Fprintln(os.Stderr, "batchbench:", err)
 			os.Exit(1)
 		}
 	}
 }
 
-func measure(n int, dir, binDir string) error {
-	archive := filepath.Join(dir, fmt.Sprintf("batchbench-%d", n))
+// archiveVersion names the generator's output: a change to what it
+// generates must not reuse an archive generated before.
+const archiveVersion = 2
+
+func measure(n int, dir, binDir string, plain bool) error {
+	archive := filepath.Join(dir, fmt.Sprintf("batchbench-v%d-%d", archiveVersion, n))
 	if _, err := os.Stat(filepath.Join(archive, "complete")); err != nil {
 		os.RemoveAll(archive)
 		start := time.Now()
@@ -93,15 +104,17 @@ func measure(n int, dir, binDir string) error {
 		}
 		fmt.Printf("generated %d clicks into %s in %.0f s\n", n, archive, time.Since(start).Seconds())
 	}
+	events := archive + ".ndjson"
+	if _, err := os.Stat(events); err != nil {
+		if err := extract(archive, events); err != nil {
+			return err
+		}
+	}
 	out, err := os.MkdirTemp(dir, "batchbench-out-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(out)
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	job := exec.Command(filepath.Join(binDir, "batch"), "--runner=prism", "--date="+day.Format(time.DateOnly),
 		"--archive="+archive, "--output="+out, "--bigtable_instance=")
 	// The soft memory limit `make batch` uses on this machine: without it
@@ -112,19 +125,99 @@ func measure(n int, dir, binDir string) error {
 	if err != nil {
 		return err
 	}
+	jobCounted, err := reportedTotal(out)
+	if err != nil {
+		return err
+	}
+	duck, err := timed(exec.Command(filepath.Join(binDir, "duckbench"), "-events="+events, "-day="+day.Format(time.DateOnly), "-threads=2"))
+	if err != nil {
+		return err
+	}
+	var duckCounted, duckCells int64
+	var duckSQL float64
+	if _, err := fmt.Sscanf(strings.TrimSpace(duck.out), "duckdb: %d counted, %d count cells, %f s", &duckCounted, &duckCells, &duckSQL); err != nil {
+		return fmt.Errorf("duckbench said %q: %w", duck.out, err)
+	}
+	fmt.Printf("%d clicks: batch job on Prism (GOMEMLIMIT=%s) %.1f s (%.0f clicks/s, peak RSS %d MiB), %d counted; DuckDB (2 threads, NDJSON) %.1f s (peak RSS %d MiB), %d counted; ratio %.2f× (target ≤ 1.5×)\n",
+		n, memLimit, pipe.wall.Seconds(), float64(n)/pipe.wall.Seconds(), pipe.maxRSSMiB, jobCounted,
+		duck.wall.Seconds(), duck.maxRSSMiB, duckCounted, pipe.wall.Seconds()/duck.wall.Seconds())
+	if jobCounted != duckCounted {
+		return fmt.Errorf("the batch job counted %d clicks, DuckDB %d: not the same aggregation", jobCounted, duckCounted)
+	}
+	if !plain {
+		return nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
 	base, err := timed(exec.Command(self, "-baseline="+archive))
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%d clicks: batch job on Prism (GOMEMLIMIT=%s) %.1f s (%.0f clicks/s, peak RSS %d MiB); plain Go %.1f s (%.0f clicks/s, peak RSS %d MiB); ratio %.2f×\n",
-		n, memLimit, pipe.wall.Seconds(), float64(n)/pipe.wall.Seconds(), pipe.maxRSSMiB,
-		base.wall.Seconds(), float64(n)/base.wall.Seconds(), base.maxRSSMiB, pipe.wall.Seconds()/base.wall.Seconds())
+	fmt.Printf("%d clicks: plain Go %.1f s (%.0f clicks/s, peak RSS %d MiB); the job %.2f× that\n",
+		n, base.wall.Seconds(), float64(n)/base.wall.Seconds(), base.maxRSSMiB, pipe.wall.Seconds()/base.wall.Seconds())
 	return nil
+}
+
+// reportedTotal is the counted total of the batch's reconciliation report.
+func reportedTotal(out string) (int64, error) {
+	data, err := os.ReadFile(filepath.Join(out, nightly.ReportName(day)))
+	if err != nil {
+		return 0, fmt.Errorf("the batch's report: %w", err)
+	}
+	var r nightly.Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return 0, fmt.Errorf("the batch's report: %w", err)
+	}
+	return r.BatchTotal, nil
+}
+
+// extract writes every click event of the files the batch reads (its
+// read window) as NDJSON, for the anchor.
+func extract(archive, events string) error {
+	ctx := context.Background()
+	store, err := blob.Open(ctx, archive)
+	if err != nil {
+		return err
+	}
+	from, to := nightly.ReadWindow(day, day.AddDate(0, 0, 1), nightly.DefaultLateMargin)
+	files, err := rawarchive.List(ctx, store, from, to)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(events + ".part")
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for _, name := range files {
+		r, err := store.Open(ctx, name)
+		if err != nil {
+			return err
+		}
+		err = rawarchive.Read(r, func(rec *rawarchive.Record) error {
+			w.Write(rec.Data)
+			return w.WriteByte('\n')
+		})
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("extract %s: %w", name, err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(events+".part", events)
 }
 
 type run struct {
 	wall      time.Duration
 	maxRSSMiB int64
+	out       string
 }
 
 func timed(cmd *exec.Cmd) (run, error) {
@@ -136,8 +229,11 @@ func timed(cmd *exec.Cmd) (run, error) {
 		return run{}, fmt.Errorf("%s: %w\n%s", cmd.Path, err, out)
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return run{wall: wall, maxRSSMiB: ru.Maxrss / 1024}, nil
+	return run{wall: wall, maxRSSMiB: ru.Maxrss / 1024, out: string(out)}, nil
 }
+
+// users is how many distinct users click (the design's 10 M active).
+const users = 10_000_000
 
 // generate writes n clicks of day into 5-minute archive files.
 func generate(archive string, n int) error {
@@ -174,11 +270,12 @@ func generate(archive string, n int) error {
 			ev := &clickevent.Event{SchemaVersion: 1, ClickID: token.NewImpressionID().String(), ImpressionID: token.NewImpressionID().String(),
 				AdID: "ad" + strconv.Itoa(ad), AdvertiserID: "adv" + strconv.Itoa(ad/10), CampaignID: "c", PlacementID: "p",
 				ImpressionTime: at.Add(-time.Minute), ExpiresAt: at.Add(time.Hour), ClickTime: at,
-				UserKey: "0123456789abcdef0123456789abcdef", UAClass: clickevent.UABrowser}
+				UserKey: fmt.Sprintf("%032x", rng.IntN(users)), UAClass: clickevent.UABrowser}
 			switch r := rng.IntN(100); {
 			case r < 5 && len(prev) > 0: // a second click on an earlier impression
 				p := prev[rng.IntN(len(prev))]
 				ev.ImpressionID, ev.AdID, ev.AdvertiserID, ev.ImpressionTime, ev.ExpiresAt = p.ImpressionID, p.AdID, p.AdvertiserID, p.ImpressionTime, p.ExpiresAt
+				ev.UserKey = p.UserKey
 				if !ev.ClickTime.Before(ev.ExpiresAt) {
 					ev.ExpiresAt = ev.ClickTime.Add(time.Minute)
 				}
