@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -54,6 +55,7 @@ var (
 	bigqueryProject  = flag.String("bigquery_project", "", "project of the BigQuery dataset (default: --project)")
 	bigqueryDataset  = flag.String("bigquery_dataset", "", "BigQuery dataset to load; empty skips the loads (local runs)")
 	loadTimeout      = flag.Duration("bigquery_load_timeout", nightly.DefaultLoadTimeout, "longest one BigQuery partition load may take, retries included")
+	cpuProfile       = flag.String("cpuprofile", "", "local runners: write a CPU profile of the whole process (runner and workers) to this file")
 )
 
 // rules are the invalid-traffic thresholds, the same flags in both jobs.
@@ -81,6 +83,14 @@ func main() {
 		os.Exit(2)
 	}
 	beam.Init()
+	if *cpuProfile != "" {
+		stop, err := profileCPU(*cpuProfile)
+		if err != nil {
+			log.Error("batch failed", "err", err)
+			os.Exit(2)
+		}
+		defer stop()
+	}
 	if err := run(context.Background(), log); err != nil {
 		log.Error("batch failed", "err", err)
 		os.Exit(1)
@@ -105,6 +115,19 @@ func run(ctx context.Context, log *slog.Logger) error {
 		},
 	})
 	return err
+}
+
+// profileCPU profiles this process into file until stop.
+func profileCPU(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // detach makes a Dataflow launch return once the job is submitted: a
