@@ -48,6 +48,7 @@ type config struct {
 	ads     int
 	binDir  string
 	jobArgs []string
+	jobEnv  []string
 }
 
 func main() {
@@ -57,8 +58,10 @@ func main() {
 	flag.IntVar(&cfg.ads, "ads", 200, "number of ads (one advertiser per 10 ads)")
 	flag.StringVar(&cfg.binDir, "bin-dir", "bin", "folder of bin/streaming")
 	jobArgs := flag.String("job-args", "", "more flags for bin/streaming, space separated (e.g. --pprof_addr=localhost:6060)")
+	jobEnv := flag.String("job-env", "", "more environment for bin/streaming, space separated (e.g. GOGC=50)")
 	flag.Parse()
 	cfg.jobArgs = strings.Fields(*jobArgs)
+	cfg.jobEnv = strings.Fields(*jobEnv)
 	if err := run(context.Background(), cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "streambench:", err)
 		os.Exit(1)
@@ -176,7 +179,7 @@ func startJob(st *localstack.Stack, cfg config) (*exec.Cmd, func(), error) {
 	os.Remove(drain)
 	args := append([]string{"--runner=prism", "--experiments=prism_disable_sdf_split", "--project=" + project, "--drain_file=" + drain}, cfg.jobArgs...)
 	job := exec.Command(filepath.Join(cfg.binDir, "streaming"), args...)
-	job.Env = append(os.Environ(), "PUBSUB_EMULATOR_HOST="+st.PubSubAddr, "BIGTABLE_EMULATOR_HOST="+st.BigtableAddr)
+	job.Env = append(append(os.Environ(), "PUBSUB_EMULATOR_HOST="+st.PubSubAddr, "BIGTABLE_EMULATOR_HOST="+st.BigtableAddr), cfg.jobEnv...)
 	if err := job.Start(); err != nil {
 		return nil, nil, fmt.Errorf("start %s: %w", job.Path, err)
 	}
@@ -357,10 +360,16 @@ func (m *memory) report(selfMiB int, newPerSec float64) {
 	}
 	fmt.Println(line)
 	if pub := m.published; pub > perMin+perMin/2 {
-		seconds := float64(pub-1-perMin) * m.every.Seconds()
-		perImp := float64(s[pub-1]-s[perMin]) * (1 << 20) / (newPerSec * seconds)
-		fmt.Printf("dedupe state: %.0f bytes of job RSS per remembered impression (target ≤ 48; growth from 1 min to the end of publishing over %.0f impressions)\n",
-			perImp, newPerSec*seconds)
+		// The least-squares slope of RSS over the samples from 1 min to
+		// the end of publishing: single samples swing with GC cycles.
+		var n, sx, sy, sxx, sxy float64
+		for i := perMin; i < pub; i++ {
+			x, y := float64(i)*m.every.Seconds(), float64(s[i])*(1<<20)
+			n, sx, sy, sxx, sxy = n+1, sx+x, sy+y, sxx+x*x, sxy+x*y
+		}
+		slope := (n*sxy - sx*sy) / (n*sxx - sx*sx) // bytes per second
+		fmt.Printf("dedupe state: %.0f bytes of job RSS per remembered impression (target ≤ 48; RSS slope %.1f MiB/min from 1 min to the end of publishing, %.0f new impressions/s)\n",
+			slope/newPerSec, slope*60/(1<<20), newPerSec)
 	}
 	fmt.Printf("job RSS every %v: %v\n", m.every, s)
 	fmt.Printf("this process (emulators, publisher) RSS at the end: %d MiB\n", selfMiB)
