@@ -8,7 +8,6 @@
 package clickevent
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -112,7 +111,7 @@ var (
 // ErrVersion or ErrMissing so a dead-letter reason can be derived from them.
 func Unmarshal(data []byte) (Event, error) {
 	var e Event
-	if err := json.Unmarshal(data, &e); err != nil {
+	if err := decode(data, &e); err != nil {
 		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if e.SchemaVersion != SchemaVersion {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +119,69 @@ func BenchmarkMarshal(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Marshal(e)
+	}
+}
+
+// FuzzDecode: whatever the scan of AppendJSON's shape accepts decodes as
+// encoding/json decodes it, and Unmarshal agrees with encoding/json on
+// every input (the same event, or both refuse).
+func FuzzDecode(f *testing.F) {
+	odd := sample()
+	odd.CampaignID = "é\u2028x"
+	odd.Datacenter = true
+	for _, e := range []*Event{sample(), odd, {}} {
+		f.Add(AppendJSON(nil, e))
+	}
+	f.Add([]byte(`{"v":1,"click_id":"a\"b","impression_id":"x"}`))
+	f.Add([]byte(`{"v":01}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var want Event
+		wantErr := json.Unmarshal(data, &want)
+		var fast Event
+		if decodeFast(data, &fast) {
+			if wantErr != nil || !reflect.DeepEqual(fast, want) {
+				t.Fatalf("the scan accepted %q as %+v; encoding/json: %+v, %v", data, fast, want, wantErr)
+			}
+		}
+		var got Event
+		if err := decode(data, &got); (err == nil) != (wantErr == nil) || err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("decode(%q) = %+v, %v; encoding/json: %+v, %v", data, got, err, want, wantErr)
+		}
+	})
+}
+
+// TestDecodeTakesTheFastPath: the click service's own events never need
+// encoding/json.
+func TestDecodeTakesTheFastPath(t *testing.T) {
+	noPlacement := sample()
+	noPlacement.PlacementID = ""
+	dc := sample()
+	dc.Datacenter = true
+	for _, e := range []*Event{sample(), noPlacement, dc} {
+		var got Event
+		if !decodeFast(AppendJSON(nil, e), &got) || !reflect.DeepEqual(&got, e) {
+			t.Errorf("decodeFast(AppendJSON(%+v)) = %+v", e, got)
+		}
+	}
+}
+
+func BenchmarkUnmarshal(b *testing.B) {
+	data := AppendJSON(nil, sample())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Unmarshal(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkUnmarshalEncodingJSON(b *testing.B) {
+	data := AppendJSON(nil, sample())
+	b.ReportAllocs()
+	for b.Loop() {
+		var e Event
+		if err := json.Unmarshal(data, &e); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
