@@ -214,6 +214,10 @@ func (r Rules) Bursts(timesMs []int64) []bool {
 type BurstTracker struct {
 	rules  Rules
 	recent map[burstKey][]int64 // click times within the window, oldest first
+	// swept is the click time of the last sweep: every BurstWindow of
+	// click time, users whose clicks all fell out of the window are
+	// forgotten, so the tracker holds one window of clicks, not a day's.
+	swept int64
 }
 
 type burstKey struct{ ad, user string }
@@ -226,16 +230,34 @@ func (r Rules) NewBurstTracker() *BurstTracker {
 // Burst records a first click of user on ad at timeMs and reports whether
 // it is a burst.
 func (t *BurstTracker) Burst(ad, user string, timeMs int64) bool {
+	window := t.rules.BurstWindow.Milliseconds()
+	if timeMs-t.swept >= window {
+		t.sweep(timeMs - window)
+	}
 	k := burstKey{ad, user}
 	times := t.recent[k]
 	cut := 0
-	for cut < len(times) && times[cut] <= timeMs-t.rules.BurstWindow.Milliseconds() {
+	for cut < len(times) && times[cut] <= timeMs-window {
 		cut++
 	}
 	times = append(times[cut:], timeMs)
 	t.recent[k] = times
 	return len(times)-1 >= t.rules.BurstClicks
 }
+
+// sweep forgets the users whose last click is at or before cutoff: no
+// later click can see them in its window.
+func (t *BurstTracker) sweep(cutoffMs int64) {
+	for k, times := range t.recent {
+		if times[len(times)-1] <= cutoffMs {
+			delete(t.recent, k)
+		}
+	}
+	t.swept = cutoffMs + t.rules.BurstWindow.Milliseconds()
+}
+
+// Tracked is how many user and ad pairs the tracker holds.
+func (t *BurstTracker) Tracked() int { return len(t.recent) }
 
 // ID is an impression or click id in its 16 raw bytes: the form both
 // pipelines keep in memory, in state and on the shuffle. The impression id

@@ -3,6 +3,7 @@ package countable
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -183,6 +184,53 @@ func TestBursts(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestBurstTrackerForgets: over hours of clicks the tracker holds only
+// the users of the last two windows, and answers as one that forgets
+// nothing.
+func TestBurstTrackerForgets(t *testing.T) {
+	r := DefaultRules
+	window := r.BurstWindow.Milliseconds()
+	rng := rand.New(rand.NewPCG(3, 4))
+	tracker := r.NewBurstTracker()
+	all := map[[2]string][]int64{} // every click, never forgotten
+	var at int64
+	var bursts int
+	for i := range 40_000 {
+		at += rng.Int64N(800) // about 3 hours in all
+		ad, user := fmt.Sprint("ad", rng.IntN(3)), fmt.Sprint("u", rng.IntN(400))
+		if i%1000 < 20 {
+			user = "script" // a burst now and then
+		}
+		k := [2]string{ad, user}
+		before := 0
+		for _, ms := range all[k] {
+			if ms > at-window {
+				before++
+			}
+		}
+		all[k] = append(all[k], at)
+		want := before >= r.BurstClicks
+		if got := tracker.Burst(ad, user, at); got != want {
+			t.Fatalf("click %d (%s, %s at %d): burst %v, want %v", i, ad, user, at, got, want)
+		}
+		if want {
+			bursts++
+		}
+		recent := 0
+		for _, times := range all {
+			if times[len(times)-1] > at-2*window {
+				recent++
+			}
+		}
+		if i%997 == 0 && tracker.Tracked() > recent {
+			t.Fatalf("after %d clicks the tracker holds %d users, more than the %d of the last two windows", i, tracker.Tracked(), recent)
+		}
+	}
+	if bursts == 0 || len(all) < 1000 {
+		t.Errorf("%d bursts over %d users and ads: the test exercises nothing", bursts, len(all))
 	}
 }
 
