@@ -28,12 +28,13 @@ unit: ## go test, with the race detector where it is affordable (not under Beam)
 	$(GO) test -count=1 -race $(RACE_PKGS)
 	$(GO) test -count=1 ./pipelines/...
 
-fuzz: ## fuzz the token parser, the click event decoder, the streaming parse, the click-batch coder and the nightly's archive reader, FUZZTIME each (20s; longer by hand: FUZZTIME=10m)
+fuzz: ## fuzz the token parser, the click event decoder, the streaming parse, the click-batch coder, the nightly's archive reader and the archive decoder, FUZZTIME each (20s; longer by hand: FUZZTIME=10m)
 	$(GO) test -run='^$$' -fuzz=FuzzVerify -fuzztime=$(FUZZTIME) ./internal/token
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./internal/clickevent
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./pipelines/speed
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./pipelines/clickbatch
 	$(GO) test -run='^$$' -fuzz=FuzzReadArchive -fuzztime=$(FUZZTIME) ./pipelines/nightly
+	$(GO) test -run='^$$' -fuzz=FuzzFixedReader -fuzztime=$(FUZZTIME) ./internal/rawarchive
 
 # Terraform 1.5.7, built from the Go module proxy (about 3 minutes the first
 # time; the Go build cache keeps it after that).

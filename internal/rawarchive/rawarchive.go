@@ -21,7 +21,9 @@
 package rawarchive
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -157,6 +159,38 @@ func (w *Writer) Append(recs []Record) error {
 
 // Read calls fn for each record of an archive file.
 func Read(r io.Reader, fn func(*Record) error) error {
+	// The fixed decoder reads the header first: keep the bytes read
+	// until it decides, for goavro should the file be of another schema
+	// or codec.
+	rec := &recorder{r: r, on: true}
+	err := readFixed(rec, fn)
+	if !errors.Is(err, errNotFixed) {
+		return err
+	}
+	return readGeneric(io.MultiReader(&rec.buf, r), fn)
+}
+
+// recorder keeps what is read through it while on.
+type recorder struct {
+	r   io.Reader
+	buf bytes.Buffer
+	on  bool
+}
+
+func (r *recorder) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if r.on {
+		r.buf.Write(p[:n])
+	}
+	return n, err
+}
+
+// stop stops recording and drops what was kept.
+func (r *recorder) stop() { r.on, r.buf = false, bytes.Buffer{} }
+
+// readGeneric reads any Avro object container file through goavro,
+// resolving the fields by name.
+func readGeneric(r io.Reader, fn func(*Record) error) error {
 	ocf, err := goavro.NewOCFReader(r)
 	if err != nil {
 		return fmt.Errorf("read archive file: %w", err)
