@@ -85,17 +85,19 @@ func run(events string, day time.Time, threads int) error {
 			FROM (SELECT *, epoch_ns(impression_time) AS imp, epoch_ns(expires_at) AS exp, epoch_ns(click_time) AS at FROM raw)
 			QUALIFY row_number() OVER (PARTITION BY click_id) = 1`,
 		// The first countable click of each impression, then the burst
-		// rule over each user's first clicks on an ad: earlier-ranked
-		// first clicks within the window before it (same millisecond:
-		// those with a smaller click id).
-		`CREATE TEMP TABLE firsts AS SELECT *,
+		// rule over each user's first clicks on an ad (first clicks only:
+		// a window function would see the rows QUALIFY drops): earlier-
+		// ranked first clicks within the window before it (same
+		// millisecond: those with a smaller click id).
+		`CREATE TEMP TABLE firsts AS SELECT * FROM clicks WHERE class = 'counted'
+			QUALIFY row_number() OVER (PARTITION BY impression_id ORDER BY ms, click_id) = 1`,
+		`CREATE TEMP TABLE bursts AS SELECT click_id,
 			count(*) OVER (PARTITION BY ad_id, user_key ORDER BY ms RANGE BETWEEN ` + fmt.Sprint(burstWindowMs-1) + ` PRECEDING AND CURRENT ROW)
 			- count(*) OVER (PARTITION BY ad_id, user_key, ms ORDER BY click_id ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS before
-			FROM clicks WHERE class = 'counted'
-			QUALIFY row_number() OVER (PARTITION BY impression_id ORDER BY ms, click_id) = 1`,
+			FROM firsts`,
 		`CREATE TEMP TABLE outcome AS SELECT c.*, CASE WHEN c.class <> 'counted' THEN c.class WHEN f.click_id IS NULL THEN 'duplicate'
 			WHEN f.before >= ` + fmt.Sprint(burstClicks) + ` THEN 'invalid_burst' ELSE 'counted' END AS outcome
-			FROM clicks c LEFT JOIN firsts f USING (click_id) WHERE c.ms >= ` + fmt.Sprint(lo) + ` AND c.ms < ` + fmt.Sprint(hi),
+			FROM clicks c LEFT JOIN bursts f USING (click_id) WHERE c.ms >= ` + fmt.Sprint(lo) + ` AND c.ms < ` + fmt.Sprint(hi),
 		`CREATE TEMP TABLE minutes AS SELECT advertiser_id, series, ms // 60000 AS minute, count(*) AS n FROM (
 			SELECT advertiser_id, ad_id AS series, ms FROM outcome WHERE outcome = 'counted'
 			UNION ALL SELECT advertiser_id, '*', ms FROM outcome WHERE outcome = 'counted'
