@@ -201,7 +201,7 @@ func (r Rules) Bursts(timesMs []int64) []bool {
 	t := r.NewBurstTracker()
 	out := make([]bool, len(timesMs))
 	for i, ms := range timesMs {
-		out[i] = t.Burst("", "", ms)
+		out[i] = t.Burst("", ID{}, ms)
 	}
 	return out
 }
@@ -220,7 +220,10 @@ type BurstTracker struct {
 	swept int64
 }
 
-type burstKey struct{ ad, user string }
+type burstKey struct {
+	ad   string
+	user ID
+}
 
 // NewBurstTracker is an empty tracker.
 func (r Rules) NewBurstTracker() *BurstTracker {
@@ -229,7 +232,7 @@ func (r Rules) NewBurstTracker() *BurstTracker {
 
 // Burst records a first click of user on ad at timeMs and reports whether
 // it is a burst.
-func (t *BurstTracker) Burst(ad, user string, timeMs int64) bool {
+func (t *BurstTracker) Burst(ad string, user ID, timeMs int64) bool {
 	window := t.rules.BurstWindow.Milliseconds()
 	if timeMs-t.swept >= window {
 		t.sweep(timeMs - window)

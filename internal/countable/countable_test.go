@@ -213,7 +213,7 @@ func TestBurstTrackerForgets(t *testing.T) {
 		}
 		all[k] = append(all[k], at)
 		want := before >= r.BurstClicks
-		if got := tracker.Burst(ad, user, at); got != want {
+		if got := tracker.Burst(ad, ParseID(user), at); got != want {
 			t.Fatalf("click %d (%s, %s at %d): burst %v, want %v", i, ad, user, at, got, want)
 		}
 		if want {

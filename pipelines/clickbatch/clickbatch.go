@@ -67,8 +67,10 @@ type Click struct {
 	// PlacementID is where the ad was shown, signed into the token; free
 	// text from the ad server, may be empty.
 	PlacementID string
-	// UserKey is the click's keyed user hash, for the burst rule.
-	UserKey string
+	// UserKey is the click's keyed user hash, for the burst rule, in its
+	// 16 bytes (countable.ParseID): the zero ID where it is not needed
+	// (the speed layer), which costs nothing on the wire.
+	UserKey countable.ID
 	Class   Class
 }
 
@@ -77,7 +79,7 @@ func FromEvent(e *clickevent.Event, rules countable.Rules) Click {
 	return Click{
 		Impression: countable.ParseID(e.ImpressionID), Rank: countable.RankOf(e),
 		AdID: e.AdID, AdvertiserID: e.AdvertiserID, CampaignID: e.CampaignID, PlacementID: e.PlacementID,
-		UserKey: e.UserKey, Class: ClassOf(rules.Classify(e)),
+		UserKey: countable.ParseID(e.UserKey), Class: ClassOf(rules.Classify(e)),
 	}
 }
 
@@ -105,13 +107,16 @@ func init() {
 // click id, and the class.
 const clickFixed = 2*len(countable.ID{}) + 1
 
+// hasUserKey marks, in the class byte, a click whose user key follows.
+const hasUserKey = 0x80
+
 // Encode is the batch's wire form, compact because every click crosses a
 // shuffle: the advertisers, a table of the distinct ad and advertiser ids,
 // the clicks' count and the first one's time, then per click its
-// impression and click id, class, click time as a delta from the first,
-// and the table indexes of its ad, advertiser, campaign, placement and
-// user key. Hand-written, to keep
-// reflection off the hot path.
+// impression and click id, class (its high bit set when a user key
+// follows), the user key's 16 bytes if any, click time as a delta from
+// the first, and the table indexes of its ad, advertiser, campaign and
+// placement. Hand-written, to keep reflection off the hot path.
 func Encode(b Batch) []byte {
 	index := map[string]uint64{}
 	var table []string
@@ -124,16 +129,16 @@ func Encode(b Batch) []byte {
 		}
 		return i
 	}
-	refs := make([][5]uint64, len(b.Clicks))
+	refs := make([][4]uint64, len(b.Clicks))
 	for i := range b.Clicks {
 		c := &b.Clicks[i]
-		refs[i] = [5]uint64{ref(c.AdID), ref(c.AdvertiserID), ref(c.CampaignID), ref(c.PlacementID), ref(c.UserKey)}
+		refs[i] = [4]uint64{ref(c.AdID), ref(c.AdvertiserID), ref(c.CampaignID), ref(c.PlacementID)}
 	}
 	n := 4 * binary.MaxVarintLen64
 	for _, s := range append(table, b.Advertisers...) {
 		n += binary.MaxVarintLen64 + len(s)
 	}
-	n += len(b.Clicks) * (clickFixed + 6*binary.MaxVarintLen64)
+	n += len(b.Clicks) * (clickFixed + len(countable.ID{}) + 5*binary.MaxVarintLen64)
 	buf := make([]byte, 0, n)
 	buf = appendStrings(buf, b.Advertisers)
 	buf = appendStrings(buf, table)
@@ -147,7 +152,12 @@ func Encode(b Batch) []byte {
 		c := &b.Clicks[i]
 		buf = append(buf, c.Impression[:]...)
 		buf = append(buf, c.ClickID[:]...)
-		buf = append(buf, byte(c.Class))
+		if c.UserKey == (countable.ID{}) {
+			buf = append(buf, byte(c.Class))
+		} else {
+			buf = append(buf, byte(c.Class)|hasUserKey)
+			buf = append(buf, c.UserKey[:]...)
+		}
 		buf = binary.AppendVarint(buf, c.ClickTimeMs-base)
 		for _, r := range refs[i] {
 			buf = binary.AppendUvarint(buf, r)
@@ -172,7 +182,7 @@ func Decode(buf []byte) (Batch, error) {
 	var b Batch
 	b.Advertisers = r.strings()
 	table := r.strings()
-	n := r.count(clickFixed + 6)
+	n := r.count(clickFixed + 5)
 	base := r.varint()
 	if r.err == nil && n > 0 {
 		b.Clicks = make([]Click, n)
@@ -181,9 +191,13 @@ func Decode(buf []byte) (Batch, error) {
 		c := &b.Clicks[i]
 		copy(c.Impression[:], r.bytes(len(c.Impression)))
 		copy(c.ClickID[:], r.bytes(len(c.ClickID)))
-		c.Class = Class(r.byte())
+		class := r.byte()
+		c.Class = Class(class &^ hasUserKey)
+		if class&hasUserKey != 0 {
+			copy(c.UserKey[:], r.bytes(len(c.UserKey)))
+		}
 		c.ClickTimeMs = base + r.varint()
-		c.AdID, c.AdvertiserID, c.CampaignID, c.PlacementID, c.UserKey = r.ref(table), r.ref(table), r.ref(table), r.ref(table), r.ref(table)
+		c.AdID, c.AdvertiserID, c.CampaignID, c.PlacementID = r.ref(table), r.ref(table), r.ref(table), r.ref(table)
 		if r.err != nil {
 			break
 		}

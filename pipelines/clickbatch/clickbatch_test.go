@@ -9,7 +9,7 @@ import (
 )
 
 func click(imp, id string, ms int64, ad, adv string, c Class) Click {
-	return Click{Impression: countable.ParseID(imp), Rank: countable.Rank{ClickTimeMs: ms, ClickID: countable.ParseID(id)}, AdID: ad, AdvertiserID: adv, CampaignID: "camp-" + ad, PlacementID: "site " + ad + " | slot ü", UserKey: "u-" + adv, Class: c}
+	return Click{Impression: countable.ParseID(imp), Rank: countable.Rank{ClickTimeMs: ms, ClickID: countable.ParseID(id)}, AdID: ad, AdvertiserID: adv, CampaignID: "camp-" + ad, PlacementID: "site " + ad + " | slot ü", UserKey: countable.ParseID("u-" + adv), Class: c}
 }
 
 func TestCoder(t *testing.T) {

@@ -121,7 +121,7 @@ func parse(ctx context.Context, m pubsubmsg.Message, shards int, rules countable
 	c = clickbatch.FromEvent(&ev, rules)
 	// The speed layer counts neither placements nor bursts: what it does
 	// not need stays off the dedupe shuffle (user keys are all distinct).
-	c.PlacementID, c.UserKey = "", ""
+	c.PlacementID, c.UserKey = "", countable.ID{}
 	if c.Class != clickbatch.ClassCounted {
 		outcomeCounter(c.Class.Outcome()).Inc(ctx, 1)
 		return "", c, false
