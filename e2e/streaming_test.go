@@ -91,7 +91,7 @@ func TestClicksReachBigtable(t *testing.T) {
 	svc := s.startRedirect(t, t.TempDir())
 	stop := s.runStreaming(t)
 
-	// Start at the beginning of a minute, so that the early pane, due 5 s
+	// Start at the beginning of a minute, so that the early pane, due 2 s
 	// after the clicks, has most of the minute to show.
 	time.Sleep(time.Until(time.Now().Truncate(time.Minute).Add(time.Minute)))
 	minute := time.Now().UTC().Truncate(time.Minute)

@@ -12,11 +12,11 @@ func TestCrashTime(t *testing.T) {
 		start, end time.Time
 		want       time.Time
 	}{
-		{"the last minute is the smaller part", m.Add(4 * time.Second), m.Add(2*time.Minute + 16*time.Second), m.Add(2*time.Minute + 7*time.Second)},
+		{"the last minute is the smaller part", m.Add(4 * time.Second), m.Add(2*time.Minute + 16*time.Second), m.Add(2*time.Minute + crashReach + time.Second)},
 		{"the first minute is the smaller part", m.Add(40 * time.Second), m.Add(2*time.Minute + 58*time.Second), m.Add(time.Minute - time.Second)},
 		{"a short first minute still holds it", m.Add(50 * time.Second), m.Add(2*time.Minute + 58*time.Second), m.Add(time.Minute - time.Second)},
-		{"a first minute of a second does not", m.Add(59*time.Second + 500*time.Millisecond), m.Add(2*time.Minute + 20*time.Second), m.Add(2*time.Minute + 7*time.Second)},
-		{"neither edge: a minute mid-load", m.Add(59*time.Second + 500*time.Millisecond), m.Add(3*time.Minute + 3*time.Second), m.Add(2*time.Minute + 7*time.Second)},
+		{"a first minute of a second does not", m.Add(59*time.Second + 500*time.Millisecond), m.Add(2*time.Minute + 20*time.Second), m.Add(2*time.Minute + crashReach + time.Second)},
+		{"neither edge: a minute mid-load", m.Add(59*time.Second + 500*time.Millisecond), m.Add(3*time.Minute + 3*time.Second), m.Add(2*time.Minute + crashReach + time.Second)},
 	} {
 		got := crashTime(tt.start, tt.end)
 		if !got.Equal(tt.want) {
@@ -38,8 +38,8 @@ func TestCrashMinutes(t *testing.T) {
 		want []time.Time
 	}{
 		{m.Add(30 * time.Second), []time.Time{m}},
-		{m.Add(3 * time.Second), []time.Time{m.Add(-time.Minute), m}}, // the lost early pane may be the previous minute's
-		{m.Add(6 * time.Second), []time.Time{m}},
+		{m.Add(crashReach - time.Second), []time.Time{m.Add(-time.Minute), m}}, // the lost early pane may be the previous minute's
+		{m.Add(crashReach), []time.Time{m}},
 	} {
 		got := crashMinutes(tt.kill)
 		if len(got) != len(tt.want) {

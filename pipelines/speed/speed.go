@@ -42,7 +42,7 @@ const (
 	// DefaultEarlyFiring is how often, in processing time, a minute still
 	// filling is written: what freshness waits for, at most, and what
 	// Bigtable writes grow with (one cell per series and pane).
-	DefaultEarlyFiring = 5 * time.Second
+	DefaultEarlyFiring = 2 * time.Second
 	LateFiring         = time.Second
 	AllowedLateness    = 10 * time.Minute
 	// Epoch is the slice of impression time that one dedupe key covers.
