@@ -110,11 +110,17 @@ func run(events string, day time.Time, threads int) error {
 			FROM outcome WHERE outcome = 'counted' GROUP BY ALL`,
 	}
 	start := time.Now()
+	var took []string
 	for _, q := range steps {
+		t := time.Now()
 		if _, err := db.Exec(q); err != nil {
 			return fmt.Errorf("%.60s…: %w", strings.Join(strings.Fields(q), " "), err)
 		}
+		name := strings.Fields(q)[3] // CREATE TEMP TABLE <name>
+		took = append(took, fmt.Sprintf("%s %.1f s", name, time.Since(t).Seconds()))
 	}
+	// The steps, for where the time goes (stderr: batchbench reads stdout).
+	fmt.Fprintln(os.Stderr, "duckdb steps:", strings.Join(took, ", "))
 	var counted, cells int64
 	if err := db.QueryRow(`SELECT (SELECT coalesce(sum(n), 0) FROM days WHERE series = '*'),
 		(SELECT count(*) FROM minutes) + (SELECT count(*) FROM hours) + (SELECT count(*) FROM days)`).Scan(&counted, &cells); err != nil {
