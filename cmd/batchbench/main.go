@@ -176,6 +176,30 @@ func reportedTotal(out string) (int64, error) {
 // extract writes every click event of the files the batch reads (its
 // read window) as NDJSON, for the anchor.
 func extract(archive, events string) error {
+	f, err := os.Create(events + ".part")
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	err = readDay(archive, func(rec *rawarchive.Record) error {
+		w.Write(rec.Data)
+		return w.WriteByte('\n')
+	})
+	if err != nil {
+		return fmt.Errorf("extract: %w", err)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(events+".part", events)
+}
+
+// readDay calls fn with every record of the files the batch reads for
+// day (its read window).
+func readDay(archive string, fn func(*rawarchive.Record) error) error {
 	ctx := context.Background()
 	store, err := blob.Open(ctx, archive)
 	if err != nil {
@@ -186,32 +210,18 @@ func extract(archive, events string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Create(events + ".part")
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
 	for _, name := range files {
 		r, err := store.Open(ctx, name)
 		if err != nil {
 			return err
 		}
-		err = rawarchive.Read(r, func(rec *rawarchive.Record) error {
-			w.Write(rec.Data)
-			return w.WriteByte('\n')
-		})
+		err = rawarchive.Read(r, fn)
 		r.Close()
 		if err != nil {
-			return fmt.Errorf("extract %s: %w", name, err)
+			return fmt.Errorf("read %s: %w", name, err)
 		}
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(events+".part", events)
+	return nil
 }
 
 type run struct {
@@ -316,16 +326,6 @@ func generate(archive string, n int) error {
 // impression counts), into minute, hour and day counts per ad and
 // advertiser.
 func runBaseline(archive string) error {
-	ctx := context.Background()
-	store, err := blob.Open(ctx, archive)
-	if err != nil {
-		return err
-	}
-	from, to := nightly.ReadWindow(day, day.AddDate(0, 0, 1), nightly.DefaultLateMargin)
-	files, err := rawarchive.List(ctx, store, from, to)
-	if err != nil {
-		return err
-	}
 	type click struct {
 		imp     string
 		clickID string
@@ -335,24 +335,17 @@ func runBaseline(archive string) error {
 	}
 	var clicks []click
 	seen := map[string]bool{}
-	for _, f := range files {
-		r, err := store.Open(ctx, f)
-		if err != nil {
-			return err
-		}
-		err = rawarchive.Read(r, func(rec *rawarchive.Record) error {
-			ev, err := countable.Parse(rec.Data)
-			if err != nil || seen[ev.ClickID] {
-				return nil
-			}
-			seen[ev.ClickID] = true
-			clicks = append(clicks, click{ev.ImpressionID, ev.ClickID, ev.AdID, ev.AdvertiserID, ev.ClickTime.UnixMilli(), countable.Classify(&ev)})
+	err := readDay(archive, func(rec *rawarchive.Record) error {
+		ev, err := countable.Parse(rec.Data)
+		if err != nil || seen[ev.ClickID] {
 			return nil
-		})
-		r.Close()
-		if err != nil {
-			return err
 		}
+		seen[ev.ClickID] = true
+		clicks = append(clicks, click{ev.ImpressionID, ev.ClickID, ev.AdID, ev.AdvertiserID, ev.ClickTime.UnixMilli(), countable.Classify(&ev)})
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	sort.Slice(clicks, func(i, j int) bool {
 		if clicks[i].at != clicks[j].at {
