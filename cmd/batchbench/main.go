@@ -141,6 +141,8 @@ func measure(n int, dir, binDir string, plain bool) error {
 	fmt.Printf("%d clicks: batch job on Prism (GOMEMLIMIT=%s) %.1f s (%.0f clicks/s, peak RSS %d MiB), %d counted; DuckDB (2 threads, NDJSON) %.1f s (peak RSS %d MiB), %d counted; ratio %.2f× (target ≤ 1.5×)\n",
 		n, memLimit, pipe.wall.Seconds(), float64(n)/pipe.wall.Seconds(), pipe.maxRSSMiB, jobCounted,
 		duck.wall.Seconds(), duck.maxRSSMiB, duckCounted, pipe.wall.Seconds()/duck.wall.Seconds())
+	fmt.Printf("%d clicks: CPU per archived click: batch job %.1f µs, DuckDB %.1f µs\n", n,
+		float64(pipe.cpu.Microseconds())/float64(n), float64(duck.cpu.Microseconds())/float64(n))
 	if jobCounted != duckCounted {
 		return fmt.Errorf("the batch job counted %d clicks, DuckDB %d: not the same aggregation", jobCounted, duckCounted)
 	}
@@ -226,6 +228,7 @@ func readDay(archive string, fn func(*rawarchive.Record) error) error {
 
 type run struct {
 	wall      time.Duration
+	cpu       time.Duration // user and system
 	maxRSSMiB int64
 	out       string
 }
@@ -239,7 +242,8 @@ func timed(cmd *exec.Cmd) (run, error) {
 		return run{}, fmt.Errorf("%s: %w\n%s", cmd.Path, err, out)
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return run{wall: wall, maxRSSMiB: ru.Maxrss / 1024, out: string(out)}, nil
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return run{wall: wall, cpu: cpu, maxRSSMiB: ru.Maxrss / 1024, out: string(out)}, nil
 }
 
 // users is how many distinct users click (the design's 10 M active).

@@ -120,6 +120,7 @@ func run(ctx context.Context, cfg config) error {
 
 	start := time.Now()
 	rows0, cells0 := written.snapshot()
+	cpu0 := cpuTime(job.Process.Pid)
 	countable, err := publish(ctx, ps, cfg, probes)
 	if err != nil {
 		stopWatch()
@@ -128,9 +129,11 @@ func run(ctx context.Context, cfg config) error {
 	last := time.Now()
 	mem.publishedUntil()
 	rows, cells := written.snapshot()
+	cpu := cpuTime(job.Process.Pid) - cpu0
 	secs := last.Sub(start).Seconds()
 	fmt.Printf("Bigtable writes while publishing (early panes every %s): %.0f rows/s, %.0f cells/s, %.1f cells per 100 clicks\n",
 		cfg.earlyFiring(), float64(rows-rows0)/secs, float64(cells-cells0)/secs, 100*float64(cells-cells0)/float64(countable))
+	fmt.Printf("job CPU while publishing: %.2f cores, %.0f µs per published click\n", cpu.Seconds()/secs, float64(cpu.Microseconds())/(secs*float64(cfg.rate)))
 	fmt.Printf("published %d countable clicks (plus duplicates and probes) in %.1f s\n", countable, last.Sub(start).Seconds())
 
 	deadline := last.Add(5 * time.Minute)
@@ -373,6 +376,23 @@ func (m *memory) report(selfMiB int, newPerSec float64) {
 	}
 	fmt.Printf("job RSS every %v: %v\n", m.every, s)
 	fmt.Printf("this process (emulators, publisher) RSS at the end: %d MiB\n", selfMiB)
+}
+
+// cpuTime is the user and system CPU time process pid has used (Linux).
+func cpuTime(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command's closing parenthesis: utime and stime
+	// are the 12th and 13th, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 func rssMiB(pid int) int {
