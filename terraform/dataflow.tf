@@ -93,6 +93,7 @@ resource "google_cloud_scheduler_job" "batch" {
           tempLocation        = "gs://${google_storage_bucket.dataflow.name}/temp"
           stagingLocation     = "gs://${google_storage_bucket.dataflow.name}/staging"
           maxWorkers          = var.batch_max_workers
+          machineType         = var.batch_machine_type
           ipConfiguration     = var.dataflow_public_ips ? "WORKER_IP_PUBLIC" : "WORKER_IP_PRIVATE"
           }, var.dataflow_network == "" ? {} : { network = var.dataflow_network },
           var.kms_key == "" ? {} : { kmsKeyName = var.kms_key },

@@ -50,7 +50,7 @@ variable "redirect_min_instances" {
 }
 
 variable "redirect_max_instances" {
-  description = "Upper bound of click service instances (10k clicks/s at about 2k per instance, with headroom for bursts)."
+  description = "Upper bound of click service instances: a 2-vCPU instance carries about 12,500 clicks/s, so 100k/s peaks need about 8 (docs/capacity.md); 20 leaves room, since a click service that cannot scale loses clicks."
   type        = number
   default     = 20
 }
@@ -62,15 +62,15 @@ variable "reports_min_instances" {
 }
 
 variable "bigtable_min_nodes" {
-  description = "Bigtable autoscaling floor."
+  description = "Bigtable autoscaling floor: 10k clicks/s on average writes about 20,000 rows/s with a long tail of ads (docs/capacity.md)."
   type        = number
-  default     = 1
+  default     = 2
 }
 
 variable "bigtable_max_nodes" {
-  description = "Bigtable autoscaling ceiling."
+  description = "Bigtable autoscaling ceiling: 100k clicks/s peaks and the nightly's correction burst need 6-10 nodes (docs/capacity.md)."
   type        = number
-  default     = 5
+  default     = 10
 }
 
 variable "bigtable_cpu_target" {
@@ -84,13 +84,19 @@ variable "bigtable_cpu_target" {
 }
 
 variable "dataflow_max_workers" {
-  description = "Maximum workers of the streaming job. Passed as the job's max_num_workers parameter, so a change updates the running job in place."
+  description = "Maximum workers of the streaming job (n1-standard-2 with Streaming Engine): 100k clicks/s peaks need about 7 at 83 µs of CPU a click (docs/capacity.md). Passed as the job's max_num_workers parameter, so a change updates the running job in place."
   type        = number
   default     = 10
   validation {
     condition     = var.dataflow_max_workers >= 1 && var.dataflow_max_workers <= 1000
     error_message = "dataflow_max_workers must be between 1 and 1000."
   }
+}
+
+variable "batch_machine_type" {
+  description = "Machine type of the nightly's workers. A shard holds whole advertisers, so the largest advertiser's day must fit one worker (about 100 bytes a click: docs/capacity.md); n1-highmem-8 holds about 500 M clicks of one advertiser."
+  type        = string
+  default     = "n1-highmem-8"
 }
 
 variable "batch_max_workers" {
