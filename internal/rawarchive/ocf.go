@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"time"
 )
 
@@ -30,6 +31,10 @@ var fixedSchema = []struct{ name, typ string }{
 }
 
 var errNotFixed = errors.New("not the fixed schema")
+
+// avroName is a full name as the Avro specification (and goavro) allow:
+// dot-separated identifiers.
+var avroName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
 
 // maxBlock bounds one data block (and one header value): a corrupt
 // length must not allocate gigabytes.
@@ -135,9 +140,17 @@ func isFixedSchema(schema []byte) bool {
 	// "tYpe" for "type"; Avro does not).
 	var record map[string]json.RawMessage
 	var fields []map[string]json.RawMessage
+	var name string
 	if json.Unmarshal(schema, &record) != nil || string(record["type"]) != `"record"` ||
+		json.Unmarshal(record["name"], &name) != nil || !avroName.MatchString(name) ||
 		json.Unmarshal(record["fields"], &fields) != nil || len(fields) != len(fixedSchema) {
 		return false
+	}
+	if ns, ok := record["namespace"]; ok {
+		var namespace string
+		if json.Unmarshal(ns, &namespace) != nil || namespace != "" && !avroName.MatchString(namespace) {
+			return false
+		}
 	}
 	for i, f := range fields {
 		var name string
