@@ -2,11 +2,15 @@
 // Bigtable emulator holding a realistic history: -ads ads of 10 per
 // advertiser, -days days of minutes (each ad clicked in about one minute
 // in ten), hour and day rows and reconciled markers for every day but
-// today, and the top rows. At -rate requests/s, spread over three
-// queries, it prints p50/p99 of:
+// today, and the top rows. At -rate requests/s, spread over five
+// queries, in -rounds rounds, it prints p50/p99 from the client, the
+// spread of the p99 over the rounds, and p50/p99 inside the service (the
+// handler's own time, apart from the load generator's) of:
 //
 //   - one ad's day of minutes (1,440 points);
 //   - one ad's 90 days of days;
+//   - one ad's year by year;
+//   - a campaign's month of days;
 //   - an advertiser's top 100 ads over an hour.
 package main
 
@@ -45,14 +49,15 @@ func main() {
 	days := flag.Int("days", 14, "days of minute history")
 	rate := flag.Int("rate", 200, "requests per second")
 	dur := flag.Duration("duration", 30*time.Second, "how long to load")
+	rounds := flag.Int("rounds", 3, "the load in this many rounds, to show the spread of each figure")
 	flag.Parse()
-	if err := run(*ads, *days, *rate, *dur); err != nil {
+	if err := run(*ads, *days, *rate, *dur, max(*rounds, 1)); err != nil {
 		fmt.Fprintln(os.Stderr, "reportbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(nAds, nDays, rate int, dur time.Duration) error {
+func run(nAds, nDays, rate int, dur time.Duration, rounds int) error {
 	ctx := context.Background()
 	st, err := localstack.Start("127.0.0.1:0", "127.0.0.1:0")
 	if err != nil {
@@ -91,7 +96,11 @@ func run(nAds, nDays, rate int, dur time.Duration) error {
 	r := gin.New()
 	server.New(server.Config{Catalog: func() *catalog.Catalog { return cat }, Pepper: pepper, Reader: query.NewReader(tbl, nil),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Routes(r)
-	srv := httptest.NewServer(r)
+	// The service's own time per request, beside the client's: what the
+	// handler took, without the load generator and the scheduling of
+	// both on the same cores.
+	own := &serviceTimes{byQuery: map[string][]time.Duration{}}
+	srv := httptest.NewServer(own.wrap(r))
 	defer srv.Close()
 	if addr := os.Getenv("REPORTBENCH_PPROF"); addr != "" {
 		go http.ListenAndServe(addr, nil)
@@ -118,21 +127,60 @@ func run(nAds, nDays, rate int, dur time.Duration) error {
 			return fmt.Sprintf("/v1/advertiser/top?n=100&minutes=60&to=%s", yesterday.Add(13*time.Hour).Format(time.RFC3339))
 		}},
 	}
-	lat := make([][]time.Duration, len(queries))
+	fmt.Printf("%d requests/s for %v in %d rounds; latency from the client and inside the service, p99 per round\n", rate, dur, rounds)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	type figures struct{ client, service []time.Duration }
+	all := make([]figures, len(queries))
+	p99s := make([][]float64, len(queries)) // per query, per round: client p99
+	var errs int
+	for range rounds {
+		lat, n := loadRequests(client, srv.URL, len(queries), rate, dur/time.Duration(rounds), func(q, ad int) (string, string) {
+			return queries[q].path(ad/10, ad), keys[ad/10]
+		}, nAds)
+		errs += n
+		for q := range queries {
+			p99s[q] = append(p99s[q], ms(percentile(lat[q], 0.99)))
+			all[q].client = append(all[q].client, lat[q]...)
+		}
+	}
+	for q := range queries {
+		all[q].service = own.take(strconv.Itoa(q))
+	}
+	fmt.Printf("%d errors\n", errs)
+	for i, q := range queries {
+		f := all[i]
+		if len(f.client) == 0 {
+			continue
+		}
+		spread := slices.Clone(p99s[i])
+		slices.Sort(spread)
+		fmt.Printf("  %-42s n=%5d  p50 %6.1f ms  p99 %6.1f ms (rounds %.1f-%.1f, target 20)  service p50 %5.1f ms  p99 %5.1f ms\n",
+			q.name, len(f.client), ms(percentile(f.client, 0.5)), ms(percentile(f.client, 0.99)), spread[0], spread[len(spread)-1],
+			ms(percentile(f.service, 0.5)), ms(percentile(f.service, 0.99)))
+	}
+	return nil
+}
+
+// loadRequests sends rate requests a second for dur, cycling through the
+// queries, and returns each query's client-side latencies and the
+// errors. path gives a query's path and API key for an ad.
+func loadRequests(client *http.Client, base string, queries, rate int, dur time.Duration, path func(q, ad int) (string, string), nAds int) ([][]time.Duration, int) {
+	lat := make([][]time.Duration, queries)
 	var mu sync.Mutex
 	var errs int
 	var wg sync.WaitGroup
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	begin := time.Now()
 	for i := 0; time.Since(begin) < dur; i++ {
 		if d := time.Until(begin.Add(time.Duration(i) * time.Second / time.Duration(rate))); d > 0 {
 			time.Sleep(d)
 		}
-		q := i % len(queries)
+		q := i % queries
 		ad := rand.IntN(nAds)
 		wg.Go(func() {
-			req, _ := http.NewRequest(http.MethodGet, srv.URL+queries[q].path(ad/10, ad), nil)
-			req.Header.Set("Authorization", "Bearer "+keys[ad/10])
+			p, key := path(q, ad)
+			req, _ := http.NewRequest(http.MethodGet, base+p, nil)
+			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set(queryHeader, strconv.Itoa(q))
 			t0 := time.Now()
 			resp, err := client.Do(req)
 			if err == nil {
@@ -150,20 +198,45 @@ func run(nAds, nDays, rate int, dur time.Duration) error {
 		})
 	}
 	wg.Wait()
-	fmt.Printf("%d requests/s for %v, %d errors\n", rate, dur, errs)
-	for i, q := range queries {
-		l := lat[i]
-		slices.Sort(l)
-		if len(l) == 0 {
-			continue
-		}
-		p := func(f float64) float64 {
-			return float64(l[min(len(l)-1, int(f*float64(len(l))))].Microseconds()) / 1000
-		}
-		fmt.Printf("  %-42s n=%5d  p50 %6.1f ms  p99 %6.1f ms\n", q.name, len(l), p(0.5), p(0.99))
-	}
-	return nil
+	return lat, errs
 }
+
+// queryHeader tells the service-side timer which query a request is.
+const queryHeader = "X-Reportbench-Query"
+
+// serviceTimes records how long the handler took per query.
+type serviceTimes struct {
+	mu      sync.Mutex
+	byQuery map[string][]time.Duration
+}
+
+func (s *serviceTimes) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t0 := time.Now()
+		h.ServeHTTP(w, r)
+		d := time.Since(t0)
+		s.mu.Lock()
+		s.byQuery[r.Header.Get(queryHeader)] = append(s.byQuery[r.Header.Get(queryHeader)], d)
+		s.mu.Unlock()
+	})
+}
+
+func (s *serviceTimes) take(q string) []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byQuery[q]
+}
+
+// percentile of d (sorted in place); 0 for none.
+func percentile(d []time.Duration, f float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return d[min(len(d)-1, int(f*float64(len(d))))]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // campaignOf is an ad's campaign: five ads each, two per advertiser.
 func campaignOf(ad int) string { return "camp" + strconv.Itoa(ad/5) }
