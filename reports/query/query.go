@@ -387,11 +387,12 @@ func (r *Reader) reconciledDays(ctx context.Context, from, to time.Time) (map[in
 	return out, nil
 }
 
-// AdClicks is one ad's clicks over a range.
-type AdClicks struct {
-	AdID   string `json:"ad_id"`
-	Clicks int64  `json:"clicks"`
-	Final  bool   `json:"final"`
+// Ranked is one ad's or campaign's clicks over a range, and whether the
+// count is final.
+type Ranked struct {
+	ID     string
+	Clicks int64
+	Final  bool
 }
 
 // MaxTopRange bounds Top: its rows hold one minute each.
@@ -399,48 +400,26 @@ const MaxTopRange = 24 * time.Hour
 
 // Top returns advertiser's n most clicked ads over [from, to) (whole
 // minutes), most clicked first, ties by ad id.
-func (r *Reader) Top(ctx context.Context, advertiser string, from, to time.Time, n int) ([]AdClicks, error) {
-	ranked, final, err := r.top(ctx, advertiser, from, to, n, false)
-	out := make([]AdClicks, len(ranked))
-	for i, x := range ranked {
-		out[i] = AdClicks{AdID: x.id, Clicks: x.clicks, Final: final}
-	}
-	return out, err
-}
-
-// CampaignClicks is one campaign's clicks over a range.
-type CampaignClicks struct {
-	CampaignID string `json:"campaign_id"`
-	Clicks     int64  `json:"clicks"`
-	Final      bool   `json:"final"`
+func (r *Reader) Top(ctx context.Context, advertiser string, from, to time.Time, n int) ([]Ranked, error) {
+	return r.top(ctx, advertiser, from, to, n, false)
 }
 
 // TopCampaigns returns advertiser's n most clicked campaigns over [from,
 // to), as Top does for ads: by the campaign recorded with each click.
-func (r *Reader) TopCampaigns(ctx context.Context, advertiser string, from, to time.Time, n int) ([]CampaignClicks, error) {
-	ranked, final, err := r.top(ctx, advertiser, from, to, n, true)
-	out := make([]CampaignClicks, len(ranked))
-	for i, x := range ranked {
-		out[i] = CampaignClicks{CampaignID: x.id, Clicks: x.clicks, Final: final}
-	}
-	return out, err
-}
-
-type ranked struct {
-	id     string
-	clicks int64
+func (r *Reader) TopCampaigns(ctx context.Context, advertiser string, from, to time.Time, n int) ([]Ranked, error) {
+	return r.top(ctx, advertiser, from, to, n, true)
 }
 
 // top ranks the ads (or the campaigns) of advertiser's top rows over
 // [from, to): the rows hold both, campaigns under btschema.CampaignSeries.
-func (r *Reader) top(ctx context.Context, advertiser string, from, to time.Time, n int, campaigns bool) ([]ranked, bool, error) {
+func (r *Reader) top(ctx context.Context, advertiser string, from, to time.Time, n int, campaigns bool) ([]Ranked, error) {
 	from, to = from.UTC().Truncate(time.Minute), to.UTC()
 	if to.Sub(from) > MaxTopRange {
-		return nil, false, fmt.Errorf("top over %v: at most %v", to.Sub(from), MaxTopRange)
+		return nil, fmt.Errorf("top over %v: at most %v", to.Sub(from), MaxTopRange)
 	}
 	days, err := r.reconciledDays(ctx, from, to)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	sums := map[string]int64{}
 	final := true
@@ -460,24 +439,24 @@ func (r *Reader) top(ctx context.Context, advertiser string, from, to time.Time,
 		}
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("read top rows of %s: %w", advertiser, err)
+		return nil, fmt.Errorf("read top rows of %s: %w", advertiser, err)
 	}
-	out := make([]ranked, 0, len(sums))
+	out := make([]Ranked, 0, len(sums))
 	for id, c := range sums {
 		if c > 0 {
-			out = append(out, ranked{id, c})
+			out = append(out, Ranked{ID: id, Clicks: c, Final: final})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].clicks != out[j].clicks {
-			return out[i].clicks > out[j].clicks
+		if out[i].Clicks != out[j].Clicks {
+			return out[i].Clicks > out[j].Clicks
 		}
-		return out[i].id < out[j].id
+		return out[i].ID < out[j].ID
 	})
 	if len(out) > n {
 		out = out[:n]
 	}
-	return out, final, nil
+	return out, nil
 }
 
 // MaxPlacementRange bounds TopPlacements: one row per day.

@@ -159,11 +159,11 @@ func TestTop(t *testing.T) {
 	// a1: 10 batch minutes at 1 + 10 speed minutes at 2; a2: speed only,
 	// 5 even minutes of day1 and 5 of day2 at 1, but day1 is reconciled
 	// and the batch has no a2 cells: 5.
-	want := []AdClicks{{"a1", 30, false}, {"a2", 5, false}}
+	want := []Ranked{{"a1", 30, false}, {"a2", 5, false}}
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("Top = %+v, want %+v", got, want)
 	}
-	if one, _ := r.Top(context.Background(), "acme", day2, day2.Add(time.Minute), 1); len(one) != 1 || one[0].AdID != "a1" {
+	if one, _ := r.Top(context.Background(), "acme", day2, day2.Add(time.Minute), 1); len(one) != 1 || one[0].ID != "a1" {
 		t.Errorf("Top 1 = %+v", one)
 	}
 	if _, err := r.Top(context.Background(), "acme", day1, day2.Add(time.Hour), 5); err == nil {
@@ -260,8 +260,8 @@ func TestTopCampaigns(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, a := range ads {
-		if _, ok := btschema.CampaignOf(a.AdID); ok {
-			t.Errorf("top ads list campaign %s", a.AdID)
+		if _, ok := btschema.CampaignOf(a.ID); ok {
+			t.Errorf("top ads list campaign %s", a.ID)
 		}
 	}
 	got, err := r.TopCampaigns(context.Background(), "acme", from, to, 5)
@@ -269,7 +269,7 @@ func TestTopCampaigns(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 10 batch minutes at 1 + 10 speed minutes at 2, as a1.
-	if want := []CampaignClicks{{CampaignID: "c1", Clicks: 30, Final: false}}; len(got) != 1 || got[0] != want[0] {
+	if want := []Ranked{{ID: "c1", Clicks: 30, Final: false}}; len(got) != 1 || got[0] != want[0] {
 		t.Errorf("TopCampaigns = %+v, want %+v", got, want)
 	}
 }

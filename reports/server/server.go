@@ -496,37 +496,15 @@ func (s *Server) parseTop(c *gin.Context) (topParams, error) {
 	return p, nil
 }
 
-func (s *Server) top(c *gin.Context) {
-	s.ranking(c, "top", "ad", func(ctx context.Context, advertiser string, p topParams) ([]ranked, error) {
-		ads, err := s.cfg.Reader.Top(ctx, advertiser, p.from, p.to, p.n)
-		out := make([]ranked, len(ads))
-		for i, a := range ads {
-			out[i] = ranked{a.AdID, a.Clicks, a.Final}
-		}
-		return out, err
-	})
-}
+func (s *Server) top(c *gin.Context) { s.ranking(c, "top", "ad", s.cfg.Reader.Top) }
 
 func (s *Server) topCampaigns(c *gin.Context) {
-	s.ranking(c, "top_campaigns", "campaign", func(ctx context.Context, advertiser string, p topParams) ([]ranked, error) {
-		campaigns, err := s.cfg.Reader.TopCampaigns(ctx, advertiser, p.from, p.to, p.n)
-		out := make([]ranked, len(campaigns))
-		for i, x := range campaigns {
-			out[i] = ranked{x.CampaignID, x.Clicks, x.Final}
-		}
-		return out, err
-	})
-}
-
-type ranked struct {
-	id     string
-	clicks int64
-	final  bool
+	s.ranking(c, "top_campaigns", "campaign", s.cfg.Reader.TopCampaigns)
 }
 
 // ranking answers a top-N request for what ("ad", "campaign"): JSON
 // {"<what>s": [{"<what>_id", "clicks", "final"}]} or CSV with those columns.
-func (s *Server) ranking(c *gin.Context, metric, what string, read func(context.Context, string, topParams) ([]ranked, error)) {
+func (s *Server) ranking(c *gin.Context, metric, what string, read func(ctx context.Context, advertiser string, from, to time.Time, n int) ([]query.Ranked, error)) {
 	adv := advertiserOf(c)
 	p, err := s.parseTop(c)
 	if err != nil {
@@ -534,7 +512,7 @@ func (s *Server) ranking(c *gin.Context, metric, what string, read func(context.
 		return
 	}
 	start := time.Now()
-	top, err := read(c.Request.Context(), adv.ID, p)
+	top, err := read(c.Request.Context(), adv.ID, p.from, p.to, p.n)
 	s.queries.WithLabelValues(metric).Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.fail(c, fmt.Errorf("read top %ss of %s: %w", what, adv.ID, err))
@@ -544,14 +522,14 @@ func (s *Server) ranking(c *gin.Context, metric, what string, read func(context.
 	if wantsCSV(c) {
 		rows := [][]string{{idName, "clicks", "final"}}
 		for _, x := range top {
-			rows = append(rows, []string{x.id, strconv.FormatInt(x.clicks, 10), strconv.FormatBool(x.final)})
+			rows = append(rows, []string{x.ID, strconv.FormatInt(x.Clicks, 10), strconv.FormatBool(x.Final)})
 		}
 		writeCSV(c, rows)
 		return
 	}
 	items := make([]gin.H, len(top))
 	for i, x := range top {
-		items[i] = gin.H{idName: x.id, "clicks": x.clicks, "final": x.final}
+		items[i] = gin.H{idName: x.ID, "clicks": x.Clicks, "final": x.Final}
 	}
 	c.JSON(http.StatusOK, gin.H{"advertiser_id": adv.ID, "from": p.from.UTC(), "to": p.to.UTC(), what + "s": items})
 }
