@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/flate"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -166,23 +167,8 @@ func isFixedSchema(schema []byte) bool {
 	return true
 }
 
-func readLong(br *bufio.Reader) (int64, error) {
-	var u uint64
-	for shift := uint(0); shift < 64; shift += 7 {
-		b, err := br.ReadByte()
-		if err != nil {
-			if shift > 0 && err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return 0, err
-		}
-		u |= uint64(b&0x7f) << shift
-		if b < 0x80 {
-			return int64(u>>1) ^ -int64(u&1), nil
-		}
-	}
-	return 0, errors.New("varint longer than 10 bytes")
-}
+// readLong reads an Avro long: a zig-zag varint, Go's own varint form.
+func readLong(br *bufio.Reader) (int64, error) { return binary.ReadVarint(br) }
 
 func readBytes(br *bufio.Reader) ([]byte, error) {
 	n, err := readLong(br)
@@ -217,19 +203,15 @@ type decoder struct {
 var errShort = errors.New("record runs past its block")
 
 func (d *decoder) long() (int64, error) {
-	var u uint64
-	for shift := uint(0); shift < 64; shift += 7 {
-		if d.i >= len(d.buf) {
-			return 0, errShort
-		}
-		b := d.buf[d.i]
-		d.i++
-		u |= uint64(b&0x7f) << shift
-		if b < 0x80 {
-			return int64(u>>1) ^ -int64(u&1), nil
-		}
+	v, n := binary.Varint(d.buf[d.i:])
+	switch {
+	case n == 0:
+		return 0, errShort
+	case n < 0:
+		return 0, errors.New("varint overflows a long")
 	}
-	return 0, errors.New("varint longer than 10 bytes")
+	d.i += n
+	return v, nil
 }
 
 // bytes returns the next length-prefixed value, aliasing the block.
