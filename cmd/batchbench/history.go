@@ -28,7 +28,7 @@ func measureHistory(histories []int, n, ads int, interval time.Duration, dir, bi
 	archive := filepath.Join(dir, fmt.Sprintf("batchbench-%d", n))
 	if _, err := os.Stat(filepath.Join(archive, "complete")); err != nil {
 		os.RemoveAll(archive)
-		if err := generate(archive, n); err != nil {
+		if err := generate(archive, n, 0); err != nil {
 			return err
 		}
 	}

@@ -53,6 +53,7 @@ func main() {
 	historyClicks := flag.Int("history-clicks", 200_000, "with -history: clicks of the reconciled day")
 	historyAds := flag.Int("history-ads", 1000, "with -history: ads with speed cells each day")
 	historyInterval := flag.Duration("history-interval", 15*time.Minute, "with -history: one speed cell per ad this often")
+	skew := flag.Float64("skew", 0.6, "also measure a skewed day of the largest size, where advertiser adv0 has this share of the clicks (0: not)")
 	flag.Parse()
 	if *history != "" {
 		var days []int
@@ -77,16 +78,31 @@ func main() {
 		}
 		return
 	}
+	var largest run
+	var largestN int
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "batchbench: -clicks:", err)
 			os.Exit(2)
 		}
-		if err := measure(n, *dir, *binDir, *plain); err != nil {
+		job, err := measure(n, 0, *dir, *binDir, *plain)
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "batchbench:", err)
 			os.Exit(1)
 		}
+		if n >= largestN {
+			largest, largestN = job, n
+		}
+	}
+	if *skew > 0 && largestN > 0 {
+		job, err := measure(largestN, *skew, *dir, *binDir, false)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "batchbench:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("%d clicks: peak RSS of the batch job on a day where one advertiser has %.0f %% of the clicks %d MiB, on the day above %d MiB: %.2f× (target within ±20 %%)\n",
+			largestN, 100**skew, job.maxRSSMiB, largest.maxRSSMiB, float64(job.maxRSSMiB)/float64(largest.maxRSSMiB))
 	}
 }
 
@@ -94,25 +110,32 @@ func main() {
 // generates must not reuse an archive generated before.
 const archiveVersion = 2
 
-func measure(n int, dir, binDir string, plain bool) error {
-	archive := filepath.Join(dir, fmt.Sprintf("batchbench-v%d-%d", archiveVersion, n))
+// measure runs the job and DuckDB over a day of n clicks where advertiser
+// adv0 has a share skew of them (0: the ordinary day), and returns the
+// job's run.
+func measure(n int, skew float64, dir, binDir string, plain bool) (run, error) {
+	name := fmt.Sprintf("batchbench-v%d-%d", archiveVersion, n)
+	if skew > 0 {
+		name += fmt.Sprintf("-skew%.0f", 100*skew)
+	}
+	archive := filepath.Join(dir, name)
 	if _, err := os.Stat(filepath.Join(archive, "complete")); err != nil {
 		os.RemoveAll(archive)
 		start := time.Now()
-		if err := generate(archive, n); err != nil {
-			return err
+		if err := generate(archive, n, skew); err != nil {
+			return run{}, err
 		}
 		fmt.Printf("generated %d clicks into %s in %.0f s\n", n, archive, time.Since(start).Seconds())
 	}
 	events := archive + ".ndjson"
 	if _, err := os.Stat(events); err != nil {
 		if err := extract(archive, events); err != nil {
-			return err
+			return run{}, err
 		}
 	}
 	out, err := os.MkdirTemp(dir, "batchbench-out-")
 	if err != nil {
-		return err
+		return run{}, err
 	}
 	defer os.RemoveAll(out)
 	job := exec.Command(filepath.Join(binDir, "batch"), "--runner=prism", "--date="+day.Format(time.DateOnly),
@@ -123,43 +146,51 @@ func measure(n int, dir, binDir string, plain bool) error {
 	job.Env = append(os.Environ(), "GOMEMLIMIT="+memLimit)
 	pipe, err := timed(job)
 	if err != nil {
-		return err
+		return run{}, err
 	}
 	jobCounted, err := reportedTotal(out)
 	if err != nil {
-		return err
+		return run{}, err
 	}
 	duck, err := timed(exec.Command(filepath.Join(binDir, "duckbench"), "-events="+events, "-day="+day.Format(time.DateOnly), "-threads=2"))
 	if err != nil {
-		return err
+		return run{}, err
 	}
 	var duckCounted, duckCells int64
 	var duckSQL float64
 	if _, err := fmt.Sscanf(strings.TrimSpace(duck.out), "duckdb: %d counted, %d count cells, %f s", &duckCounted, &duckCells, &duckSQL); err != nil {
-		return fmt.Errorf("duckbench said %q: %w", duck.out, err)
+		return run{}, fmt.Errorf("duckbench said %q: %w", duck.out, err)
 	}
-	fmt.Printf("%d clicks: batch job on Prism (GOMEMLIMIT=%s) %.1f s (%.0f clicks/s, peak RSS %d MiB), %d counted; DuckDB (2 threads, NDJSON) %.1f s (peak RSS %d MiB), %d counted; ratio %.2f× (target ≤ 1.5×)\n",
-		n, memLimit, pipe.wall.Seconds(), float64(n)/pipe.wall.Seconds(), pipe.maxRSSMiB, jobCounted,
+	fmt.Printf("%d clicks%s: batch job on Prism (GOMEMLIMIT=%s) %.1f s (%.0f clicks/s, peak RSS %d MiB), %d counted; DuckDB (2 threads, NDJSON) %.1f s (peak RSS %d MiB), %d counted; ratio %.2f× (target ≤ 1.5×)\n",
+		n, skewNote(skew), memLimit, pipe.wall.Seconds(), float64(n)/pipe.wall.Seconds(), pipe.maxRSSMiB, jobCounted,
 		duck.wall.Seconds(), duck.maxRSSMiB, duckCounted, pipe.wall.Seconds()/duck.wall.Seconds())
 	fmt.Printf("%d clicks: CPU per archived click: batch job %.1f µs, DuckDB %.1f µs\n", n,
 		float64(pipe.cpu.Microseconds())/float64(n), float64(duck.cpu.Microseconds())/float64(n))
 	if jobCounted != duckCounted {
-		return fmt.Errorf("the batch job counted %d clicks, DuckDB %d: not the same aggregation", jobCounted, duckCounted)
+		return run{}, fmt.Errorf("the batch job counted %d clicks, DuckDB %d: not the same aggregation", jobCounted, duckCounted)
 	}
 	if !plain {
-		return nil
+		return pipe, nil
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		return run{}, err
 	}
 	base, err := timed(exec.Command(self, "-baseline="+archive))
 	if err != nil {
-		return err
+		return run{}, err
 	}
 	fmt.Printf("%d clicks: plain Go %.1f s (%.0f clicks/s, peak RSS %d MiB); the job %.2f× that\n",
 		n, base.wall.Seconds(), float64(n)/base.wall.Seconds(), base.maxRSSMiB, pipe.wall.Seconds()/base.wall.Seconds())
-	return nil
+	return pipe, nil
+}
+
+// skewNote names a skewed day in the bench's lines.
+func skewNote(skew float64) string {
+	if skew == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (adv0 %.0f %%)", 100*skew)
 }
 
 // reportedTotal is the counted total of the batch's reconciliation report.
@@ -249,8 +280,10 @@ func timed(cmd *exec.Cmd) (run, error) {
 // users is how many distinct users click (the design's 10 M active).
 const users = 10_000_000
 
-// generate writes n clicks of day into 5-minute archive files.
-func generate(archive string, n int) error {
+// generate writes n clicks of day into 5-minute archive files. With skew
+// above 0, advertiser adv0 has that share of the clicks, spread evenly
+// over its ten ads, and the other ads the rest.
+func generate(archive string, n int, skew float64) error {
 	ctx := context.Background()
 	store, err := blob.Open(ctx, archive)
 	if err != nil {
@@ -277,8 +310,15 @@ func generate(archive string, n int) error {
 		recs := make([]rawarchive.Record, 0, 1000)
 		for i := range count {
 			at := fileStart.Add(time.Duration(rng.Int64N(int64(5 * time.Minute))))
-			ad := 0
-			if rng.IntN(10) != 0 {
+			var ad int
+			switch {
+			case skew > 0 && rng.Float64() < skew:
+				ad = rng.IntN(10)
+			case skew > 0:
+				ad = 10 + rng.IntN(990)
+			case rng.IntN(10) == 0:
+				ad = 0 // the hot ad
+			default:
 				ad = 1 + rng.IntN(999)
 			}
 			ev := &clickevent.Event{SchemaVersion: 1, ClickID: token.NewImpressionID().String(), ImpressionID: token.NewImpressionID().String(),

@@ -48,7 +48,7 @@ var (
 	archive          = flag.String("archive", ".run/archive", "raw click archive: gs://bucket[/prefix] or a folder")
 	output           = flag.String("output", ".run/warehouse", "Parquet tables and reports: gs://bucket[/prefix] or a folder")
 	lateMargin       = flag.Duration("late_margin", nightly.DefaultLateMargin, "read archive files started up to this long after a day ends (clicks published late)")
-	shards           = flag.Int("shards", nightly.DefaultShards, "advertiser shards of the counting shuffle (a shard holds whole advertisers)")
+	shards           = flag.Int("shards", nightly.DefaultShards, "shards of the clicks' shuffle (a shard holds whole ads) and of the advertisers' minutes")
 	bigtableInstance = flag.String("bigtable_instance", gcpnames.BigtableInstance, "Bigtable instance of the clicks table; empty skips Bigtable")
 	bigtableProfile  = flag.String("bigtable_app_profile", "", "Bigtable app profile of the nightly's reads and writes (empty: the instance's default)")
 	bigtableTimeout  = flag.Duration("bigtable_timeout", nightly.DefaultBigtableTimeout, "longest one Bigtable call may take, retries included; past it the run fails and the day stays provisional")

@@ -1,5 +1,5 @@
 // Package clickbatch is the click as both pipelines carry it across their
-// shuffles (the streaming job's dedupe, the nightly's advertiser shards),
+// shuffles (the streaming job's dedupe, the nightly's ad shards),
 // and the batch of clicks that crosses instead of single clicks, with the
 // one coder that puts a batch on the wire.
 //
@@ -89,12 +89,9 @@ func SortFirst(clicks []Click) {
 	sort.Slice(clicks, func(i, j int) bool { return clicks[i].Rank.Before(clicks[j].Rank) })
 }
 
-// Batch is clicks that share a shuffle key. Advertisers, used by the
-// nightly, names advertisers whose shard must settle them even when no
-// click of theirs is in the batch.
+// Batch is clicks that share a shuffle key.
 type Batch struct {
-	Clicks      []Click
-	Advertisers []string
+	Clicks []Click
 }
 
 func init() {
@@ -111,7 +108,7 @@ const clickFixed = 2*len(countable.ID{}) + 1
 const hasUserKey = 0x80
 
 // Encode is the batch's wire form, compact because every click crosses a
-// shuffle: the advertisers, a table of the distinct ad and advertiser ids,
+// shuffle: a table of the distinct ad and advertiser ids,
 // the clicks' count and the first one's time, then per click its
 // impression and click id, class (its high bit set when a user key
 // follows), the user key's 16 bytes if any, click time as a delta from
@@ -135,12 +132,11 @@ func Encode(b Batch) []byte {
 		refs[i] = [4]uint64{ref(c.AdID), ref(c.AdvertiserID), ref(c.CampaignID), ref(c.PlacementID)}
 	}
 	n := 4 * binary.MaxVarintLen64
-	for _, s := range append(table, b.Advertisers...) {
+	for _, s := range table {
 		n += binary.MaxVarintLen64 + len(s)
 	}
 	n += len(b.Clicks) * (clickFixed + len(countable.ID{}) + 5*binary.MaxVarintLen64)
 	buf := make([]byte, 0, n)
-	buf = appendStrings(buf, b.Advertisers)
 	buf = appendStrings(buf, table)
 	buf = binary.AppendUvarint(buf, uint64(len(b.Clicks)))
 	var base int64
@@ -180,7 +176,6 @@ func appendStrings(buf []byte, ss []string) []byte {
 func Decode(buf []byte) (Batch, error) {
 	r := reader{buf: buf}
 	var b Batch
-	b.Advertisers = r.strings()
 	table := r.strings()
 	n := r.count(clickFixed + 5)
 	base := r.varint()

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"cloud.google.com/go/bigtable"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
@@ -26,20 +25,22 @@ func init() {
 	register.Emitter2[string, []byte]()
 	register.Emitter2[string, int64]()
 	register.Emitter1[Count]()
-	register.DoFn6x1[context.Context, int, func(*clickbatch.Batch) bool, func(Count), func(string, int64), func(string, []byte), error](&settleFn{})
+	register.Emitter2[int, AdMinutes]()
+	register.DoFn7x1[context.Context, int, func(*clickbatch.Batch) bool, func(Count), func(string, int64), func(string, []byte), func(int, AdMinutes), error](&settleAdsFn{})
 	register.Iter1[clickbatch.Batch]()
 }
 
-// Shard is the shard of an advertiser: every click of an advertiser, so
-// of each of its ads and impressions, lands in one shard.
-func Shard(advertiser string, shards int) int {
+// Shard is the shard of an ad (the clicks' shuffle) or of an advertiser
+// (the minutes' shuffle): every click of an ad, so of each of its
+// impressions and of each user's clicks on it, lands in one shard.
+func Shard(id string, shards int) int {
 	h := fnv.New32a()
-	h.Write([]byte(advertiser))
+	h.Write([]byte(id))
 	return int(h.Sum32() % uint32(max(shards, 1)))
 }
 
-// readFn reads one archive file and emits its clicks as one batch per
-// advertiser shard; messages that are not click events (the streaming job
+// readFn reads one archive file and emits its clicks as one batch per ad
+// shard; messages that are not click events (the streaming job
 // dead-lettered them) become report parts of their publish day.
 type readFn struct {
 	Archive string
@@ -80,7 +81,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, file string, emit func(int
 			bad[day][countable.DeadLetterReason(err)]++
 			return nil
 		}
-		shard := Shard(ev.AdvertiserID, fn.Shards)
+		shard := Shard(ev.AdID, fn.Shards)
 		shards[shard] = append(shards[shard], clickbatch.FromEvent(&ev, fn.Rules))
 		return nil
 	})
@@ -119,64 +120,42 @@ type Count struct {
 	N          int64
 }
 
-// settleFn settles one shard: every click of its advertisers, and the
-// speed layer's cells of them. Per advertiser:
+// settleAdsFn settles one ad shard: every click of its ads. Per ad:
 //
 //   - re-deliveries of one click (same click id) collapse into one;
 //   - of an impression's clicks that countable accepts, the first by
 //     countable.Rank counts and the rest are duplicates, whichever file or
 //     day they came in; a first click past the burst rule's limit for its
 //     user and ad is invalid_burst (countable.BurstTracker, over the clicks
-//     read, the look-back included); only clicks in [FromMs, ToMs) are counted and
-//     reported (earlier ones were read so their impressions' first clicks
-//     are known);
-//   - minute counts of each ad, of each campaign (the one recorded with
-//     the click) and of the advertiser are compared with the
-//     speed cells: every minute either has becomes a Count, zero where only
-//     the speed layer counted, and disagreements go to the report;
-//   - hour and day counts are summed from the minutes.
+//     read, the look-back included); only clicks in [FromMs, ToMs) are
+//     counted and reported (earlier ones were read so their impressions'
+//     first clicks are known);
+//   - outcome counts per quarter hour and day, and placement counts per
+//     quarter hour and day, are complete here and emitted;
+//   - the countable clicks per minute and campaign go to the ad's
+//     advertiser's shard (AdMinutes), where reconcileFn sums the
+//     advertiser's and campaigns' series and compares them with the speed
+//     cells.
 //
-// Outputs: Counts; outcome counts keyed "day|advertiser|ad|outcome"; and
-// report parts keyed by day.
-type settleFn struct {
-	Project, Instance, AppProfile string
-	FromMs, ToMs                  int64
-	TimeoutMs                     int64
-	Rules                         countable.Rules
-
-	client *bigtable.Client
+// An impression belongs to one ad, so an ad's shard holds all it needs:
+// what one worker holds is the clicks of its shard's ads, not of an
+// advertiser's (docs/batch.md, "Memory per worker").
+//
+// Outputs: Counts; outcome counts keyed "day|advertiser|ad|outcome";
+// report parts keyed by day; AdMinutes keyed by advertiser shard.
+type settleAdsFn struct {
+	FromMs, ToMs int64
+	Rules        countable.Rules
+	// Shards of the advertisers' shuffle.
+	Shards int
 }
 
-func (fn *settleFn) Setup(ctx context.Context) error {
-	if fn.Instance == "" {
-		return nil
-	}
-	c, err := btschema.Dial(ctx, fn.Project, fn.Instance, fn.AppProfile)
-	if err != nil {
-		return err
-	}
-	fn.client = c
-	return nil
-}
-
-func (fn *settleFn) Teardown() error {
-	if fn.client != nil {
-		return fn.client.Close()
-	}
-	return nil
-}
-
-func (fn *settleFn) ProcessElement(ctx context.Context, _ int, batches func(*clickbatch.Batch) bool, emit func(Count), outcomes func(string, int64), parts func(string, []byte)) error {
-	byAdvertiser := map[string][]*clickbatch.Click{}
+func (fn *settleAdsFn) ProcessElement(ctx context.Context, _ int, batches func(*clickbatch.Batch) bool, emit func(Count), outcomes func(string, int64), parts func(string, []byte), minutes func(int, AdMinutes)) error {
+	byAd := map[string][]*clickbatch.Click{}
 	seen := map[countable.ID]bool{}
 	var redelivered int64
 	var b clickbatch.Batch
 	for batches(&b) {
-		for _, a := range b.Advertisers {
-			if _, ok := byAdvertiser[a]; !ok {
-				byAdvertiser[a] = nil
-			}
-		}
 		for i := range b.Clicks {
 			c := &b.Clicks[i]
 			if seen[c.ClickID] {
@@ -184,22 +163,22 @@ func (fn *settleFn) ProcessElement(ctx context.Context, _ int, batches func(*cli
 				continue
 			}
 			seen[c.ClickID] = true
-			byAdvertiser[c.AdvertiserID] = append(byAdvertiser[c.AdvertiserID], c)
+			byAd[c.AdID] = append(byAd[c.AdID], c)
 		}
 		b = clickbatch.Batch{} // the iterator decodes into b: keep the clicks taken
 	}
 	clicksRead.Inc(ctx, int64(len(seen)))
+	seen = nil // the shard's largest map: free it before settling
 	report := map[string]*reportPart{}
 	if redelivered > 0 {
 		report[time.UnixMilli(fn.FromMs).UTC().Format(time.DateOnly)] = &reportPart{Redelivered: redelivered}
 	}
-	for advertiser, clicks := range byAdvertiser {
-		if err := fn.settle(ctx, advertiser, clicks, emit, outcomes, report); err != nil {
-			return err
-		}
+	for ad, clicks := range byAd {
+		m := fn.settle(ad, clicks, emit, outcomes, report)
+		minutes(Shard(m.Advertiser, fn.Shards), m)
+		delete(byAd, ad)
 	}
 	for day, p := range report {
-		p.trim()
 		emitPart(day, *p, parts)
 	}
 	return nil
@@ -210,11 +189,14 @@ type adBucket struct {
 	startMs int64
 }
 
-func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*clickbatch.Click, emit func(Count), outcomes func(string, int64), report map[string]*reportPart) error {
+// settle settles one ad's clicks and returns its countable clicks per
+// minute and campaign.
+func (fn *settleAdsFn) settle(ad string, clicks []*clickbatch.Click, emit func(Count), outcomes func(string, int64), report map[string]*reportPart) AdMinutes {
 	sort.Slice(clicks, func(i, j int) bool { return clicks[i].Rank.Before(clicks[j].Rank) })
+	advertiser := clicks[0].AdvertiserID
 	counted := map[countable.ID]bool{}
-	minutes := map[adBucket]int64{}
-	placements := map[adBucket]map[string]int64{} // ad and quarter hour → placement label → clicks
+	minutes := map[campaignMinute]int64{}
+	placements := map[adBucket]map[string]int64{} // quarter hour → placement label → clicks
 	byOutcome := map[adOutcome]int64{}            // by quarter hour
 	bursts := fn.Rules.NewBurstTracker()
 	for _, c := range clicks {
@@ -222,7 +204,7 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*cli
 		if c.Class == clickbatch.ClassCounted {
 			if counted[c.Impression] {
 				o = countable.Duplicate
-			} else if bursts.Burst(c.AdID, c.UserKey, c.ClickTimeMs) {
+			} else if bursts.Burst(ad, c.UserKey, c.ClickTimeMs) {
 				o = countable.InvalidBurst
 			}
 			counted[c.Impression] = true
@@ -231,15 +213,10 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*cli
 			continue
 		}
 		quarter := c.ClickTimeMs / quarterMs * quarterMs
-		byOutcome[adOutcome{quarter, c.AdID, o}]++
+		byOutcome[adOutcome{quarter, ad, o}]++
 		if o == countable.Counted {
-			minute := c.ClickTimeMs / 60000 * 60000
-			minutes[adBucket{c.AdID, minute}]++
-			minutes[adBucket{btschema.AllAds, minute}]++
-			if c.CampaignID != "" {
-				minutes[adBucket{btschema.CampaignSeries(c.CampaignID), minute}]++
-			}
-			q := adBucket{c.AdID, quarter}
+			minutes[campaignMinute{c.CampaignID, c.ClickTimeMs / 60000 * 60000}]++
+			q := adBucket{ad, quarter}
 			if placements[q] == nil {
 				placements[q] = map[string]int64{}
 			}
@@ -248,33 +225,7 @@ func (fn *settleFn) settle(ctx context.Context, advertiser string, clicks []*cli
 	}
 	emitOutcomes(advertiser, byOutcome, emit, outcomes, report)
 	emitPlacements(advertiser, placements, emit)
-
-	speedCells, err := fn.readSpeed(ctx, advertiser)
-	if err != nil {
-		return err
-	}
-	for k := range speedCells {
-		if _, ok := minutes[k]; !ok {
-			minutes[k] = 0
-		}
-	}
-	rollups := map[Count]int64{}
-	for k, n := range minutes {
-		start := time.UnixMilli(k.startMs).UTC()
-		emit(Count{Kind: btschema.Minute, Advertiser: advertiser, Ad: k.ad, Start: start, N: n})
-		rollups[Count{Kind: btschema.Hour, Advertiser: advertiser, Ad: k.ad, Start: start.Truncate(time.Hour)}] += n
-		rollups[Count{Kind: btschema.Day, Advertiser: advertiser, Ad: k.ad, Start: start.Truncate(24 * time.Hour)}] += n
-		if s := speedCells[k]; s != n {
-			mismatched.Inc(ctx, 1)
-			absDifference.Inc(ctx, abs(s-n))
-			part(report, start.Format(time.DateOnly)).addDiff(ReportDiff{Advertiser: advertiser, Ad: k.ad, Minute: start, Speed: s, Batch: n})
-		}
-	}
-	for c, n := range rollups {
-		c.N = n
-		emit(c)
-	}
-	return nil
+	return newAdMinutes(advertiser, ad, minutes)
 }
 
 // adOutcome is one ad's clicks of one outcome in one bucket.
@@ -373,31 +324,6 @@ func capPlacements(byPlacement map[string]int64, max int) map[string]int64 {
 		}
 	}
 	return out
-}
-
-// readSpeed reads the speed cells of advertiser in the run's days: the
-// ads the speed layer's day index lists, and their minute rows of those
-// days only.
-func (fn *settleFn) readSpeed(ctx context.Context, advertiser string) (map[adBucket]int64, error) {
-	cells := map[adBucket]int64{}
-	if fn.client == nil {
-		return cells, nil
-	}
-	tbl := fn.client.Open(btschema.Table)
-	days := Days(time.UnixMilli(fn.FromMs), time.UnixMilli(fn.ToMs))
-	ctx, cancel := bigtableCall(ctx, fn.TimeoutMs)
-	defer cancel()
-	ads, err := btschema.ReadActiveAds(ctx, tbl, advertiser, days)
-	if err != nil {
-		return nil, err
-	}
-	err = btschema.ReadSpeedMinutes(ctx, tbl, advertiser, ads, days, func(ad string, minute time.Time, n int64) {
-		cells[adBucket{ad, minute.UnixMilli()}] = n
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read speed cells of %s: %w", advertiser, err)
-	}
-	return cells, nil
 }
 
 func abs(n int64) int64 {

@@ -3,16 +3,20 @@
 // as the streaming job (package countable), written as Parquet
 // partitions, Bigtable batch cells and a reconciliation report.
 //
-//	archive files ─read─▶ KV<advertiser shard, clickbatch.Batch> ─GroupByKey─▶ settle, per advertiser:
-//	    dedupe, minute/hour/day counts, compare with its speed cells ─▶ Count ─▶ Parquet, Bigtable
-//	                                                                   └─▶ report parts ─▶ report
-//	speed cells' advertisers ─▶ (into the same shards, so phantom counts get their zeros)
+//	archive files ─read─▶ KV<ad shard, clickbatch.Batch> ─GroupByKey─▶ settle, per ad: dedupe, bursts,
+//	    outcomes and placements ─▶ Count ─▶ Parquet, Bigtable
+//	    minutes ─▶ KV<advertiser shard, AdMinutes> ─GroupByKey─▶ reconcile, per advertiser:
+//	        ad, campaign and advertiser minutes, hours, days; compare with its speed cells ─▶ Count
+//	                                                                    └─▶ report parts ─▶ report
+//	speed cells' advertisers ─▶ (into the advertiser shards, so phantom counts get their zeros)
 //
-// One shuffle carries the clicks, as one batch per file per shard, so what
+// The clicks cross one shuffle, as one batch per file per shard, so what
 // crosses it grows with files and shards, not with clicks. A shard holds
-// whole advertisers (an impression belongs to one ad, an ad to one
-// advertiser), so every count is complete where it is computed and needs
-// no further shuffle.
+// whole ads: an impression belongs to one ad, and the burst rule looks at
+// one user's clicks on one ad, so every rule is applied where the clicks
+// are. An advertiser's own series (all its ads, its campaigns) and its
+// reconciliation need a second, small shuffle of per-minute counts, so
+// that a worker holds an ad's clicks, never a whole advertiser's.
 package nightly
 
 import (
@@ -82,9 +86,13 @@ func Build(s beam.Scope, cfg Config) {
 	staging := strings.TrimRight(cfg.Output, "/") + "/" + StagingDir(cfg.RunID)
 	files := beam.Reshuffle(s, beam.CreateList(s, cfg.Files))
 	batches, unreadable := beam.ParDo2(s, &readFn{Archive: cfg.Archive, Shards: cfg.Shards, Rules: cfg.Rules}, files)
+	adCounts, outcomes, adParts, adMinutes := beam.ParDo4(s, &settleAdsFn{FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli(), Rules: cfg.Rules, Shards: cfg.Shards},
+		beam.GroupByKey(s, batches))
 	phantoms := beam.ParDo(s, &speedAdvertisersFn{Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, TimeoutMs: cfg.BigtableTimeout.Milliseconds(), FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli(), Shards: cfg.Shards}, beam.Impulse(s))
-	grouped := beam.GroupByKey(s, beam.Flatten(s, batches, phantoms))
-	counts, outcomes, parts := beam.ParDo3(s, &settleFn{Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, TimeoutMs: cfg.BigtableTimeout.Milliseconds(), FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli(), Rules: cfg.Rules}, grouped)
+	minuteCounts, reconcileParts := beam.ParDo2(s, &reconcileFn{Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, TimeoutMs: cfg.BigtableTimeout.Milliseconds(), FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli()},
+		beam.GroupByKey(s, beam.Flatten(s, adMinutes, phantoms)))
+	counts := beam.Flatten(s, adCounts, minuteCounts)
+	parts := beam.Flatten(s, adParts, reconcileParts)
 
 	countFiles := beam.ParDo(s, &writeParquetFn{Staging: staging}, counts)
 	outcomeFiles := beam.ParDo(s, &writeParquetOutcomesFn{Staging: staging}, outcomes)
