@@ -166,6 +166,9 @@ func measure(n int, skew float64, dir, binDir string, plain bool) (run, error) {
 		duck.wall.Seconds(), duck.maxRSSMiB, duckCounted, pipe.wall.Seconds()/duck.wall.Seconds())
 	fmt.Printf("%d clicks: CPU per archived click: batch job %.1f µs, DuckDB %.1f µs\n", n,
 		float64(pipe.cpu.Microseconds())/float64(n), float64(duck.cpu.Microseconds())/float64(n))
+	held := distributionMax(pipe.log, "settle_shard_clicks")
+	fmt.Printf("%d clicks%s: the most clicks one worker held at once (settle_shard_clicks, max over %d shards): %d, %.1f %% of the day's archive (a shard holds whole ads; it held whole advertisers before)\n",
+		n, skewNote(skew), nightly.DefaultShards, held, 100*float64(held)/float64(n))
 	if jobCounted != duckCounted {
 		return run{}, fmt.Errorf("the batch job counted %d clicks, DuckDB %d: not the same aggregation", jobCounted, duckCounted)
 	}
@@ -262,19 +265,41 @@ type run struct {
 	cpu       time.Duration // user and system
 	maxRSSMiB int64
 	out       string
+	log       string // standard error
 }
 
 func timed(cmd *exec.Cmd) (run, error) {
-	cmd.Stderr = nil
+	var log strings.Builder
+	cmd.Stderr = &log
 	start := time.Now()
 	out, err := cmd.Output()
 	wall := time.Since(start)
 	if err != nil {
-		return run{}, fmt.Errorf("%s: %w\n%s", cmd.Path, err, out)
+		return run{}, fmt.Errorf("%s: %w\n%s%s", cmd.Path, err, out, lastLines(log.String(), 20))
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return run{wall: wall, cpu: cpu, maxRSSMiB: ru.Maxrss / 1024, out: string(out)}, nil
+	return run{wall: wall, cpu: cpu, maxRSSMiB: ru.Maxrss / 1024, out: string(out), log: log.String()}, nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// distributionMax is the largest value of a distribution the batch job
+// logged (nightly.RunDays logs each at the end), or -1.
+func distributionMax(log, name string) int64 {
+	for _, line := range strings.Split(log, "\n") {
+		var rec struct {
+			Msg, Name string
+			Max       int64
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "distribution" && rec.Name == name {
+			return rec.Max
+		}
+	}
+	return -1
 }
 
 // users is how many distinct users click (the design's 10 M active).

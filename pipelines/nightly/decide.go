@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,9 +25,9 @@ func init() {
 	register.Emitter2[int, clickbatch.Batch]()
 	register.Emitter2[string, []byte]()
 	register.Emitter2[string, int64]()
-	register.Emitter1[Count]()
+	register.Emitter1[CountBatch]()
 	register.Emitter2[int, AdMinutes]()
-	register.DoFn7x1[context.Context, int, func(*clickbatch.Batch) bool, func(Count), func(string, int64), func(string, []byte), func(int, AdMinutes), error](&settleAdsFn{})
+	register.DoFn7x1[context.Context, int, func(*clickbatch.Batch) bool, func(CountBatch), func(string, int64), func(string, []byte), func(int, AdMinutes), error](&settleAdsFn{})
 	register.Iter1[clickbatch.Batch]()
 }
 
@@ -105,7 +106,43 @@ var (
 	clicksRead    = beam.NewCounter("adclick", "archive_clicks_read")
 	mismatched    = beam.NewCounter("adclick", "reconciliation_mismatched_cells")
 	absDifference = beam.NewCounter("adclick", "reconciliation_abs_difference")
+	// shardClicks is the clicks each settle call held at once, the
+	// figure a worker's memory grows with; reconcileMinutes the minute
+	// buckets each reconcile call held.
+	shardClicks      = beam.NewDistribution("adclick", "settle_shard_clicks")
+	reconcileMinutes = beam.NewDistribution("adclick", "reconcile_shard_minutes")
 )
+
+// CountBatch is Counts that cross to the writers as one element: a
+// runner's cost is per element (Prism re-heaps a stage's whole pending
+// set for every bundle it adds to it), and the day has millions of
+// counts.
+type CountBatch struct {
+	Counts []Count
+}
+
+// countBatchSize is how many Counts a CountBatch holds at most.
+const countBatchSize = 4096
+
+// countBatcher gathers emitted Counts into CountBatches.
+type countBatcher struct {
+	emit func(CountBatch)
+	buf  []Count
+}
+
+func (b *countBatcher) add(c Count) {
+	b.buf = append(b.buf, c)
+	if len(b.buf) == countBatchSize {
+		b.flush()
+	}
+}
+
+func (b *countBatcher) flush() {
+	if len(b.buf) > 0 {
+		b.emit(CountBatch{Counts: b.buf})
+		b.buf = nil
+	}
+}
 
 // Count is an exact count of one bucket of a series (an ad,
 // btschema.AllAds or a campaign's), or of one ad's clicks of one day: of
@@ -150,7 +187,7 @@ type settleAdsFn struct {
 	Shards int
 }
 
-func (fn *settleAdsFn) ProcessElement(ctx context.Context, _ int, batches func(*clickbatch.Batch) bool, emit func(Count), outcomes func(string, int64), parts func(string, []byte), minutes func(int, AdMinutes)) error {
+func (fn *settleAdsFn) ProcessElement(ctx context.Context, _ int, batches func(*clickbatch.Batch) bool, emitBatch func(CountBatch), outcomes func(string, int64), parts func(string, []byte), minutes func(int, AdMinutes)) error {
 	byAd := map[string][]*clickbatch.Click{}
 	seen := map[countable.ID]bool{}
 	var redelivered int64
@@ -168,16 +205,19 @@ func (fn *settleAdsFn) ProcessElement(ctx context.Context, _ int, batches func(*
 		b = clickbatch.Batch{} // the iterator decodes into b: keep the clicks taken
 	}
 	clicksRead.Inc(ctx, int64(len(seen)))
+	shardClicks.Update(ctx, int64(len(seen)))
 	seen = nil // the shard's largest map: free it before settling
 	report := map[string]*reportPart{}
 	if redelivered > 0 {
 		report[time.UnixMilli(fn.FromMs).UTC().Format(time.DateOnly)] = &reportPart{Redelivered: redelivered}
 	}
+	counts := countBatcher{emit: emitBatch}
 	for ad, clicks := range byAd {
-		m := fn.settle(ad, clicks, emit, outcomes, report)
+		m := fn.settle(ad, clicks, counts.add, outcomes, report)
 		minutes(Shard(m.Advertiser, fn.Shards), m)
 		delete(byAd, ad)
 	}
+	counts.flush()
 	for day, p := range report {
 		emitPart(day, *p, parts)
 	}
@@ -192,7 +232,15 @@ type adBucket struct {
 // settle settles one ad's clicks and returns its countable clicks per
 // minute and campaign.
 func (fn *settleAdsFn) settle(ad string, clicks []*clickbatch.Click, emit func(Count), outcomes func(string, int64), report map[string]*reportPart) AdMinutes {
-	sort.Slice(clicks, func(i, j int) bool { return clicks[i].Rank.Before(clicks[j].Rank) })
+	slices.SortFunc(clicks, func(a, b *clickbatch.Click) int {
+		switch {
+		case a.Rank.Before(b.Rank):
+			return -1
+		case b.Rank.Before(a.Rank):
+			return 1
+		}
+		return 0
+	})
 	advertiser := clicks[0].AdvertiserID
 	counted := map[countable.ID]bool{}
 	minutes := map[campaignMinute]int64{}

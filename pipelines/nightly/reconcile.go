@@ -17,7 +17,7 @@ import (
 func init() {
 	beam.RegisterType(reflect.TypeOf((*AdMinutes)(nil)).Elem())
 	register.DoFn3x1[context.Context, []byte, func(int, AdMinutes), error](&speedAdvertisersFn{})
-	register.DoFn5x1[context.Context, int, func(*AdMinutes) bool, func(Count), func(string, []byte), error](&reconcileFn{})
+	register.DoFn5x1[context.Context, int, func(*AdMinutes) bool, func(CountBatch), func(string, []byte), error](&reconcileFn{})
 	register.Iter1[AdMinutes]()
 }
 
@@ -99,7 +99,7 @@ func (fn *reconcileFn) Teardown() error {
 	return nil
 }
 
-func (fn *reconcileFn) ProcessElement(ctx context.Context, _ int, ads func(*AdMinutes) bool, emit func(Count), parts func(string, []byte)) error {
+func (fn *reconcileFn) ProcessElement(ctx context.Context, _ int, ads func(*AdMinutes) bool, emitBatch func(CountBatch), parts func(string, []byte)) error {
 	byAdvertiser := map[string]map[adBucket]int64{}
 	var m AdMinutes
 	for ads(&m) {
@@ -118,12 +118,19 @@ func (fn *reconcileFn) ProcessElement(ctx context.Context, _ int, ads func(*AdMi
 		}
 		m = AdMinutes{}
 	}
+	var held int
+	for _, minutes := range byAdvertiser {
+		held += len(minutes)
+	}
+	reconcileMinutes.Update(ctx, int64(held))
 	report := map[string]*reportPart{}
+	counts := countBatcher{emit: emitBatch}
 	for advertiser, minutes := range byAdvertiser {
-		if err := fn.reconcile(ctx, advertiser, minutes, emit, report); err != nil {
+		if err := fn.reconcile(ctx, advertiser, minutes, counts.add, report); err != nil {
 			return err
 		}
 	}
+	counts.flush()
 	for day, p := range report {
 		p.trim()
 		emitPart(day, *p, parts)

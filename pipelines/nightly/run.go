@@ -80,8 +80,13 @@ func RunDays(ctx context.Context, o RunOptions) ([]Report, error) {
 		return nil, nil
 	}
 	if res != nil {
-		for _, c := range res.Metrics().AllMetrics().Counters() {
+		metrics := res.Metrics().AllMetrics()
+		for _, c := range metrics.Counters() {
 			o.Log.Info("counter", "name", c.Key.Name, "step", c.Key.Step, "value", c.Result())
+		}
+		for _, d := range metrics.Distributions() {
+			v := d.Result()
+			o.Log.Info("distribution", "name", d.Key.Name, "step", d.Key.Step, "count", v.Count, "min", v.Min, "max", v.Max, "sum", v.Sum)
 		}
 	}
 	out, err := blob.Open(ctx, o.Output)

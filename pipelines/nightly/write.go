@@ -17,9 +17,9 @@ import (
 )
 
 func init() {
-	register.DoFn3x1[context.Context, Count, func(string), error](&writeParquetFn{})
+	register.DoFn3x1[context.Context, CountBatch, func(string), error](&writeParquetFn{})
 	register.DoFn4x1[context.Context, string, int64, func(string), error](&writeParquetOutcomesFn{})
-	register.DoFn3x0[context.Context, Count, func(int64)](&writeBigtableFn{})
+	register.DoFn3x0[context.Context, CountBatch, func(int64)](&writeBigtableFn{})
 	register.Emitter1[string]()
 	register.Emitter1[int64]()
 }
@@ -103,7 +103,16 @@ type writeParquetFn struct {
 
 func (fn *writeParquetFn) Setup(ctx context.Context) error { return fn.parts.setup(ctx, fn.Staging) }
 
-func (fn *writeParquetFn) ProcessElement(ctx context.Context, c Count, _ func(string)) error {
+func (fn *writeParquetFn) ProcessElement(ctx context.Context, b CountBatch, _ func(string)) error {
+	for _, c := range b.Counts {
+		if err := fn.write(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (fn *writeParquetFn) write(ctx context.Context, c Count) error {
 	if c.N == 0 {
 		return nil
 	}
@@ -213,10 +222,16 @@ func (fn *writeBigtableFn) Setup(ctx context.Context) error {
 	return nil
 }
 
-func (fn *writeBigtableFn) ProcessElement(ctx context.Context, c Count, _ func(int64)) {
+func (fn *writeBigtableFn) ProcessElement(ctx context.Context, b CountBatch, _ func(int64)) {
 	if fn.client == nil {
 		return
 	}
+	for _, c := range b.Counts {
+		fn.write(c)
+	}
+}
+
+func (fn *writeBigtableFn) write(c Count) {
 	fn.cells++
 	ts, val := btschema.BatchTimestamp(time.UnixMilli(fn.RunMs)), btschema.EncodeCount(c.N)
 	if c.Kind == btschema.Placement || c.Kind == btschema.Outcomes {
