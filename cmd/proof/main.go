@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"sync"
@@ -55,7 +56,9 @@ type config struct {
 	btOutage time.Duration
 }
 
-func main() {
+func main() { os.Exit(proofMain()) }
+
+func proofMain() int {
 	var c config
 	short := flag.Bool("short", false, "the CI form: 130 s of load at 200 clicks/s, a 15 s outage")
 	flag.DurationVar(&c.duration, "duration", 10*time.Minute, "how long to load")
@@ -65,18 +68,32 @@ func main() {
 	flag.BoolVar(&c.verbose, "v", false, "print the services' logs")
 	flag.DurationVar(&c.abuse, "abuse", 30*time.Second, "how long the reports API is attacked while a dashboard uses it")
 	flag.DurationVar(&c.btOutage, "bigtable-outage", 30*time.Second, "how long Bigtable is down")
+	cpuProfile := flag.String("cpuprofile", "", "write this process's CPU profile (load generator, emulators, proxies) to this file")
 	flag.Parse()
 	if *short {
 		c.duration, c.rate, c.outage, c.abuse, c.btOutage, c.short = 130*time.Second, 200, 15*time.Second, 10*time.Second, 10*time.Second, true
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "proof: cpu profile:", err)
+			return 1
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	ok, err := run(context.Background(), c)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "proof:", err)
-		os.Exit(1)
+		return 1
 	}
 	if !ok {
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 func run(ctx context.Context, c config) (bool, error) {
@@ -112,6 +129,7 @@ func run(ctx context.Context, c config) (bool, error) {
 	defer stopLoad()
 	loadDone := make(chan struct{})
 	loadStart := time.Now()
+	cpuAtStart := s.sampleCPU()
 	go func() { l.run(loadCtx, c.rate); close(loadDone) }()
 
 	var faults []string
@@ -217,10 +235,12 @@ func run(ctx context.Context, c config) (bool, error) {
 
 	<-loadDone
 	loadEnd := time.Now()
+	cpuAtEnd := s.sampleCPU()
 	if err := <-crashed; err != nil {
 		return false, err
 	}
 	fmt.Printf("load done: %d requests answered, %d unanswered (killed service)\n", len(t.latencies), t.failed)
+	fmt.Printf("CPU per redirected click during the load (%d clicks/s asked): %s\n", c.rate, s.cpuPerClick(cpuAtStart, cpuAtEnd, t.status(http.StatusFound)))
 
 	// Hostile input, while everything runs.
 	validURL, _, err := l.mint(ctx, ads[1].id, 1, 0)

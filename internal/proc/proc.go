@@ -6,10 +6,13 @@ package proc
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -26,6 +29,8 @@ type Proc struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
+	// ended is the CPU time of the runs that ended.
+	ended time.Duration
 }
 
 // Start runs the process.
@@ -49,6 +54,11 @@ func (p *Proc) Start() error {
 			fmt.Fprintf(p.Out, "%-9s| %s\n", p.Name, sc.Text())
 		}
 		cmd.Wait()
+		p.mu.Lock()
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			p.ended += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+		p.mu.Unlock()
 		close(done)
 	}()
 	p.mu.Lock()
@@ -112,4 +122,51 @@ func (p *Proc) current() (*exec.Cmd, chan struct{}) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.cmd, p.done
+}
+
+// CPU is the user and system time the process has used over all its
+// runs: the ended runs' as wait reported it, the current run's as Linux's
+// /proc reports it so far (0 where there is no /proc).
+func (p *Proc) CPU() time.Duration {
+	p.mu.Lock()
+	cmd, done, ended := p.cmd, p.done, p.ended
+	p.mu.Unlock()
+	if cmd == nil {
+		return ended
+	}
+	select {
+	case <-done:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.ended // the run ended meanwhile: counted there
+	default:
+	}
+	return ended + procCPU(cmd.Process.Pid)
+}
+
+// clockTicks is Linux's USER_HZ, the unit of /proc/<pid>/stat's times:
+// 100 on every Linux ABI.
+const clockTicks = 100
+
+// procCPU is pid's user and system time from /proc/<pid>/stat (fields 14
+// and 15, counted after the command name, which may hold spaces).
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(string(data[i+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks
 }

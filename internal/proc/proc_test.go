@@ -87,3 +87,35 @@ func TestWaitHelpers(t *testing.T) {
 		t.Errorf("WaitListening on a live server: %v", err)
 	}
 }
+
+// TestCPU: a busy process's CPU time grows while it runs, and what it
+// used stays counted after it is killed and across a restart.
+func TestCPU(t *testing.T) {
+	p := &Proc{Name: "busy", Path: "/bin/sh", Args: []string{"-c", "while :; do :; done"}, Out: &syncBuf{}}
+	if p.CPU() != 0 {
+		t.Fatalf("CPU before any run: %v", p.CPU())
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for p.CPU() < 200*time.Millisecond {
+		if time.Now().After(deadline) {
+			t.Fatalf("a busy loop used %v of CPU in 30 s", p.CPU())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	live := p.CPU()
+	p.Kill()
+	ended := p.CPU()
+	if ended < live {
+		t.Fatalf("CPU after the kill %v, less than while running %v", ended, live)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	if again := p.CPU(); again < ended {
+		t.Errorf("CPU after a restart %v, less than the ended run's %v", again, ended)
+	}
+}
