@@ -94,7 +94,7 @@ variable "dataflow_max_workers" {
 }
 
 variable "batch_machine_type" {
-  description = "Machine type of the nightly's workers. A shard holds whole advertisers, so the largest advertiser's day must fit one worker (about 150 bytes a click: docs/capacity.md); n1-highmem-8 holds about 300 M clicks of one advertiser."
+  description = "Machine type of the nightly's workers. A shard holds whole ads, so the largest ad's day must fit one worker (about 150 bytes a click: docs/capacity.md); n1-highmem-8 holds about 300 M clicks of one ad."
   type        = string
   default     = "n1-highmem-8"
 }

@@ -5,7 +5,10 @@
 // extracted as NDJSON (not timed), the anchor: DuckDB doing the same
 // exact aggregation (bin/duckbench, its own module under bench/duckdb).
 // It prints the time, clicks/s and peak memory of each, both counted
-// totals (they must be equal) and the ratio. -plain adds a plain
+// totals (they must be equal) and the ratio; then the same for the
+// largest size on a day where one advertiser has -skew of the clicks, with
+// both days' peak memory and the most clicks one worker of the job held
+// (docs/batch.md, "Memory per worker"). -plain adds a plain
 // single-process Go program doing the same (a floor, not a ceiling).
 // Bigtable is left out (--bigtable_instance=): the emulator's cost is not
 // the job's.
