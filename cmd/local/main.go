@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -124,7 +125,8 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	}
 	archiver := &proc.Proc{
 		Name: "archiver", Path: filepath.Join(c.binDir, "archiver"), Out: out, Env: emu,
-		Args: []string{"-project=" + gcpnames.LocalProject, "-archive=" + filepath.Join(c.stateDir, "archive")},
+		Args: []string{"-project=" + gcpnames.LocalProject, "-archive=" + filepath.Join(c.stateDir, "archive"),
+			"-max-bytes=" + strconv.Itoa(localstack.ArchiveFileBytes)},
 	}
 	reportsCatalog, apiPepper, apiKeys, err := demoKeys(c.stateDir, c.catalog)
 	if err != nil {

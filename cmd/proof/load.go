@@ -54,7 +54,11 @@ type truth struct {
 	// against the archive at the end.
 	failed    int
 	uncertain map[string]string
-	latencies []latency
+	// uncertainKind holds the kinds of unanswered clicks of the other
+	// kinds by impression (each is its impression's only click of that
+	// kind), settled against the archive the same way.
+	uncertainKind map[string]string
+	latencies     []latency
 }
 
 type latency struct {
@@ -64,7 +68,7 @@ type latency struct {
 }
 
 func newTruth() *truth {
-	return &truth{statuses: map[string]map[int]int{}, redirected: map[string]int{}, counted: map[string]map[string]bool{}, uncertain: map[string]string{}}
+	return &truth{statuses: map[string]map[int]int{}, redirected: map[string]int{}, counted: map[string]map[string]bool{}, uncertain: map[string]string{}, uncertainKind: map[string]string{}}
 }
 
 func (t *truth) record(kind string, status int, imp, ad string, at time.Time, d time.Duration) {
@@ -75,6 +79,9 @@ func (t *truth) record(kind string, status int, imp, ad string, at time.Time, d 
 		t.failed++
 		if countable && t.redirected[imp] == 0 {
 			t.uncertain[imp] = ad
+		}
+		if !countable && imp != "" {
+			t.uncertainKind[imp] = kind
 		}
 		return
 	}

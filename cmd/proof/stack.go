@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/adclick/adclick/internal/apikey"
@@ -82,7 +83,7 @@ func startStack(ctx context.Context, bin, dir string, log io.Writer) (*stack, er
 	}
 	s.clickBase, s.reportURL, s.clickAdmin, s.reportsAdmin = "http://"+redirectAddr, "http://"+reportsAddr, "http://"+redirectAdmin, "http://"+reportsAdmin
 	s.archiver = &proc.Proc{Name: "archiver", Path: filepath.Join(bin, "archiver"), Env: env, Out: log,
-		Args: []string{"-archive=" + filepath.Join(dir, "archive"), "-max-duration=1m"}}
+		Args: []string{"-archive=" + filepath.Join(dir, "archive"), "-max-duration=1m", "-max-bytes=" + strconv.Itoa(localstack.ArchiveFileBytes)}}
 	// The load's data-centre clicks come from this range (load.go).
 	datacenters := filepath.Join(dir, "datacenters.txt")
 	if err := os.WriteFile(datacenters, []byte(datacenterRange+"\n"), 0o600); err != nil {

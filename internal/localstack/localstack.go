@@ -69,6 +69,17 @@ func (s *Stack) Close() {
 // Subscriptions lists the subscriptions on the clicks topic.
 var Subscriptions = []string{gcpnames.StreamingSubscription, gcpnames.ArchiveSubscription, gcpnames.TailSubscription}
 
+// ArchiveFileBytes is the local archiver's file size (its -max-bytes):
+// far below the managed subscription's 100 MB, because the archiver acks
+// a file's messages only once the file is written, and the fake rescans
+// every unacked message of every subscription each 10 ms under its one
+// global lock, which every publish, pull and ack waits on. At 5,000
+// clicks/s (about 400 bytes each) a file is two seconds of clicks; with
+// 100 MB files a minute of clicks (300,000 messages) waited, and the
+// fake's rescans took three quarters of the proof process's CPU at
+// 3,000 clicks/s.
+const ArchiveFileBytes = 4 << 20
+
 // EnsurePubSub creates the topics and subscriptions on the emulator at addr.
 func EnsurePubSub(ctx context.Context, addr, project string) error {
 	return ensurePubSub(ctx, addr, project, true)

@@ -96,6 +96,11 @@ func TestReadsEverythingAndAcks(t *testing.T) {
 		t.Errorf("read %d messages, want at least %d", got, before+during)
 	}
 	t.Logf("read %d, acked %d of %d", got, counter(res, "acked"), before+during)
+	// The backlog published before the start came in bundles larger than
+	// one Pull (pulled again while Pulls came back full).
+	if most := largest(res, "pulled_per_bundle"); most <= MaxMessages {
+		t.Errorf("largest bundle pulled %d messages with a backlog of %d: want more than one Pull's %d", most, before, MaxMessages)
+	}
 	// Whatever was acked is gone from the subscription; the rest would be
 	// redelivered to the next run.
 	resp, err := c.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{
@@ -116,4 +121,14 @@ func counter(res beam.PipelineResult, name string) int64 {
 		}
 	}
 	return n
+}
+
+func largest(res beam.PipelineResult, name string) int64 {
+	var most int64
+	for _, d := range res.Metrics().AllMetrics().Distributions() {
+		if d.Key.Name == name {
+			most = max(most, d.Result().Max)
+		}
+	}
+	return most
 }
