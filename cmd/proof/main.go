@@ -130,6 +130,8 @@ func run(ctx context.Context, c config) (bool, error) {
 	loadDone := make(chan struct{})
 	loadStart := time.Now()
 	cpuAtStart := s.sampleCPU()
+	var waiting backlog
+	go waiting.run(loadCtx, s, start, 10*time.Second)
 	go func() { l.run(loadCtx, c.rate); close(loadDone) }()
 
 	var faults []string
@@ -241,6 +243,7 @@ func run(ctx context.Context, c config) (bool, error) {
 	}
 	fmt.Printf("load done: %d requests answered, %d unanswered (killed service)\n", len(t.latencies), t.failed)
 	fmt.Printf("CPU per redirected click during the load (%d clicks/s asked): %s\n", c.rate, s.cpuPerClick(cpuAtStart, cpuAtEnd, t.status(http.StatusFound)))
+	fmt.Println("backlog: " + waiting.String())
 
 	// Hostile input, while everything runs.
 	validURL, _, err := l.mint(ctx, ads[1].id, 1, 0)
