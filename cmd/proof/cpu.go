@@ -1,7 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -61,4 +65,32 @@ func (s *stack) cpuPerClick(from, to cpuSample, clicks int) string {
 	fmt.Fprintf(&b, "proof process (load generator, Pub/Sub and Bigtable emulators, fault proxies) %.0f µs, nightly runs %.0f µs; all %.0f µs: %.2f cores busy",
 		per(self), per(children), per(total), total.Seconds()/to.at.Sub(from.at).Seconds())
 	return b.String()
+}
+
+// profileService takes a CPU profile of a service through its admin
+// listener's pprof (the service runs with -pprof) and writes it to file.
+func profileService(ctx context.Context, admin string, d time.Duration, file string) error {
+	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", admin, int(d.Seconds())), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile from %s: %s", admin, resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

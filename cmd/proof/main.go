@@ -54,6 +54,9 @@ type config struct {
 	short    bool
 	abuse    time.Duration
 	btOutage time.Duration
+	// clickProfile is where the click service's CPU profile goes, if
+	// anywhere.
+	clickProfile string
 }
 
 func main() { os.Exit(proofMain()) }
@@ -69,6 +72,7 @@ func proofMain() int {
 	flag.DurationVar(&c.abuse, "abuse", 30*time.Second, "how long the reports API is attacked while a dashboard uses it")
 	flag.DurationVar(&c.btOutage, "bigtable-outage", 30*time.Second, "how long Bigtable is down")
 	cpuProfile := flag.String("cpuprofile", "", "write this process's CPU profile (load generator, emulators, proxies) to this file")
+	flag.StringVar(&c.clickProfile, "click-profile", "", "write a 30-second CPU profile of the click service, taken from the middle of the load, to this file")
 	flag.Parse()
 	if *short {
 		c.duration, c.rate, c.outage, c.abuse, c.btOutage, c.short = 130*time.Second, 200, 15*time.Second, 10*time.Second, 10*time.Second, true
@@ -132,6 +136,14 @@ func run(ctx context.Context, c config) (bool, error) {
 	cpuAtStart := s.sampleCPU()
 	var waiting backlog
 	go waiting.run(loadCtx, s, start, 10*time.Second)
+	if c.clickProfile != "" {
+		go func() {
+			sleepUntil(start.Add(c.duration / 2))
+			if err := profileService(ctx, s.clickAdmin, 30*time.Second, c.clickProfile); err != nil {
+				fmt.Println("  click service profile:", err)
+			}
+		}()
+	}
 	go func() { l.run(loadCtx, c.rate); close(loadDone) }()
 
 	var faults []string

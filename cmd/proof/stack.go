@@ -96,6 +96,8 @@ func startStack(ctx context.Context, bin, dir string, log io.Writer) (*stack, er
 		// The load generator speaks for many clients through X-Forwarded-For.
 		"-trusted-proxies=127.0.0.1/32", "-rate-limit=50", "-rate-burst=100",
 		"-datacenter-cidrs=" + datacenters,
+		// pprof on the admin listener, for -click-profile.
+		"-pprof",
 	}}
 	s.streaming = &proc.Proc{Name: "streaming", Path: filepath.Join(bin, "streaming"), Env: env, Out: log, Args: []string{
 		"--runner=prism", "--experiments=prism_disable_sdf_split", "--project=" + gcpnames.LocalProject,
