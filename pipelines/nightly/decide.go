@@ -213,8 +213,9 @@ func (fn *settleAdsFn) ProcessElement(ctx context.Context, _ int, batches func(*
 	}
 	counts := countBatcher{emit: emitBatch}
 	for ad, clicks := range byAd {
-		m := fn.settle(ad, clicks, counts.add, outcomes, report)
-		minutes(Shard(m.Advertiser, fn.Shards), m)
+		for _, m := range fn.settle(ad, clicks, counts.add, outcomes, report) {
+			minutes(Shard(m.Advertiser, fn.Shards), m)
+		}
 		delete(byAd, ad)
 	}
 	counts.flush()
@@ -230,8 +231,11 @@ type adBucket struct {
 }
 
 // settle settles one ad's clicks and returns its countable clicks per
-// minute and campaign.
-func (fn *settleAdsFn) settle(ad string, clicks []*clickbatch.Click, emit func(Count), outcomes func(string, int64), report map[string]*reportPart) AdMinutes {
+// minute and campaign, one AdMinutes per advertiser the clicks name:
+// dedupe and bursts run over all of the ad's clicks, and each click counts
+// under the advertiser the click service recorded with it (an ad the
+// catalog moved during the day counts under both, each impression once).
+func (fn *settleAdsFn) settle(ad string, clicks []*clickbatch.Click, emit func(Count), outcomes func(string, int64), report map[string]*reportPart) []AdMinutes {
 	slices.SortFunc(clicks, func(a, b *clickbatch.Click) int {
 		switch {
 		case a.Rank.Before(b.Rank):
@@ -241,11 +245,8 @@ func (fn *settleAdsFn) settle(ad string, clicks []*clickbatch.Click, emit func(C
 		}
 		return 0
 	})
-	advertiser := clicks[0].AdvertiserID
 	counted := map[countable.ID]bool{}
-	minutes := map[campaignMinute]int64{}
-	placements := map[adBucket]map[string]int64{} // quarter hour → placement label → clicks
-	byOutcome := map[adOutcome]int64{}            // by quarter hour
+	byAdvertiser := map[string]*adCounts{}
 	bursts := fn.Rules.NewBurstTracker()
 	for _, c := range clicks {
 		o := c.Class.Outcome()
@@ -260,20 +261,40 @@ func (fn *settleAdsFn) settle(ad string, clicks []*clickbatch.Click, emit func(C
 		if c.ClickTimeMs < fn.FromMs || c.ClickTimeMs >= fn.ToMs {
 			continue
 		}
+		a := byAdvertiser[c.AdvertiserID]
+		if a == nil {
+			a = newAdCounts()
+			byAdvertiser[c.AdvertiserID] = a
+		}
 		quarter := c.ClickTimeMs / quarterMs * quarterMs
-		byOutcome[adOutcome{quarter, ad, o}]++
+		a.byOutcome[adOutcome{quarter, ad, o}]++
 		if o == countable.Counted {
-			minutes[campaignMinute{c.CampaignID, c.ClickTimeMs / 60000 * 60000}]++
+			a.minutes[campaignMinute{c.CampaignID, c.ClickTimeMs / 60000 * 60000}]++
 			q := adBucket{ad, quarter}
-			if placements[q] == nil {
-				placements[q] = map[string]int64{}
+			if a.placements[q] == nil {
+				a.placements[q] = map[string]int64{}
 			}
-			placements[q][btschema.PlacementLabel(c.PlacementID)]++
+			a.placements[q][btschema.PlacementLabel(c.PlacementID)]++
 		}
 	}
-	emitOutcomes(advertiser, byOutcome, emit, outcomes, report)
-	emitPlacements(advertiser, placements, emit)
-	return newAdMinutes(advertiser, ad, minutes)
+	var out []AdMinutes
+	for advertiser, a := range byAdvertiser {
+		emitOutcomes(advertiser, a.byOutcome, emit, outcomes, report)
+		emitPlacements(advertiser, a.placements, emit)
+		out = append(out, newAdMinutes(advertiser, ad, a.minutes))
+	}
+	return out
+}
+
+// adCounts is one ad's counts under one advertiser.
+type adCounts struct {
+	minutes    map[campaignMinute]int64
+	placements map[adBucket]map[string]int64 // quarter hour → placement label → clicks
+	byOutcome  map[adOutcome]int64           // by quarter hour
+}
+
+func newAdCounts() *adCounts {
+	return &adCounts{minutes: map[campaignMinute]int64{}, placements: map[adBucket]map[string]int64{}, byOutcome: map[adOutcome]int64{}}
 }
 
 // adOutcome is one ad's clicks of one outcome in one bucket.
