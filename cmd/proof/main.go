@@ -24,7 +24,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/pprof"
 	"slices"
 	"sort"
 	"sync"
@@ -40,6 +39,7 @@ import (
 	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack"
+	"github.com/adclick/adclick/internal/obs"
 	"github.com/adclick/adclick/internal/proc"
 	"github.com/adclick/adclick/internal/token"
 	"github.com/adclick/adclick/internal/warehouse"
@@ -78,16 +78,12 @@ func proofMain() int {
 		c.duration, c.rate, c.outage, c.abuse, c.btOutage, c.short = 130*time.Second, 200, 15*time.Second, 10*time.Second, 10*time.Second, true
 	}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err == nil {
-			err = pprof.StartCPUProfile(f)
-		}
+		stop, err := obs.ProfileCPU(*cpuProfile)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "proof: cpu profile:", err)
+			fmt.Fprintln(os.Stderr, "proof:", err)
 			return 1
 		}
-		defer f.Close()
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	ok, err := run(context.Background(), c)
 	if err != nil {

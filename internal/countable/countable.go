@@ -25,6 +25,7 @@ package countable
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -302,9 +303,13 @@ func RankOf(e *clickevent.Event) Rank {
 }
 
 // Before reports whether r counts ahead of o.
-func (r Rank) Before(o Rank) bool {
-	if r.ClickTimeMs != o.ClickTimeMs {
-		return r.ClickTimeMs < o.ClickTimeMs
+func (r Rank) Before(o Rank) bool { return r.Compare(o) < 0 }
+
+// Compare is -1 when r counts ahead of o, +1 when after, 0 when they are
+// one click: the order for slices.SortFunc.
+func (r Rank) Compare(o Rank) int {
+	if c := cmp.Compare(r.ClickTimeMs, o.ClickTimeMs); c != 0 {
+		return c
 	}
-	return bytes.Compare(r.ClickID[:], o.ClickID[:]) < 0
+	return bytes.Compare(r.ClickID[:], o.ClickID[:])
 }

@@ -72,12 +72,13 @@ func TestRank(t *testing.T) {
 		{"a tie goes to the smaller click id", tie, early},
 		{"time counts in milliseconds, as the pipelines carry it", sameMs, tie},
 	} {
-		if !RankOf(tt.a).Before(RankOf(tt.b)) || RankOf(tt.b).Before(RankOf(tt.a)) {
+		a, b := RankOf(tt.a), RankOf(tt.b)
+		if !a.Before(b) || b.Before(a) || a.Compare(b) != -1 || b.Compare(a) != 1 {
 			t.Errorf("%s: %s@%s vs %s@%s", tt.name, tt.a.ClickID, tt.a.ClickTime.Format(time.StampNano), tt.b.ClickID, tt.b.ClickTime.Format(time.StampNano))
 		}
 	}
-	if RankOf(early).Before(RankOf(early)) {
-		t.Error("Before must be a strict order")
+	if RankOf(early).Before(RankOf(early)) || RankOf(early).Compare(RankOf(early)) != 0 {
+		t.Error("Before must be a strict order, and a click compare equal to itself")
 	}
 }
 

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -84,7 +83,7 @@ func main() {
 	}
 	beam.Init()
 	if *cpuProfile != "" {
-		stop, err := profileCPU(*cpuProfile)
+		stop, err := obs.ProfileCPU(*cpuProfile)
 		if err != nil {
 			log.Error("batch failed", "err", err)
 			os.Exit(2)
@@ -115,19 +114,6 @@ func run(ctx context.Context, log *slog.Logger) error {
 		},
 	})
 	return err
-}
-
-// profileCPU profiles this process into file until stop.
-func profileCPU(file string) (stop func(), err error) {
-	f, err := os.Create(file)
-	if err != nil {
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // detach makes a Dataflow launch return once the job is submitted: a

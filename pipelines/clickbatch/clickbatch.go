@@ -11,7 +11,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"reflect"
-	"sort"
+	"slices"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
@@ -86,7 +86,7 @@ func FromEvent(e *clickevent.Event, rules countable.Rules) Click {
 // SortFirst orders clicks by countable.Rank, so that the first click of
 // each impression comes before its others.
 func SortFirst(clicks []Click) {
-	sort.Slice(clicks, func(i, j int) bool { return clicks[i].Rank.Before(clicks[j].Rank) })
+	slices.SortFunc(clicks, func(a, b Click) int { return a.Rank.Compare(b.Rank) })
 }
 
 // Batch is clicks that share a shuffle key.

@@ -107,10 +107,8 @@ var (
 	mismatched    = beam.NewCounter("adclick", "reconciliation_mismatched_cells")
 	absDifference = beam.NewCounter("adclick", "reconciliation_abs_difference")
 	// shardClicks is the clicks each settle call held at once, the
-	// figure a worker's memory grows with; reconcileMinutes the minute
-	// buckets each reconcile call held.
-	shardClicks      = beam.NewDistribution("adclick", "settle_shard_clicks")
-	reconcileMinutes = beam.NewDistribution("adclick", "reconcile_shard_minutes")
+	// figure a worker's memory grows with.
+	shardClicks = beam.NewDistribution("adclick", "settle_shard_clicks")
 )
 
 // CountBatch is Counts that cross to the writers as one element: a
@@ -236,15 +234,7 @@ type adBucket struct {
 // under the advertiser the click service recorded with it (an ad the
 // catalog moved during the day counts under both, each impression once).
 func (fn *settleAdsFn) settle(ad string, clicks []*clickbatch.Click, emit func(Count), outcomes func(string, int64), report map[string]*reportPart) []AdMinutes {
-	slices.SortFunc(clicks, func(a, b *clickbatch.Click) int {
-		switch {
-		case a.Rank.Before(b.Rank):
-			return -1
-		case b.Rank.Before(a.Rank):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(clicks, func(a, b *clickbatch.Click) int { return a.Rank.Compare(b.Rank) })
 	counted := map[countable.ID]bool{}
 	byAdvertiser := map[string]*adCounts{}
 	bursts := fn.Rules.NewBurstTracker()

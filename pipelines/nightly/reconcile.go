@@ -34,6 +34,9 @@ type AdMinutes struct {
 	Counts         []int64
 }
 
+// reconcileMinutes is the minute buckets each reconcile call held.
+var reconcileMinutes = beam.NewDistribution("adclick", "reconcile_shard_minutes")
+
 type campaignMinute struct {
 	campaign string
 	startMs  int64

@@ -155,11 +155,13 @@ func (fn *readFn) ProcessElement(ctx context.Context, wm *Watermark, rt *sdf.Loc
 	}
 	msgs, err := fn.pull(ctx)
 	wm.Advance(time.Now().Add(-Lag))
-	if err != nil && len(msgs) == 0 {
-		log.Warnf(ctx, "pull %s: %v", fn.name, err)
-		return sdf.ResumeProcessingIn(time.Second), nil
+	if err != nil {
+		log.Warnf(ctx, "pull %s (%d messages pulled before it): %v", fn.name, len(msgs), err)
 	}
 	if len(msgs) == 0 {
+		if err != nil {
+			return sdf.ResumeProcessingIn(time.Second), nil
+		}
 		return sdf.ResumeProcessingIn(idleWait), nil
 	}
 	ids := make([]string, len(msgs))
