@@ -67,6 +67,12 @@ func (fn *dedupeFn) ProcessElement(ctx context.Context, sp state.Provider, tp ti
 		return err
 	}
 	defer set.mu.Unlock()
+	// The key's first write sets its timer, the only one it needs: a
+	// timer set again replaces the earlier one, but Prism keeps every
+	// setting pending until it fires, Horizon later, and that grew the
+	// job by 8 bytes per impression (docs/streaming.md). A failed bundle
+	// loses its timer with its writes, so the retry is a first write too.
+	first := set.fp.n == 0
 
 	clickbatch.SortFirst(b.Clicks)
 	var added []byte
@@ -88,9 +94,11 @@ func (fn *dedupeFn) ProcessElement(ctx context.Context, sp state.Provider, tp ti
 	if err := fn.Fingerprint.Write(sp, set.fp.bytes()); err != nil {
 		return fmt.Errorf("dedupe %s: write fingerprint: %w", key, err)
 	}
-	// No output timestamp: the timer only clears state, and a timer that
-	// held the watermark would delay every window by Horizon.
-	fn.Forget.Set(tp, epoch.Add(Epoch+Horizon), timers.WithNoOutputTimestamp())
+	if first {
+		// No output timestamp: the timer only clears state, and a timer
+		// that held the watermark would delay every window by Horizon.
+		fn.Forget.Set(tp, epoch.Add(Epoch+Horizon), timers.WithNoOutputTimestamp())
+	}
 	return nil
 }
 
@@ -131,6 +139,7 @@ func (fn *dedupeFn) load(ctx context.Context, sp state.Provider, key string, epo
 
 func (fn *dedupeFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Provider, key string, _ timers.Context, _ func(beam.EventTime, clickbatch.Click)) error {
 	fn.cache.drop(key)
+	epochsForgotten.Inc(ctx, 1)
 	if err := fn.Seen.Clear(sp); err != nil {
 		return fmt.Errorf("dedupe %s: forget seen impressions: %w", key, err)
 	}
@@ -140,4 +149,7 @@ func (fn *dedupeFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Pr
 	return nil
 }
 
-var rebuilds = beam.NewCounter("adclick", "dedupe_rebuilds")
+var (
+	rebuilds        = beam.NewCounter("adclick", "dedupe_rebuilds")
+	epochsForgotten = beam.NewCounter("adclick", "dedupe_keys_forgotten")
+)

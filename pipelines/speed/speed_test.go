@@ -163,6 +163,21 @@ func TestCountOnPrism(t *testing.T) {
 	if err := CheckOutcomes(got); err != nil {
 		t.Error(err)
 	}
+	// Every dedupe key written is forgotten once, when the watermark
+	// passes its horizon (here: at infinity), though most took writes in
+	// several bundles and only the first sets the timer.
+	keys := map[string]bool{}
+	for _, imp := range []string{"i1", "i2", "i3", "i4", "i7", "i8"} {
+		keys[DedupeKey(countable.ParseID(mintedID(imp)), m0.Add(-10*time.Minute), 4)] = true
+	}
+	if n := got["dedupe_keys_forgotten"]; n != int64(len(keys)) {
+		t.Errorf("dedupe keys forgotten = %d, want %d (every key written: %v)", n, len(keys), keys)
+	}
+	// And every minute total once: adA, the advertiser's and campaign c's
+	// at 12:00 and adB, the advertiser's and c's at 12:01.
+	if n := got["totals_forgotten"]; n != 6 {
+		t.Errorf("minute totals forgotten = %d, want 6", n)
+	}
 
 	client, err := bigtable.NewClient(ctx, project, inst)
 	if err != nil {

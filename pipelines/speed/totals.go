@@ -98,7 +98,7 @@ func (fn *accumulateFn) ProcessElement(ctx context.Context, sp state.Provider, t
 	if err != nil {
 		return err
 	}
-	total, _, err := fn.Total.Read(sp)
+	total, known, err := fn.Total.Read(sp)
 	if err != nil {
 		return fmt.Errorf("accumulate %s: read total: %w", key, err)
 	}
@@ -106,7 +106,11 @@ func (fn *accumulateFn) ProcessElement(ctx context.Context, sp state.Provider, t
 	if err := fn.Total.Write(sp, total); err != nil {
 		return fmt.Errorf("accumulate %s: write total: %w", key, err)
 	}
-	fn.Expire.Set(tp, minute.Add(Window+AllowedLateness+Window), timers.WithNoOutputTimestamp())
+	if !known {
+		// The minute's first pane sets its timer, as dedupe does: Prism
+		// keeps every setting of a timer pending until it fires.
+		fn.Expire.Set(tp, minute.Add(Window+AllowedLateness+Window), timers.WithNoOutputTimestamp())
+	}
 	if ad == AllAds {
 		outcomeCounter(countable.Counted).Inc(ctx, delta)
 	}
@@ -114,7 +118,10 @@ func (fn *accumulateFn) ProcessElement(ctx context.Context, sp state.Provider, t
 	return nil
 }
 
+var totalsForgotten = beam.NewCounter("adclick", "totals_forgotten")
+
 func (fn *accumulateFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Provider, key string, _ timers.Context, _ func(MinuteCount)) error {
+	totalsForgotten.Inc(ctx, 1)
 	if err := fn.Total.Clear(sp); err != nil {
 		return fmt.Errorf("accumulate %s: forget total: %w", key, err)
 	}
