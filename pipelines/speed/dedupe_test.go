@@ -1,6 +1,7 @@
 package speed
 
 import (
+	"encoding/binary"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func TestDedupeKey(t *testing.T) {
 }
 
 func TestSeenSetFingerprint(t *testing.T) {
-	a, b := countable.ParseID("a"), countable.ParseID("b")
+	a, b := impKey(countable.ParseID("a")), impKey(countable.ParseID("b"))
 	var s1, s2 seenSet
 	s1.reset()
 	s2.reset()
@@ -57,5 +58,46 @@ func TestSeenSetFingerprint(t *testing.T) {
 	}
 	if _, err := parseFingerprint([]byte{1, 2, 3}); err == nil {
 		t.Error("parseFingerprint accepted 3 bytes")
+	}
+}
+
+// TestEachSeen: a rebuild reads the bag's tagged chunks of keys and the
+// whole-id chunks a job wrote before keys were 8 bytes, to the same set
+// and the same fingerprint the old form's writer recorded (n, and the sum
+// of the ids' first 8 bytes), so state survives a job update; a chunk of
+// neither form is an error.
+func TestEachSeen(t *testing.T) {
+	ids := []countable.ID{countable.ParseID("a"), countable.ParseID("b"), countable.ParseID("c")}
+	var old []byte // the earlier form: whole ids
+	var oldFP fingerprint
+	for _, id := range ids[:2] {
+		old = append(old, id[:]...)
+		oldFP.n++
+		oldFP.sum += binary.BigEndian.Uint64(id[:8])
+	}
+	tagged := binary.BigEndian.AppendUint64([]byte{seenTag}, impKey(ids[2]))
+
+	var set seenSet
+	set.reset()
+	for _, chunk := range [][]byte{old, tagged} {
+		if err := eachSeen(chunk, set.add); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := oldFP
+	want.n++
+	want.sum += impKey(ids[2])
+	if set.fp != want {
+		t.Errorf("fingerprint after a mixed bag = %+v, want %+v", set.fp, want)
+	}
+	for _, id := range ids {
+		if set.add(impKey(id)) {
+			t.Errorf("impression %x not in the rebuilt set", id)
+		}
+	}
+	for _, bad := range [][]byte{{seenTag, 1, 2}, make([]byte, 20), append([]byte{0x09}, make([]byte, 8)...)} {
+		if err := eachSeen(bad, set.add); err == nil {
+			t.Errorf("eachSeen accepted a chunk of %d bytes starting %#x", len(bad), bad[0])
+		}
 	}
 }

@@ -1,35 +1,32 @@
 package speed
 
 // Part of the dedupe cache seam (seencache.go): how the cached sets hold
-// their impression ids.
+// their impression keys (impKey: 8 bytes an impression).
 //
-// A Go map of 16-byte ids costs about 26 bytes an id live (slots, control
-// bytes, growth slack) and, on the Go heap, up to twice that in resident
-// memory at the default GC target; with the copy in state that came to
-// ~120 bytes of RSS per remembered impression (docs/streaming.md). The
-// sets are large, long-lived and pointer-free, so they live in sorted
-// runs of bare ids in memory mapped outside the Go heap: 16 bytes an id,
-// not scanned by the GC and not counted in its target, returned to the
+// A Go map of ids costs about 26 bytes an id live (slots, control bytes,
+// growth slack) and, on the Go heap, up to twice that in resident memory
+// at the default GC target; with the copy in state that came to ~120
+// bytes of RSS per remembered impression (docs/streaming.md). The sets
+// are large, long-lived and pointer-free, so they live in sorted runs of
+// bare keys in memory mapped outside the Go heap: 8 bytes a key, not
+// scanned by the GC and not counted in its target, returned to the
 // system the moment a run is merged away or its set dropped.
 
 import (
-	"encoding/binary"
 	"runtime"
-	"sort"
-
-	"github.com/adclick/adclick/internal/countable"
+	"slices"
 )
 
-// pendingIDs is how many new ids a set gathers on the heap before they
+// pendingIDs is how many new keys a set gathers on the heap before they
 // become a run: one 4 KiB page.
-const pendingIDs = 256
+const pendingIDs = 512
 
-// idSet is a set of impression ids: a small sorted buffer of the newest
+// idSet is a set of impression keys: a small sorted buffer of the newest
 // and sorted runs of the rest, each run at least twice the size of the
 // next, so a lookup searches O(log n) runs. Not safe for concurrent use
 // (seenSet's lock guards it).
 type idSet struct {
-	pending []countable.ID
+	pending []uint64
 	runs    *idRuns
 	n       int
 }
@@ -38,11 +35,11 @@ type idSet struct {
 // is unreachable (a set dropped from the cache while a bundle still held
 // it is freed when that bundle lets go).
 type idRuns struct {
-	runs [][]countable.ID
+	runs [][]uint64
 }
 
 func newIDSet() *idSet {
-	s := &idSet{pending: make([]countable.ID, 0, pendingIDs), runs: &idRuns{}}
+	s := &idSet{pending: make([]uint64, 0, pendingIDs), runs: &idRuns{}}
 	runtime.AddCleanup(s, func(r *idRuns) { r.free() }, s.runs)
 	return s
 }
@@ -51,14 +48,12 @@ func newIDSet() *idSet {
 func (s *idSet) Len() int { return s.n }
 
 // Add adds id and reports whether it was new.
-func (s *idSet) Add(id countable.ID) bool {
-	i, found := search(s.pending, id)
+func (s *idSet) Add(id uint64) bool {
+	i, found := slices.BinarySearch(s.pending, id)
 	if found || s.runs.contains(id) {
 		return false
 	}
-	s.pending = append(s.pending, countable.ID{})
-	copy(s.pending[i+1:], s.pending[i:])
-	s.pending[i] = id
+	s.pending = slices.Insert(s.pending, i, id)
 	s.n++
 	if len(s.pending) == pendingIDs {
 		s.runs.push(s.pending)
@@ -73,9 +68,9 @@ func (s *idSet) Clear() {
 	s.pending, s.n = s.pending[:0], 0
 }
 
-func (r *idRuns) contains(id countable.ID) bool {
+func (r *idRuns) contains(id uint64) bool {
 	for _, run := range r.runs {
-		if _, found := search(run, id); found {
+		if _, found := slices.BinarySearch(run, id); found {
 			return true
 		}
 	}
@@ -84,7 +79,7 @@ func (r *idRuns) contains(id countable.ID) bool {
 
 // push adds sorted ids, none already held, as a run, merging the
 // smallest runs while one is less than twice the next.
-func (r *idRuns) push(ids []countable.ID) {
+func (r *idRuns) push(ids []uint64) {
 	run := mapIDs(len(ids))
 	copy(run, ids)
 	r.runs = append(r.runs, run)
@@ -106,27 +101,13 @@ func (r *idRuns) free() {
 }
 
 // mergeIDs merges sorted, disjoint a and b into dst (len(a)+len(b)).
-func mergeIDs(dst, a, b []countable.ID) {
+func mergeIDs(dst, a, b []uint64) {
 	i, j := 0, 0
 	for k := range dst {
-		if j == len(b) || i < len(a) && less(a[i], b[j]) {
+		if j == len(b) || i < len(a) && a[i] < b[j] {
 			dst[k], i = a[i], i+1
 		} else {
 			dst[k], j = b[j], j+1
 		}
 	}
-}
-
-// search finds id in sorted ids: its index, or where it would go.
-func search(ids []countable.ID, id countable.ID) (int, bool) {
-	i := sort.Search(len(ids), func(i int) bool { return !less(ids[i], id) })
-	return i, i < len(ids) && ids[i] == id
-}
-
-func less(a, b countable.ID) bool {
-	a0, b0 := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])
-	if a0 != b0 {
-		return a0 < b0
-	}
-	return binary.BigEndian.Uint64(a[8:]) < binary.BigEndian.Uint64(b[8:])
 }

@@ -2,9 +2,7 @@
 
 package speed
 
-import "github.com/adclick/adclick/internal/countable"
-
 // Without mmap the runs live on the Go heap.
-func mapIDs(n int) []countable.ID { return make([]countable.ID, n) }
+func mapIDs(n int) []uint64 { return make([]uint64, n) }
 
-func unmapIDs([]countable.ID) {}
+func unmapIDs([]uint64) {}

@@ -6,15 +6,13 @@ import (
 	"fmt"
 	"syscall"
 	"unsafe"
-
-	"github.com/adclick/adclick/internal/countable"
 )
 
-const idBytes = int(unsafe.Sizeof(countable.ID{}))
+const idBytes = 8
 
-// mapIDs returns room for n ids in anonymous memory outside the Go heap,
+// mapIDs returns room for n keys in anonymous memory outside the Go heap,
 // zeroed, whole pages (the slice's capacity covers them).
-func mapIDs(n int) []countable.ID {
+func mapIDs(n int) []uint64 {
 	page := syscall.Getpagesize()
 	size := (n*idBytes + page - 1) / page * page
 	b, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
@@ -23,11 +21,11 @@ func mapIDs(n int) []countable.ID {
 		// fall back on, and state (the truth) is intact for a retry.
 		panic(fmt.Sprintf("dedupe cache: map %d bytes: %v", size, err))
 	}
-	return unsafe.Slice((*countable.ID)(unsafe.Pointer(&b[0])), size/idBytes)[:n]
+	return unsafe.Slice((*uint64)(unsafe.Pointer(&b[0])), size/idBytes)[:n]
 }
 
 // unmapIDs returns a run from mapIDs to the system.
-func unmapIDs(ids []countable.ID) {
+func unmapIDs(ids []uint64) {
 	if cap(ids) == 0 {
 		return
 	}

@@ -23,13 +23,12 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/adclick/adclick/internal/countable"
 )
 
 // fingerprint identifies a set of impressions: its size and the sum of
-// its members' first 8 bytes. Impression ids are random, so two different
-// sets of equal size share a sum with probability 2^-64.
+// its members' keys (impKey, an id's first 8 bytes). Impression ids are
+// random, so two different sets of equal size share a sum with
+// probability 2^-64.
 type fingerprint struct {
 	n   uint64
 	sum uint64
@@ -65,13 +64,13 @@ func (s *seenSet) reset() {
 	s.ids.Clear()
 }
 
-// add records imp and reports whether it was new.
-func (s *seenSet) add(imp countable.ID) bool {
-	if !s.ids.Add(imp) {
+// add records an impression's key and reports whether it was new.
+func (s *seenSet) add(k uint64) bool {
+	if !s.ids.Add(k) {
 		return false
 	}
 	s.fp.n++
-	s.fp.sum += binary.BigEndian.Uint64(imp[:8])
+	s.fp.sum += k
 	return true
 }
 
