@@ -74,11 +74,11 @@ func profileService(ctx context.Context, admin string, d time.Duration, file str
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", admin, int(d.Seconds())), nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("profile request to %s: %w", admin, err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("profile from %s: %w", admin, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -86,11 +86,11 @@ func profileService(ctx context.Context, admin string, d time.Duration, file str
 	}
 	f, err := os.Create(file)
 	if err != nil {
-		return err
+		return fmt.Errorf("profile file: %w", err)
 	}
 	if _, err := io.Copy(f, resp.Body); err != nil {
 		f.Close()
-		return err
+		return fmt.Errorf("profile from %s into %s: %w", admin, file, err)
 	}
 	return f.Close()
 }

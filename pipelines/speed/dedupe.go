@@ -143,7 +143,7 @@ func (fn *dedupeFn) load(ctx context.Context, sp state.Provider, key string, epo
 
 func (fn *dedupeFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Provider, key string, _ timers.Context, _ func(beam.EventTime, clickbatch.Click)) error {
 	fn.cache.drop(key)
-	epochsForgotten.Inc(ctx, 1)
+	keysForgotten.Inc(ctx, 1)
 	if err := fn.Seen.Clear(sp); err != nil {
 		return fmt.Errorf("dedupe %s: forget seen impressions: %w", key, err)
 	}
@@ -177,22 +177,23 @@ const seenTag = 0x08
 
 // eachSeen calls add with every impression key of a chunk of the bag.
 func eachSeen(chunk []byte, add func(uint64) bool) error {
-	step, from := 0, 0
+	const idBytes = len(countable.ID{})
 	switch {
 	case len(chunk)%impKeyBytes == 1 && chunk[0] == seenTag:
-		step, from = impKeyBytes, 1
-	case len(chunk)%len(countable.ID{}) == 0:
-		step = len(countable.ID{})
+		for i := 1; i < len(chunk); i += impKeyBytes {
+			add(binary.BigEndian.Uint64(chunk[i:]))
+		}
+	case len(chunk)%idBytes == 0:
+		for i := 0; i < len(chunk); i += idBytes {
+			add(impKey(countable.ID(chunk[i : i+idBytes])))
+		}
 	default:
 		return fmt.Errorf("seen impressions: a chunk of %d bytes is neither tagged keys nor whole ids", len(chunk))
-	}
-	for i := from; i < len(chunk); i += step {
-		add(binary.BigEndian.Uint64(chunk[i:]))
 	}
 	return nil
 }
 
 var (
-	rebuilds        = beam.NewCounter("adclick", "dedupe_rebuilds")
-	epochsForgotten = beam.NewCounter("adclick", "dedupe_keys_forgotten")
+	rebuilds      = beam.NewCounter("adclick", "dedupe_rebuilds")
+	keysForgotten = beam.NewCounter("adclick", "dedupe_keys_forgotten")
 )
