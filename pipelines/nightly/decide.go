@@ -21,7 +21,8 @@ import (
 )
 
 func init() {
-	register.DoFn4x1[context.Context, string, func(int, clickbatch.Batch), func(string, []byte), error](&readFn{})
+	register.DoFn6x1[context.Context, string, func(*string) bool, func(int, clickbatch.Batch), func(int, clickbatch.Batch), func(string, []byte), error](&readFn{})
+	register.Iter1[string]()
 	register.Emitter2[int, clickbatch.Batch]()
 	register.Emitter2[string, []byte]()
 	register.Emitter2[string, int64]()
@@ -41,8 +42,10 @@ func Shard(id string, shards int) int {
 }
 
 // readFn reads one archive file and emits its clicks as one batch per ad
-// shard; messages that are not click events (the streaming job
-// dead-lettered them) become report parts of their publish day.
+// shard, except the clicks of hot ads (the side input, hotAdsFn), which
+// go as one batch per impression shard to be settled split (split.go);
+// messages that are not click events (the streaming job dead-lettered
+// them) become report parts of their publish day.
 type readFn struct {
 	Archive string
 	Shards  int
@@ -64,13 +67,19 @@ func (fn *readFn) Teardown() error {
 	return nil
 }
 
-func (fn *readFn) ProcessElement(ctx context.Context, file string, emit func(int, clickbatch.Batch), parts func(string, []byte)) error {
+func (fn *readFn) ProcessElement(ctx context.Context, file string, hotAds func(*string) bool, emit, emitSplit func(int, clickbatch.Batch), parts func(string, []byte)) error {
+	hot := map[string]bool{}
+	var ad string
+	for hotAds(&ad) {
+		hot[ad] = true
+	}
 	r, err := fn.store.Open(ctx, file)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 	shards := make([][]clickbatch.Click, fn.Shards)
+	split := make([][]clickbatch.Click, fn.Shards)
 	bad := map[string]map[string]int64{} // day → reason → n
 	err = rawarchive.Read(r, func(rec *rawarchive.Record) error {
 		ev, err := countable.Parse(rec.Data)
@@ -82,18 +91,21 @@ func (fn *readFn) ProcessElement(ctx context.Context, file string, emit func(int
 			bad[day][countable.DeadLetterReason(err)]++
 			return nil
 		}
-		shard := Shard(ev.AdID, fn.Shards)
-		shards[shard] = append(shards[shard], clickbatch.FromEvent(&ev, fn.Rules))
+		c := clickbatch.FromEvent(&ev, fn.Rules)
+		if hot[c.AdID] {
+			shard := impressionShard(c.Impression, fn.Shards)
+			split[shard] = append(split[shard], c)
+			return nil
+		}
+		shard := Shard(c.AdID, fn.Shards)
+		shards[shard] = append(shards[shard], c)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("read archive file %s: %w", file, err)
 	}
-	for shard, clicks := range shards {
-		if len(clicks) > 0 {
-			emit(shard, clickbatch.Batch{Clicks: clicks})
-		}
-	}
+	emitShards(shards, emit)
+	emitShards(split, emitSplit)
 	for day, reasons := range bad {
 		emitPart(day, reportPart{Unreadable: reasons}, parts)
 	}
@@ -236,7 +248,7 @@ type adBucket struct {
 func (fn *settleAdsFn) settle(ad string, clicks []*clickbatch.Click, emit func(Count), outcomes func(string, int64), report map[string]*reportPart) []AdMinutes {
 	slices.SortFunc(clicks, func(a, b *clickbatch.Click) int { return a.Rank.Compare(b.Rank) })
 	counted := map[countable.ID]bool{}
-	byAdvertiser := map[string]*adCounts{}
+	byAdvertiser := adSettlement{}
 	bursts := fn.Rules.NewBurstTracker()
 	for _, c := range clicks {
 		o := c.Class.Outcome()
@@ -248,23 +260,8 @@ func (fn *settleAdsFn) settle(ad string, clicks []*clickbatch.Click, emit func(C
 			}
 			counted[c.Impression] = true
 		}
-		if c.ClickTimeMs < fn.FromMs || c.ClickTimeMs >= fn.ToMs {
-			continue
-		}
-		a := byAdvertiser[c.AdvertiserID]
-		if a == nil {
-			a = newAdCounts()
-			byAdvertiser[c.AdvertiserID] = a
-		}
-		quarter := c.ClickTimeMs / quarterMs * quarterMs
-		a.byOutcome[adOutcome{quarter, ad, o}]++
-		if o == countable.Counted {
-			a.minutes[campaignMinute{c.CampaignID, c.ClickTimeMs / 60000 * 60000}]++
-			q := adBucket{ad, quarter}
-			if a.placements[q] == nil {
-				a.placements[q] = map[string]int64{}
-			}
-			a.placements[q][btschema.PlacementLabel(c.PlacementID)]++
+		if inRun(c, fn.FromMs, fn.ToMs) {
+			byAdvertiser.add(c, o)
 		}
 	}
 	var out []AdMinutes
@@ -285,6 +282,38 @@ type adCounts struct {
 
 func newAdCounts() *adCounts {
 	return &adCounts{minutes: map[campaignMinute]int64{}, placements: map[adBucket]map[string]int64{}, byOutcome: map[adOutcome]int64{}}
+}
+
+// adSettlement is one ad's counts by the advertiser each click was
+// recorded under.
+type adSettlement map[string]*adCounts
+
+// of is advertiser's counts, new if need be.
+func (s adSettlement) of(advertiser string) *adCounts {
+	a := s[advertiser]
+	if a == nil {
+		a = newAdCounts()
+		s[advertiser] = a
+	}
+	return a
+}
+
+// add counts click c, settled as outcome o.
+func (s adSettlement) add(c *clickbatch.Click, o countable.Outcome) {
+	a := s.of(c.AdvertiserID)
+	quarter := c.ClickTimeMs / quarterMs * quarterMs
+	a.byOutcome[adOutcome{quarter, c.AdID, o}]++
+	if o == countable.Counted {
+		a.minutes[campaignMinute{c.CampaignID, c.ClickTimeMs / 60000 * 60000}]++
+		a.addPlacement(adBucket{c.AdID, quarter}, btschema.PlacementLabel(c.PlacementID), 1)
+	}
+}
+
+func (a *adCounts) addPlacement(q adBucket, label string, n int64) {
+	if a.placements[q] == nil {
+		a.placements[q] = map[string]int64{}
+	}
+	a.placements[q][label] += n
 }
 
 // adOutcome is one ad's clicks of one outcome in one bucket.
@@ -348,6 +377,13 @@ func emitPlacements(advertiser string, byQuarter map[adBucket]map[string]int64, 
 			emit(Count{Kind: btschema.PlacementQuarters, Advertiser: advertiser, Ad: q.ad, Start: time.UnixMilli(q.startMs).UTC(), Column: label, N: n})
 		}
 	}
+}
+
+// inRun reports whether c was clicked in the run's days [fromMs, toMs):
+// clicks before were read so that their impressions' first clicks and
+// their users' bursts are known, and are counted by the run of their day.
+func inRun(c *clickbatch.Click, fromMs, toMs int64) bool {
+	return c.ClickTimeMs >= fromMs && c.ClickTimeMs < toMs
 }
 
 const quarterMs = int64(btschema.Quarter / time.Millisecond)

@@ -67,7 +67,9 @@ func FuzzReadArchive(f *testing.F) {
 		defer fn.Teardown()
 		var batches []clickbatch.Batch
 		var parts []reportPart
-		err = fn.ProcessElement(ctx, name, func(_ int, b clickbatch.Batch) { batches = append(batches, b) }, func(_ string, raw []byte) {
+		noHotAds := func(*string) bool { return false }
+		emit := func(_ int, b clickbatch.Batch) { batches = append(batches, b) }
+		err = fn.ProcessElement(ctx, name, noHotAds, emit, emit, func(_ string, raw []byte) {
 			var p reportPart
 			if err := json.Unmarshal(raw, &p); err != nil {
 				t.Fatalf("report part %s: %v", raw, err)

@@ -56,8 +56,12 @@ type Config struct {
 	Files   []string
 	// From and To are the UTC days counted, [From, To).
 	From, To time.Time
-	// Shards of advertisers.
+	// Shards of each shuffle: a shard holds about 1/Shards of the run's
+	// clicks, whole ads but the hot ones (split.go).
 	Shards int
+	// HotAdShare is the share of the clicks above which an ad is hot
+	// and settled split (0: a shard's share, 1/Shards).
+	HotAdShare float64
 	// Rules are the invalid-traffic thresholds.
 	Rules countable.Rules
 	// Output is where the Parquet tables and reports are published; the
@@ -85,14 +89,16 @@ func Build(s beam.Scope, cfg Config) {
 	s = s.Scope("nightly")
 	staging := strings.TrimRight(cfg.Output, "/") + "/" + StagingDir(cfg.RunID)
 	files := beam.Reshuffle(s, beam.CreateList(s, cfg.Files))
-	batches, unreadable := beam.ParDo2(s, &readFn{Archive: cfg.Archive, Shards: cfg.Shards, Rules: cfg.Rules}, files)
-	adCounts, outcomes, adParts, adMinutes := beam.ParDo4(s, &settleAdsFn{FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli(), Rules: cfg.Rules, Shards: cfg.Shards},
+	batches, split, unreadable := beam.ParDo3(s, &readFn{Archive: cfg.Archive, Shards: cfg.Shards, Rules: cfg.Rules}, files, beam.SideInput{Input: hotAds(s, cfg)})
+	adCounts, adOutcomes, adParts, adMinutes := beam.ParDo4(s, &settleAdsFn{FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli(), Rules: cfg.Rules, Shards: cfg.Shards},
 		beam.GroupByKey(s, batches))
+	splitCounts, splitOutcomes, splitParts, splitMinutes := settleSplit(s, cfg, split)
 	phantoms := beam.ParDo(s, &speedAdvertisersFn{Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, TimeoutMs: cfg.BigtableTimeout.Milliseconds(), FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli(), Shards: cfg.Shards}, beam.Impulse(s))
 	minuteCounts, reconcileParts := beam.ParDo2(s, &reconcileFn{Project: cfg.Project, Instance: cfg.BigtableInstance, AppProfile: cfg.BigtableAppProfile, TimeoutMs: cfg.BigtableTimeout.Milliseconds(), FromMs: cfg.From.UnixMilli(), ToMs: cfg.To.UnixMilli()},
-		beam.GroupByKey(s, beam.Flatten(s, adMinutes, phantoms)))
-	counts := beam.Flatten(s, adCounts, minuteCounts)
-	parts := beam.Flatten(s, adParts, reconcileParts)
+		beam.GroupByKey(s, beam.Flatten(s, adMinutes, splitMinutes, phantoms)))
+	counts := beam.Flatten(s, adCounts, splitCounts, minuteCounts)
+	outcomes := beam.Flatten(s, adOutcomes, splitOutcomes)
+	parts := beam.Flatten(s, adParts, splitParts, reconcileParts)
 
 	countFiles := beam.ParDo(s, &writeParquetFn{Staging: staging}, counts)
 	outcomeFiles := beam.ParDo(s, &writeParquetOutcomesFn{Staging: staging}, outcomes)

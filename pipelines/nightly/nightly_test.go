@@ -262,6 +262,7 @@ type harness struct {
 	archive, output string
 	bt              *bigtable.Client
 	bq              BigQuery
+	hotAdShare      float64
 }
 
 func newHarness(t *testing.T, w *world) *harness {
@@ -291,7 +292,7 @@ func (h *harness) run(t *testing.T, from time.Time, days int) []Report {
 func (h *harness) try(from time.Time, days int) ([]Report, error) {
 	return RunDays(context.Background(), RunOptions{
 		Archive: h.archive, Output: h.output, From: from, To: from.AddDate(0, 0, days), LateMargin: DefaultLateMargin,
-		Shards: harnessShards, Project: gcpnames.LocalProject, BigtableInstance: gcpnames.BigtableInstance, BigQuery: h.bq,
+		Shards: harnessShards, HotAdShare: h.hotAdShare, Project: gcpnames.LocalProject, BigtableInstance: gcpnames.BigtableInstance, BigQuery: h.bq,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Run: func(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
 			return ptest.RunWithMetrics(p)
@@ -459,7 +460,24 @@ func (h *harness) batchCell(t *testing.T, k btschema.Kind, advertiser, ad string
 // harnessShards is the runs' shard count.
 const harnessShards = 8
 
+// TestDayMatchesKnownAnswer: the day's tables, cells and report are the
+// answer, whichever ads are hot and settled split.
 func TestDayMatchesKnownAnswer(t *testing.T) {
+	everyAd := []string{"aa-1", "aa-2", "aa-hot", "bb-1", "bb-2", "cc-1"}
+	for _, tc := range []struct {
+		name       string
+		hotAdShare float64 // RunOptions.HotAdShare
+		split      func(ads []string) bool
+	}{
+		{"hot ad split", 0, func(ads []string) bool { return slices.Contains(ads, "aa-hot") && len(ads) < len(everyAd) }},
+		{"every ad split", 1e-9, func(ads []string) bool { return slices.Equal(ads, everyAd) }},
+		{"no ad split", 1, func(ads []string) bool { return len(ads) == 0 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testDayMatchesKnownAnswer(t, tc.hotAdShare, tc.split) })
+	}
+}
+
+func testDayMatchesKnownAnswer(t *testing.T, hotAdShare float64, wantSplit func(ads []string) bool) {
 	w := generate(1)
 	// adv-aa's ads settle in different shards, so its all-ads and campaign
 	// series (aa-1 runs two campaigns) are summed across shards.
@@ -467,6 +485,7 @@ func TestDayMatchesKnownAnswer(t *testing.T) {
 		t.Fatalf("adv-aa's ads all settle in one of %d shards: the test no longer sums across shards", harnessShards)
 	}
 	h := newHarness(t, w)
+	h.hotAdShare = hotAdShare
 	days := []time.Time{day0}
 
 	// The speed layer got every minute right but two: an overcount, and
@@ -489,6 +508,9 @@ func TestDayMatchesKnownAnswer(t *testing.T) {
 	diffMaps(t, "table", h.tables(t, days), want)
 
 	r := reports[0]
+	if !wantSplit(r.SplitAds) {
+		t.Errorf("split ads %v (hot ad share %v)", r.SplitAds, hotAdShare)
+	}
 	wantOutcomes := map[countable.Outcome]int64{}
 	var archived int64
 	for _, o := range countable.Outcomes {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -41,6 +42,10 @@ type Report struct {
 	AbsDifference   int64 `json:"abs_difference"`
 	// LargestDifferences are the worst cells, largest first.
 	LargestDifferences []ReportDiff `json:"largest_differences"`
+	// SplitAds are the hot ads of the run, settled by impression and by
+	// user rather than whole so that no worker holds one's whole day
+	// (split.go): how the counts were made, not what they are.
+	SplitAds []string `json:"split_ads"`
 }
 
 // ReportDiff is one mismatched cell.
@@ -70,6 +75,7 @@ type reportPart struct {
 	AbsDifference   int64            `json:",omitempty"`
 	SpeedMinusBatch int64            `json:",omitempty"` // over advertiser totals
 	Diffs           []ReportDiff     `json:",omitempty"` // the largest MaxReportedDiffs
+	SplitAds        []string         `json:",omitempty"`
 }
 
 func part(report map[string]*reportPart, day string) *reportPart {
@@ -136,7 +142,7 @@ func (fn *writeReportFn) ProcessElement(ctx context.Context, day string, parts f
 	if err != nil || d.UnixMilli() < fn.FromMs || d.UnixMilli() >= fn.ToMs {
 		return nil
 	}
-	r := Report{Date: day, Outcomes: map[countable.Outcome]int64{}, Unreadable: map[string]int64{}, LargestDifferences: []ReportDiff{}}
+	r := Report{Date: day, Outcomes: map[countable.Outcome]int64{}, Unreadable: map[string]int64{}, LargestDifferences: []ReportDiff{}, SplitAds: []string{}}
 	for _, o := range countable.Outcomes {
 		r.Outcomes[o] = 0
 	}
@@ -159,7 +165,10 @@ func (fn *writeReportFn) ProcessElement(ctx context.Context, day string, parts f
 		r.AbsDifference += p.AbsDifference
 		merged.SpeedMinusBatch += p.SpeedMinusBatch
 		merged.Diffs = append(merged.Diffs, p.Diffs...)
+		r.SplitAds = append(r.SplitAds, p.SplitAds...)
 	}
+	slices.Sort(r.SplitAds)
+	r.SplitAds = slices.Compact(r.SplitAds)
 	merged.trim()
 	r.LargestDifferences = append(r.LargestDifferences, merged.Diffs...)
 	r.BatchTotal = r.Outcomes[countable.Counted]

@@ -19,6 +19,8 @@ type RunOptions struct {
 	From, To        time.Time
 	LateMargin      time.Duration
 	Shards          int
+	// HotAdShare: Config.HotAdShare.
+	HotAdShare float64
 	// Rules are the invalid-traffic thresholds (countable.DefaultRules if
 	// zero).
 	Rules                     countable.Rules
@@ -68,7 +70,7 @@ func RunDays(ctx context.Context, o RunOptions) ([]Report, error) {
 
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, Config{
-		Archive: o.Archive, Files: files, From: o.From, To: o.To, Shards: o.Shards, Rules: o.Rules, Output: o.Output,
+		Archive: o.Archive, Files: files, From: o.From, To: o.To, Shards: o.Shards, HotAdShare: o.HotAdShare, Rules: o.Rules, Output: o.Output,
 		RunID: runID, Run: runAt, Project: o.Project, BigtableInstance: o.BigtableInstance, BigtableAppProfile: o.BigtableAppProfile, BigtableTimeout: o.BigtableTimeout, BigQuery: o.BigQuery,
 	})
 	res, err := o.Run(ctx, p)
