@@ -225,8 +225,8 @@ func TestHotSample(t *testing.T) {
 		return f
 	}
 	for _, tc := range []struct {
-		files      int
-		want       int
+		files       int
+		want        int
 		first, last string
 	}{
 		{0, 0, "", ""},
