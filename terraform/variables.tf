@@ -94,9 +94,9 @@ variable "dataflow_max_workers" {
 }
 
 variable "batch_machine_type" {
-  description = "Machine type of the nightly's workers. A shard holds whole ads, so the largest ad's day must fit one worker (about 150 bytes a click: docs/capacity.md); n1-highmem-8 holds about 300 M clicks of one ad."
+  description = "Machine type of the nightly's workers. A shard is about 1/64 of the day (hot ads are split: docs/batch.md), ~2 GB at 864 M clicks a day; 8 vCPUs settle up to 8 shards at once (docs/capacity.md)."
   type        = string
-  default     = "n1-highmem-8"
+  default     = "n1-standard-8"
 }
 
 variable "batch_max_workers" {

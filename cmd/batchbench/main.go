@@ -151,10 +151,11 @@ func measure(n int, skew float64, dir, binDir string, plain bool) (run, error) {
 	if err != nil {
 		return run{}, err
 	}
-	jobCounted, err := reportedTotal(out)
+	report, err := readReport(out)
 	if err != nil {
 		return run{}, err
 	}
+	jobCounted := report.BatchTotal
 	duck, err := timed(exec.Command(filepath.Join(binDir, "duckbench"), "-events="+events, "-day="+day.Format(time.DateOnly), "-threads=2"))
 	if err != nil {
 		return run{}, err
@@ -170,8 +171,8 @@ func measure(n int, skew float64, dir, binDir string, plain bool) (run, error) {
 	fmt.Printf("%d clicks: CPU per archived click: batch job %.1f µs, DuckDB %.1f µs\n", n,
 		float64(pipe.cpu.Microseconds())/float64(n), float64(duck.cpu.Microseconds())/float64(n))
 	held := distributionMax(pipe.log, "settle_shard_clicks")
-	fmt.Printf("%d clicks%s: the most clicks one worker held at once (settle_shard_clicks, max over %d shards): %d, %.1f %% of the day's archive (a shard holds whole ads; it held whole advertisers before)\n",
-		n, skewNote(skew), nightly.DefaultShards, held, 100*float64(held)/float64(n))
+	fmt.Printf("%d clicks%s: the most clicks one worker held at once (settle_shard_clicks, max over the %d shards of each shuffle): %d, %.1f %% of the day's archive (a shard holds whole ads but the hot ones, %d ads settled split)\n",
+		n, skewNote(skew), nightly.DefaultShards, held, 100*float64(held)/float64(n), len(report.SplitAds))
 	if jobCounted != duckCounted {
 		return run{}, fmt.Errorf("the batch job counted %d clicks, DuckDB %d: not the same aggregation", jobCounted, duckCounted)
 	}
@@ -199,17 +200,17 @@ func skewNote(skew float64) string {
 	return fmt.Sprintf(" (adv0 %.0f %%)", 100*skew)
 }
 
-// reportedTotal is the counted total of the batch's reconciliation report.
-func reportedTotal(out string) (int64, error) {
+// readReport reads the batch's reconciliation report of the day.
+func readReport(out string) (nightly.Report, error) {
+	var r nightly.Report
 	data, err := os.ReadFile(filepath.Join(out, nightly.ReportName(day)))
 	if err != nil {
-		return 0, fmt.Errorf("the batch's report: %w", err)
+		return r, fmt.Errorf("the batch's report: %w", err)
 	}
-	var r nightly.Report
 	if err := json.Unmarshal(data, &r); err != nil {
-		return 0, fmt.Errorf("the batch's report: %w", err)
+		return r, fmt.Errorf("the batch's report: %w", err)
 	}
-	return r.BatchTotal, nil
+	return r, nil
 }
 
 // extract writes every click event of the files the batch reads (its
@@ -293,16 +294,17 @@ func lastLines(s string, n int) string {
 // distributionMax is the largest value of a distribution the batch job
 // logged (nightly.RunDays logs each at the end), or -1.
 func distributionMax(log, name string) int64 {
-	for _, line := range strings.Split(log, "\n") {
+	most := int64(-1)
+	for _, line := range strings.Split(log, "\n") { // one line per step
 		var rec struct {
 			Msg, Name string
 			Max       int64
 		}
 		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "distribution" && rec.Name == name {
-			return rec.Max
+			most = max(most, rec.Max)
 		}
 	}
-	return -1
+	return most
 }
 
 // users is how many distinct users click (the design's 10 M active).

@@ -14,9 +14,12 @@
 // crosses it grows with files and shards, not with clicks. A shard holds
 // whole ads: an impression belongs to one ad, and the burst rule looks at
 // one user's clicks on one ad, so every rule is applied where the clicks
-// are. An advertiser's own series (all its ads, its campaigns) and its
+// are. Hot ads, each more than a shard's share of the day, are settled
+// split instead, by impression and then by user (split.go), so that a
+// worker holds a shard's share of the day whatever the largest ad. An
+// advertiser's own series (all its ads, its campaigns) and its
 // reconciliation need a second, small shuffle of per-minute counts, so
-// that a worker holds an ad's clicks, never a whole advertiser's.
+// that a worker never holds a whole advertiser's clicks.
 package nightly
 
 import (

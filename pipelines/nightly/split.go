@@ -1,12 +1,13 @@
 package nightly
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"reflect"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -366,13 +367,16 @@ func newAdTally(s adSettlement) AdTally {
 		}
 		return i
 	}
-	for _, advertiser := range sortedKeys(s) {
+	byStart := func(x, y adBucket) int { return cmp.Compare(x.startMs, y.startMs) } // one ad
+	for _, advertiser := range slices.Sorted(maps.Keys(s)) {
 		a := s[advertiser]
-		for _, k := range sortedOutcomes(a.byOutcome) {
+		for _, k := range slices.SortedFunc(maps.Keys(a.byOutcome), func(x, y adOutcome) int {
+			return cmp.Or(cmp.Compare(x.startMs, y.startMs), cmp.Compare(x.outcome, y.outcome))
+		}) {
 			t.add(name(advertiser), name(string(k.outcome)), false, k.startMs, a.byOutcome[k])
 		}
-		for _, q := range sortedBuckets(a.placements) {
-			for _, label := range sortedKeys(a.placements[q]) {
+		for _, q := range slices.SortedFunc(maps.Keys(a.placements), byStart) {
+			for _, label := range slices.Sorted(maps.Keys(a.placements[q])) {
 				t.add(name(advertiser), name(label), true, q.startMs, a.placements[q][label])
 			}
 		}
@@ -407,36 +411,4 @@ func (t *AdTally) addTo(ad string, s adSettlement) error {
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func sortedOutcomes(m map[adOutcome]int64) []adOutcome {
-	keys := make([]adOutcome, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].startMs != keys[j].startMs {
-			return keys[i].startMs < keys[j].startMs
-		}
-		return keys[i].outcome < keys[j].outcome
-	})
-	return keys
-}
-
-func sortedBuckets(m map[adBucket]map[string]int64) []adBucket {
-	keys := make([]adBucket, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].startMs < keys[j].startMs })
-	return keys
 }

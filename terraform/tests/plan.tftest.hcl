@@ -252,9 +252,9 @@ run "second_phase_deploys_the_workloads" {
       jsondecode(base64decode(google_cloud_scheduler_job.batch[0].http_target[0].body)).launchParameter.parameters.bigtable_app_profile == "batch" &&
       jsondecode(base64decode(google_cloud_scheduler_job.batch[0].http_target[0].body)).launchParameter.environment.ipConfiguration == "WORKER_IP_PRIVATE" &&
       jsondecode(base64decode(google_cloud_scheduler_job.batch[0].http_target[0].body)).launchParameter.environment.subnetwork == "regions/europe-west1/subnetworks/dataflow" &&
-      jsondecode(base64decode(google_cloud_scheduler_job.batch[0].http_target[0].body)).launchParameter.environment.machineType == "n1-highmem-8"
+      jsondecode(base64decode(google_cloud_scheduler_job.batch[0].http_target[0].body)).launchParameter.environment.machineType == "n1-standard-8"
     )
-    error_message = "the scheduler's launch body is not the nightly's (machine type: the largest advertiser's day must fit one worker)"
+    error_message = "the scheduler's launch body is not the nightly's (machine type: docs/capacity.md, eight shards of a day at once)"
   }
   assert {
     condition     = google_cloud_scheduler_job.batch[0].retry_config[0].max_retry_duration == "21600s"
