@@ -54,6 +54,7 @@ func init() {
 	register.DoFn6x1[context.Context, string, func(*AdTally) bool, func(CountBatch), func(string, int64), func(string, []byte), error](&mergeTalliesFn{})
 }
 
+// splitClicks is the clicks of hot ads, of archive_clicks_read.
 var splitClicks = beam.NewCounter("adclick", "split_clicks_read")
 
 // hotAds is the run's hot ads, estimated from a sample of its files.
@@ -228,6 +229,7 @@ type settleImpressionsFn struct {
 
 func (fn *settleImpressionsFn) ProcessElement(ctx context.Context, _ int, batches func(*clickbatch.Batch) bool, emitFirsts func(int, clickbatch.Batch), tallies func(string, AdTally), parts func(string, []byte)) error {
 	clicks, redelivered := readClicks(batches, true)
+	clicksRead.Inc(ctx, int64(len(clicks)))
 	splitClicks.Inc(ctx, int64(len(clicks)))
 	shardClicks.Update(ctx, int64(len(clicks)))
 	firsts := make([][]clickbatch.Click, fn.Shards)
