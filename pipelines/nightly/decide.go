@@ -198,25 +198,14 @@ type settleAdsFn struct {
 }
 
 func (fn *settleAdsFn) ProcessElement(ctx context.Context, _ int, batches func(*clickbatch.Batch) bool, emitBatch func(CountBatch), outcomes func(string, int64), parts func(string, []byte), minutes func(int, AdMinutes)) error {
+	clicks, redelivered := readClicks(batches, true)
+	clicksRead.Inc(ctx, int64(len(clicks)))
+	shardClicks.Update(ctx, int64(len(clicks)))
 	byAd := map[string][]*clickbatch.Click{}
-	seen := map[countable.ID]bool{}
-	var redelivered int64
-	var b clickbatch.Batch
-	for batches(&b) {
-		for i := range b.Clicks {
-			c := &b.Clicks[i]
-			if seen[c.ClickID] {
-				redelivered++
-				continue
-			}
-			seen[c.ClickID] = true
-			byAd[c.AdID] = append(byAd[c.AdID], c)
-		}
-		b = clickbatch.Batch{} // the iterator decodes into b: keep the clicks taken
+	for _, c := range clicks {
+		byAd[c.AdID] = append(byAd[c.AdID], c)
 	}
-	clicksRead.Inc(ctx, int64(len(seen)))
-	shardClicks.Update(ctx, int64(len(seen)))
-	seen = nil // the shard's largest map: free it before settling
+	clicks = nil
 	report := map[string]*reportPart{}
 	if redelivered > 0 {
 		report[time.UnixMilli(fn.FromMs).UTC().Format(time.DateOnly)] = &reportPart{Redelivered: redelivered}
@@ -235,6 +224,37 @@ func (fn *settleAdsFn) ProcessElement(ctx context.Context, _ int, batches func(*
 	return nil
 }
 
+// readClicks collects the clicks of a shard's batches, re-deliveries of
+// one click (same click id) collapsed where collapse.
+func readClicks(batches func(*clickbatch.Batch) bool, collapse bool) (clicks []*clickbatch.Click, redelivered int64) {
+	var seen map[countable.ID]bool
+	if collapse {
+		seen = map[countable.ID]bool{}
+	}
+	var b clickbatch.Batch
+	for batches(&b) {
+		for i := range b.Clicks {
+			c := &b.Clicks[i]
+			if collapse {
+				if seen[c.ClickID] {
+					redelivered++
+					continue
+				}
+				seen[c.ClickID] = true
+			}
+			clicks = append(clicks, c)
+		}
+		b = clickbatch.Batch{} // the iterator decodes into b: keep the clicks taken
+	}
+	return clicks, redelivered
+}
+
+// sortByRank orders clicks by countable.Rank: an impression's first click
+// before its others, a user's clicks in time.
+func sortByRank(clicks []*clickbatch.Click) {
+	slices.SortFunc(clicks, func(a, b *clickbatch.Click) int { return a.Rank.Compare(b.Rank) })
+}
+
 type adBucket struct {
 	ad      string
 	startMs int64
@@ -246,7 +266,7 @@ type adBucket struct {
 // under the advertiser the click service recorded with it (an ad the
 // catalog moved during the day counts under both, each impression once).
 func (fn *settleAdsFn) settle(ad string, clicks []*clickbatch.Click, emit func(Count), outcomes func(string, int64), report map[string]*reportPart) []AdMinutes {
-	slices.SortFunc(clicks, func(a, b *clickbatch.Click) int { return a.Rank.Compare(b.Rank) })
+	sortByRank(clicks)
 	counted := map[countable.ID]bool{}
 	byAdvertiser := adSettlement{}
 	bursts := fn.Rules.NewBurstTracker()

@@ -190,33 +190,6 @@ func emitShards(shards [][]clickbatch.Click, emit func(int, clickbatch.Batch)) {
 	}
 }
 
-// readClicks collects the clicks of a shard's batches in countable.Rank
-// order, re-deliveries of one click (same click id) collapsed where
-// collapse.
-func readClicks(batches func(*clickbatch.Batch) bool, collapse bool) (clicks []*clickbatch.Click, redelivered int64) {
-	var seen map[countable.ID]bool
-	if collapse {
-		seen = map[countable.ID]bool{}
-	}
-	var b clickbatch.Batch
-	for batches(&b) {
-		for i := range b.Clicks {
-			c := &b.Clicks[i]
-			if collapse {
-				if seen[c.ClickID] {
-					redelivered++
-					continue
-				}
-				seen[c.ClickID] = true
-			}
-			clicks = append(clicks, c)
-		}
-		b = clickbatch.Batch{} // the iterator decodes into b: keep the clicks taken
-	}
-	slices.SortFunc(clicks, func(a, b *clickbatch.Click) int { return a.Rank.Compare(b.Rank) })
-	return clicks, redelivered
-}
-
 // settleImpressionsFn settles one impression shard of hot ads' clicks:
 // re-deliveries collapse, and of each impression's clicks that countable
 // accepts the first by Rank goes on to the burst rule (settleUsersFn, by
@@ -229,6 +202,7 @@ type settleImpressionsFn struct {
 
 func (fn *settleImpressionsFn) ProcessElement(ctx context.Context, _ int, batches func(*clickbatch.Batch) bool, emitFirsts func(int, clickbatch.Batch), tallies func(string, AdTally), parts func(string, []byte)) error {
 	clicks, redelivered := readClicks(batches, true)
+	sortByRank(clicks)
 	clicksRead.Inc(ctx, int64(len(clicks)))
 	splitClicks.Inc(ctx, int64(len(clicks)))
 	shardClicks.Update(ctx, int64(len(clicks)))
@@ -283,6 +257,7 @@ type settleUsersFn struct {
 
 func (fn *settleUsersFn) ProcessElement(ctx context.Context, _ int, batches func(*clickbatch.Batch) bool, tallies func(string, AdTally), minutes func(int, AdMinutes)) error {
 	clicks, _ := readClicks(batches, false) // re-deliveries were collapsed by impression
+	sortByRank(clicks)
 	shardClicks.Update(ctx, int64(len(clicks)))
 	settled := map[string]adSettlement{}
 	bursts := fn.Rules.NewBurstTracker()
