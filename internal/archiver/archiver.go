@@ -23,6 +23,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/google/uuid"
 
+	"github.com/adclick/adclick/internal/ackids"
 	"github.com/adclick/adclick/internal/blob"
 	"github.com/adclick/adclick/internal/rawarchive"
 )
@@ -102,6 +103,12 @@ func (a *Archiver) Run(ctx context.Context) error {
 	return a.rotate(done)
 }
 
+// PullMessages bounds one Pull. Pub/Sub returns up to ~1,000 messages a
+// Pull whatever is asked; the fake returns what is asked, and each Pull
+// costs it a scan of every unacked message under its one lock, so large
+// Pulls are what let the archiver catch up with a backlog locally.
+const PullMessages = 10_000
+
 // step pulls once, appends what came to the open file, and rotates the
 // file when it is due.
 func (a *Archiver) step(ctx context.Context) error {
@@ -118,7 +125,7 @@ func (a *Archiver) step(ctx context.Context) error {
 	// their lease ran out. The pull ends within 2 s either way, and what it
 	// brought is written below.
 	pullCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	resp, err := a.ps.SubscriptionAdminClient.Pull(pullCtx, &pubsubpb.PullRequest{Subscription: a.cfg.Subscription, MaxMessages: 1000})
+	resp, err := a.ps.SubscriptionAdminClient.Pull(pullCtx, &pubsubpb.PullRequest{Subscription: a.cfg.Subscription, MaxMessages: PullMessages})
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -202,8 +209,7 @@ func (a *Archiver) rotate(ctx context.Context) error {
 	if err := f.w.Close(); err != nil {
 		return fmt.Errorf("close archive file %s with %d messages (not acknowledged): %w", f.name, len(f.ackIDs), err)
 	}
-	for start := 0; start < len(f.ackIDs); start += 2500 {
-		ids := f.ackIDs[start:min(start+2500, len(f.ackIDs))]
+	for ids := range ackids.Chunks(f.ackIDs) {
 		if err := a.ps.SubscriptionAdminClient.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: a.cfg.Subscription, AckIds: ids}); err != nil {
 			return fmt.Errorf("acknowledge %d messages of %s: %w", len(ids), f.name, err)
 		}
@@ -223,8 +229,7 @@ func (a *Archiver) extend(ctx context.Context) error {
 	if f == nil || len(f.ackIDs) == 0 || a.cfg.Now().Sub(f.extended) < a.cfg.Lease/3 {
 		return nil
 	}
-	for start := 0; start < len(f.ackIDs); start += 2500 {
-		ids := f.ackIDs[start:min(start+2500, len(f.ackIDs))]
+	for ids := range ackids.Chunks(f.ackIDs) {
 		err := a.ps.SubscriptionAdminClient.ModifyAckDeadline(ctx, &pubsubpb.ModifyAckDeadlineRequest{
 			Subscription: a.cfg.Subscription, AckIds: ids, AckDeadlineSeconds: int32(a.cfg.Lease / time.Second),
 		})

@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"slices"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -38,21 +37,20 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/adclick/adclick/internal/ackids"
 	"github.com/adclick/adclick/internal/clickevent"
 	"github.com/adclick/adclick/pipelines/pubsubmsg"
 )
 
-// Tuning. MaxMessages bounds one Pull; a bundle pulls again while each
-// Pull comes back full, up to MaxPulls, so a backlog (after an outage, a
-// restart, a spool's replay) drains in bundles of up to 8,000 messages
-// instead of 1,000: the runner's turnaround between bundles, not the
-// Pull, bounds how fast the job catches up, and on a busy machine that
-// turnaround is long. MaxAckIDs bounds one Acknowledge (Pub/Sub limits a
-// request's size).
+// Tuning. MaxMessages bounds one Pull, and so one bundle. Pub/Sub
+// returns up to ~1,000 messages a Pull whatever is asked; the fake returns
+// what is asked, and a Pull costs it a scan of every unacked message under
+// its one lock whatever it returns, so a backlog (after an outage, a
+// restart, a spool's replay) drains locally in few large Pulls or not at
+// all (docs/proof.md). Acks go in requests as large as Pub/Sub takes
+// (ackids).
 const (
-	MaxMessages = 1000
-	MaxPulls    = 8
-	MaxAckIDs   = 1000
+	MaxMessages = 10_000
 	Lag         = 2 * time.Second
 	idleWait    = 200 * time.Millisecond
 )
@@ -138,9 +136,8 @@ func (fn *readFn) CreateWatermarkEstimator(ms int64) *Watermark { return &Waterm
 
 func (fn *readFn) WatermarkEstimatorState(w *Watermark) int64 { return w.ms }
 
-// ProcessElement settles the previous bundle's acks, pulls (again while
-// the Pulls come back full, up to MaxPulls), emits what came and
-// checkpoints.
+// ProcessElement settles the previous bundle's acks, pulls once, emits
+// what came and checkpoints.
 func (fn *readFn) ProcessElement(ctx context.Context, wm *Watermark, rt *sdf.LockRTracker, _ []byte, emit func(beam.EventTime, pubsubmsg.Message)) (sdf.ProcessContinuation, error) {
 	if owed := rt.GetRestriction().(Restriction).Acks; len(owed) > 0 {
 		if err := fn.ack(ctx, owed); err != nil {
@@ -156,7 +153,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, wm *Watermark, rt *sdf.Loc
 	msgs, err := fn.pull(ctx)
 	wm.Advance(time.Now().Add(-Lag))
 	if err != nil {
-		log.Warnf(ctx, "pull %s (%d messages pulled before it): %v", fn.name, len(msgs), err)
+		log.Warnf(ctx, "pull %s: %v", fn.name, err)
 	}
 	if len(msgs) == 0 {
 		if err != nil {
@@ -179,24 +176,15 @@ func (fn *readFn) ProcessElement(ctx context.Context, wm *Watermark, rt *sdf.Loc
 	return sdf.ResumeProcessingIn(0), nil
 }
 
-// pull pulls once, and again while a Pull comes back full, up to
-// MaxPulls. Messages already pulled are returned with a later Pull's
-// error: they are leased to this reader and must be emitted.
+// pull takes up to MaxMessages messages in one Pull.
 func (fn *readFn) pull(ctx context.Context) ([]*pubsubpb.ReceivedMessage, error) {
-	var msgs []*pubsubpb.ReceivedMessage
-	for range MaxPulls {
-		pullCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		resp, err := fn.client.SubscriptionAdminClient.Pull(pullCtx, &pubsubpb.PullRequest{Subscription: fn.name, MaxMessages: MaxMessages})
-		cancel()
-		if err != nil {
-			return msgs, err
-		}
-		msgs = append(msgs, resp.ReceivedMessages...)
-		if len(resp.ReceivedMessages) < MaxMessages {
-			break
-		}
+	pullCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := fn.client.SubscriptionAdminClient.Pull(pullCtx, &pubsubpb.PullRequest{Subscription: fn.name, MaxMessages: MaxMessages})
+	if err != nil {
+		return nil, err
 	}
-	return msgs, nil
+	return resp.ReceivedMessages, nil
 }
 
 // eventTime is the click time attribute, as Dataflow's timestamp attribute
@@ -209,9 +197,9 @@ func eventTime(m *pubsubpb.PubsubMessage) beam.EventTime {
 	return mtime.FromTime(m.PublishTime.AsTime())
 }
 
-// ack acknowledges ids, MaxAckIDs a request.
+// ack acknowledges ids in as few requests as Pub/Sub takes.
 func (fn *readFn) ack(ctx context.Context, ids []string) error {
-	for chunk := range slices.Chunk(ids, MaxAckIDs) {
+	for chunk := range ackids.Chunks(ids) {
 		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := fn.client.SubscriptionAdminClient.Acknowledge(actx, &pubsubpb.AcknowledgeRequest{Subscription: fn.name, AckIds: chunk})
 		cancel()

@@ -97,9 +97,9 @@ func TestReadsEverythingAndAcks(t *testing.T) {
 	}
 	t.Logf("read %d, acked %d of %d", got, counter(res, "acked"), before+during)
 	// The backlog published before the start came in bundles larger than
-	// one Pull (pulled again while Pulls came back full).
-	if most := largest(res, "pulled_per_bundle"); most <= MaxMessages {
-		t.Errorf("largest bundle pulled %d messages with a backlog of %d: want more than one Pull's %d", most, before, MaxMessages)
+	// Pub/Sub's own Pulls (~1,000): the fake gives what is asked.
+	if most := largest(res, "pulled_per_bundle"); most <= 1000 {
+		t.Errorf("largest bundle pulled %d messages with a backlog of %d: want more than 1,000", most, before)
 	}
 	// Whatever was acked is gone from the subscription; the rest would be
 	// redelivered to the next run.
