@@ -31,15 +31,16 @@ func (b *backlog) run(ctx context.Context, s *stack, start time.Time, every time
 			return
 		case <-tick.C:
 		}
-		waiting := 0
+		waiting, again := 0, 0
 		for _, m := range s.emu.PubSub.Messages() {
 			if strings.HasSuffix(m.Topic, "/"+gcpnames.ClicksTopic) {
-				waiting += max(0, 2-m.Acks) // the streaming and archive subscriptions each ack once
+				waiting += max(0, 2-m.Acks)     // the streaming and archive subscriptions each ack once
+				again += max(0, m.Deliveries-2) // deliveries past one a subscription
 			}
 		}
 		at := time.Since(start).Round(time.Second)
 		b.mu.Lock()
-		b.samples = append(b.samples, fmt.Sprintf("%v:%d", at, waiting))
+		b.samples = append(b.samples, fmt.Sprintf("%v:%d(+%d)", at, waiting, again))
 		if waiting > b.worst {
 			b.worst, b.worstAt = waiting, at
 		}
@@ -50,5 +51,5 @@ func (b *backlog) run(ctx context.Context, s *stack, start time.Time, every time
 func (b *backlog) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return fmt.Sprintf("most unacked in the Pub/Sub fake %d (at %v); samples %s", b.worst, b.worstAt, strings.Join(b.samples, " "))
+	return fmt.Sprintf("most unacked in the Pub/Sub fake %d (at %v); samples at:unacked(+redelivered) %s", b.worst, b.worstAt, strings.Join(b.samples, " "))
 }
