@@ -249,7 +249,7 @@ func run(ctx context.Context, c config) (bool, error) {
 	if err := <-crashed; err != nil {
 		return false, err
 	}
-	fmt.Printf("load done: %d requests answered, %d unanswered (killed service)\n", len(t.latencies), t.failed)
+	fmt.Printf("load done: %d requests answered, %d unanswered (the click service killed under them, or past the load's 10 s timeout)\n", len(t.latencies), t.failed)
 	fmt.Printf("CPU per redirected click during the load (%d clicks/s asked): %s\n", c.rate, s.cpuPerClick(cpuAtStart, cpuAtEnd, t.status(http.StatusFound)))
 	fmt.Println("backlog: " + waiting.String())
 
