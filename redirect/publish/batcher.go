@@ -42,6 +42,7 @@ type batcher struct {
 	wait   time.Duration // a batch's deadline, from its first click
 	slots  int
 	retry  func() gax.Retryer
+	codec  gax.CallOption
 
 	mu       sync.Mutex
 	cur      *batch   // gathering clicks; nil if none
@@ -64,7 +65,7 @@ type batch struct {
 
 func newBatcher(send Sender, topic string, linger, wait time.Duration, slots int) *batcher {
 	return &batcher{
-		send: send, topic: topic, linger: linger, wait: wait, slots: max(slots, 1),
+		send: send, topic: topic, linger: linger, wait: wait, slots: max(slots, 1), codec: withPublishCodec(),
 		// Retry transient failures quickly: a click waits at most wait
 		// before it is spooled, so a slow backoff would only spool it.
 		retry: func() gax.Retryer {
@@ -152,7 +153,7 @@ func (b *batcher) dispatchLocked() {
 func (b *batcher) publish(c *batch) {
 	defer b.wg.Done()
 	ctx, cancel := context.WithDeadline(context.Background(), c.deadline)
-	_, c.err = b.send.Publish(ctx, &pubsubpb.PublishRequest{Topic: b.topic, Messages: c.msgs}, gax.WithRetry(b.retry))
+	_, c.err = b.send.Publish(ctx, &pubsubpb.PublishRequest{Topic: b.topic, Messages: c.msgs}, gax.WithRetry(b.retry), b.codec)
 	cancel()
 	close(c.done)
 	b.mu.Lock()
