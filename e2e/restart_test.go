@@ -17,6 +17,7 @@ import (
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack"
 	"github.com/adclick/adclick/internal/token"
+	"github.com/adclick/adclick/pipelines/prismopts"
 	"github.com/adclick/adclick/pipelines/speed"
 )
 
@@ -44,7 +45,7 @@ type job struct {
 func (s *stack) startJob(t *testing.T, bin string) *job {
 	t.Helper()
 	j := &job{drain: filepath.Join(t.TempDir(), "drain"), logs: &syncBuffer{}}
-	j.cmd = exec.Command(bin, "--runner=prism", "--experiments=prism_disable_sdf_split", "--project="+project, "--drain_file="+j.drain)
+	j.cmd = exec.Command(bin, "--runner=prism", "--experiments="+prismopts.Experiments, "--project="+project, "--drain_file="+j.drain)
 	j.cmd.Env = append(os.Environ(), "PUBSUB_EMULATOR_HOST="+s.emu.PubSubAddr, "BIGTABLE_EMULATOR_HOST="+s.emu.BigtableAddr)
 	j.cmd.Stdout, j.cmd.Stderr = j.logs, j.logs
 	if err := j.cmd.Start(); err != nil {

@@ -31,6 +31,7 @@ import (
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack"
 	"github.com/adclick/adclick/internal/proc"
+	"github.com/adclick/adclick/pipelines/prismopts"
 )
 
 type config struct {
@@ -119,7 +120,7 @@ func run(ctx context.Context, c config, out io.Writer) error {
 	streaming := &proc.Proc{
 		Name: "streaming", Path: filepath.Join(c.binDir, "streaming"), Out: out, Env: emu,
 		Args: []string{
-			"--runner=prism", "--experiments=prism_disable_sdf_split", "--project=" + gcpnames.LocalProject,
+			"--runner=prism", "--experiments=" + prismopts.Experiments, "--project=" + gcpnames.LocalProject,
 			"--drain_file=" + filepath.Join(c.stateDir, "streaming.drain"),
 		},
 	}

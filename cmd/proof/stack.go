@@ -14,6 +14,7 @@ import (
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack"
 	"github.com/adclick/adclick/internal/proc"
+	"github.com/adclick/adclick/pipelines/prismopts"
 )
 
 // stack is the local system under proof: emulators in this process, a
@@ -100,7 +101,7 @@ func startStack(ctx context.Context, bin, dir string, log io.Writer) (*stack, er
 		"-pprof",
 	}}
 	s.streaming = &proc.Proc{Name: "streaming", Path: filepath.Join(bin, "streaming"), Env: env, Out: log, Args: []string{
-		"--runner=prism", "--experiments=prism_disable_sdf_split", "--project=" + gcpnames.LocalProject,
+		"--runner=prism", "--experiments=" + prismopts.Experiments, "--project=" + gcpnames.LocalProject,
 		"--drain_file=" + filepath.Join(dir, "streaming.drain"),
 	}}
 	s.reports = &proc.Proc{Name: "reports", Path: filepath.Join(bin, "reports"), Env: env, Out: log, Args: []string{

@@ -39,6 +39,7 @@ import (
 	"github.com/adclick/adclick/internal/gcpnames"
 	"github.com/adclick/adclick/internal/localstack"
 	"github.com/adclick/adclick/internal/token"
+	"github.com/adclick/adclick/pipelines/prismopts"
 	"github.com/adclick/adclick/pipelines/speed"
 )
 
@@ -180,7 +181,7 @@ func (cfg config) earlyFiring() string {
 func startJob(st *localstack.Stack, cfg config) (*exec.Cmd, func(), error) {
 	drain := filepath.Join(os.TempDir(), fmt.Sprintf("streambench-%d.drain", os.Getpid()))
 	os.Remove(drain)
-	args := append([]string{"--runner=prism", "--experiments=prism_disable_sdf_split", "--project=" + project, "--drain_file=" + drain}, cfg.jobArgs...)
+	args := append([]string{"--runner=prism", "--experiments=" + prismopts.Experiments, "--project=" + project, "--drain_file=" + drain}, cfg.jobArgs...)
 	job := exec.Command(filepath.Join(cfg.binDir, "streaming"), args...)
 	job.Env = append(append(os.Environ(), "PUBSUB_EMULATOR_HOST="+st.PubSubAddr, "BIGTABLE_EMULATOR_HOST="+st.BigtableAddr), cfg.jobEnv...)
 	if err := job.Start(); err != nil {

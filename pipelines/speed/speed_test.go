@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -22,6 +23,7 @@ import (
 	"github.com/adclick/adclick/internal/countable"
 	"github.com/adclick/adclick/internal/localstack"
 	"github.com/adclick/adclick/internal/localstack/lstest"
+	"github.com/adclick/adclick/pipelines/prismopts"
 	"github.com/adclick/adclick/pipelines/pubsubmsg"
 )
 
@@ -37,6 +39,11 @@ func TestMain(m *testing.M) {
 	}
 	emulator = st
 	os.Setenv("BIGTABLE_EMULATOR_HOST", st.BigtableAddr)
+	// As the streaming job runs on Prism (prismopts.Experiments).
+	if err := flag.Set("experiments", prismopts.Experiments); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	ptest.MainRet(m)
 	st.Close()
 }
