@@ -20,13 +20,19 @@ func clickMessage(i int) *pubsubpb.PubsubMessage {
 	}
 }
 
+// clickRequest is a Publish request of n clicks.
+func clickRequest(n int) *pubsubpb.PublishRequest {
+	req := &pubsubpb.PublishRequest{Topic: "projects/adclick-local/topics/clicks"}
+	for i := range n {
+		req.Messages = append(req.Messages, clickMessage(i))
+	}
+	return req
+}
+
 // TestPublishCodecMatchesProto decodes the fast path's bytes with
 // protobuf-go itself: the same request must come out.
 func TestPublishCodecMatchesProto(t *testing.T) {
-	many := &pubsubpb.PublishRequest{Topic: "projects/adclick-local/topics/clicks"}
-	for i := range 1000 {
-		many.Messages = append(many.Messages, clickMessage(i))
-	}
+	many := clickRequest(1000)
 	for _, tc := range []struct {
 		name string
 		req  *pubsubpb.PublishRequest
@@ -89,10 +95,7 @@ func TestPublishCodecFallsBack(t *testing.T) {
 }
 
 func BenchmarkPublishCodec(b *testing.B) {
-	req := &pubsubpb.PublishRequest{Topic: "projects/adclick-local/topics/clicks"}
-	for i := range 20 {
-		req.Messages = append(req.Messages, clickMessage(i))
-	}
+	req := clickRequest(20)
 	for _, c := range []struct {
 		name  string
 		codec encoding.CodecV2
