@@ -70,8 +70,9 @@ func RequestMetrics(reg prometheus.Registerer, namespace string) gin.HandlerFunc
 	}
 }
 
-// RequestLog logs failed requests and, at debug level, every request. It
-// logs the route template, never the raw path: click paths carry tokens.
+// RequestLog logs failed requests and, at debug level, every request and
+// every answer its handler marked as expected (a readiness probe's 503).
+// It logs the route template, never the raw path: click paths carry tokens.
 func RequestLog(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -84,6 +85,9 @@ func RequestLog(log *slog.Logger) gin.HandlerFunc {
 		case status >= 400 && status != http.StatusTooManyRequests:
 			level = slog.LevelInfo
 		}
+		if _, expected := c.Get(expectedKey); expected {
+			level = slog.LevelDebug
+		}
 		if !log.Enabled(c, level) {
 			return
 		}
@@ -95,6 +99,10 @@ func RequestLog(log *slog.Logger) gin.HandlerFunc {
 		log.Log(c, level, "request", attrs...)
 	}
 }
+
+// expectedKey marks, in a request's context, an answer that is not a
+// failure whatever its status.
+const expectedKey = "obs.expected"
 
 // Check is one readiness condition.
 type Check func(ctx context.Context) error
@@ -133,12 +141,23 @@ func (h *Health) Add(name string, c Check) {
 func (h *Health) Drain() { h.draining.Store(true) }
 
 // Run checks readiness now and then every interval until ctx ends; the
-// public /readyz answers from the last result.
-func (h *Health) Run(ctx context.Context, every time.Duration) {
+// public /readyz answers from the last result. Each change of readiness
+// is logged once, with what failed: the probes' 503s are answers, not
+// errors, and are logged at debug level.
+func (h *Health) Run(ctx context.Context, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var was *readiness
 	for {
-		h.last.Store(h.check(ctx))
+		now := h.check(ctx)
+		h.last.Store(now)
+		switch {
+		case now.ok && (was == nil || !was.ok):
+			log.Info("ready", "checks", now.detail)
+		case !now.ok && (was == nil || was.ok):
+			log.Warn("not ready", "checks", now.detail)
+		}
+		was = now
 		select {
 		case <-ctx.Done():
 			return
@@ -169,6 +188,7 @@ func (h *Health) check(ctx context.Context) *readiness {
 func (h *Health) Register(r gin.IRoutes) {
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", func(c *gin.Context) {
+		c.Set(expectedKey, true)
 		switch last := h.last.Load(); {
 		case h.draining.Load():
 			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "shutting down"})

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,5 +138,69 @@ func TestServeDrainsInFlight(t *testing.T) {
 	}
 	if !h.draining.Load() {
 		t.Error("readiness was not switched to draining")
+	}
+}
+
+// TestReadinessLogs: a readiness probe's 503 is an answer, logged at debug
+// level, while any other 503 is an error; a change of readiness is logged
+// once, with what failed.
+func TestReadinessLogs(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	var logs strings.Builder
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	h := NewHealth()
+	var failing atomic.Bool
+	checked := make(chan struct{}, 100)
+	h.Add("topic", func(context.Context) error {
+		defer func() {
+			select {
+			case checked <- struct{}{}:
+			default: // the test has what it waits for
+			}
+		}()
+		if failing.Load() {
+			return errors.New("unreachable")
+		}
+		return nil
+	})
+	e := gin.New()
+	e.Use(RequestLog(log))
+	h.Register(e)
+	e.GET("/down", func(c *gin.Context) { c.Status(http.StatusServiceUnavailable) })
+	for _, path := range []string{"/readyz", "/down"} {
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		if w.Code != http.StatusServiceUnavailable {
+			t.Fatalf("%s = %d, want 503", path, w.Code)
+		}
+	}
+	if strings.Contains(logs.String(), `"route":"/readyz"`) {
+		t.Errorf("a readiness probe's 503 logged above debug: %s", logs.String())
+	}
+	if !strings.Contains(logs.String(), `"level":"ERROR","msg":"request","method":"GET","route":"/down"`) {
+		t.Errorf("another 503 not logged as an error: %s", logs.String())
+	}
+
+	logs.Reset()
+	failing.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); h.Run(ctx, time.Millisecond, log) }()
+	// At least three checks failing, then at least three passing.
+	for range 3 {
+		<-checked
+	}
+	failing.Store(false)
+	for range 3 {
+		<-checked
+	}
+	cancel()
+	<-done
+	got := logs.String()
+	if n := strings.Count(got, `"msg":"not ready"`); n != 1 || !strings.Contains(got, `"topic":"unreachable"`) {
+		t.Errorf("not ready logged %d times (want once, naming the check): %s", n, got)
+	}
+	if n := strings.Count(got, `"msg":"ready"`); n != 1 {
+		t.Errorf("ready logged %d times, want once: %s", n, got)
 	}
 }

@@ -232,7 +232,7 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		go func() { defer wg.Done(); loop(bg) }()
 	}
 	wg.Add(1)
-	go func() { defer wg.Done(); health.Run(bg, 2*time.Second) }()
+	go func() { defer wg.Done(); health.Run(bg, 2*time.Second, log) }()
 	if _, err := obs.ServeAdmin(bg, f.AdminListen, reg, health, f.Pprof, log); err != nil {
 		return err
 	}

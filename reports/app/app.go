@@ -152,7 +152,7 @@ func Run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go watcher.Run(bg, f.CatalogPoll)
-	go health.Run(bg, 2*time.Second)
+	go health.Run(bg, 2*time.Second, log)
 	if _, err := obs.ServeAdmin(bg, f.AdminListen, reg, health, f.Pprof, log); err != nil {
 		return err
 	}
