@@ -9,7 +9,11 @@
 // larger requests are what lets a local consumer drain a backlog.
 package ackids
 
-import "iter"
+import (
+	"iter"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
 
 // MaxRequestBytes is what one request's ack ids may take: Pub/Sub's
 // 512 KiB less room for the subscription name and the deadline.
@@ -37,13 +41,9 @@ func Chunks(ids []string) iter.Seq[[]string] {
 	}
 }
 
-// encodedSize is a repeated string field's cost: a tag byte, the length
-// as a varint, the bytes.
+// encodedSize is an id's cost as a repeated string field (ack_ids is
+// field 2 of AcknowledgeRequest, 4 of ModifyAckDeadlineRequest: a one-byte
+// tag either way).
 func encodedSize(id string) int {
-	n := len(id)
-	header := 2
-	for v := n >> 7; v > 0; v >>= 7 {
-		header++
-	}
-	return header + n
+	return protowire.SizeTag(4) + protowire.SizeBytes(len(id))
 }

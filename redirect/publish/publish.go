@@ -227,7 +227,7 @@ func (p *Publisher) replaySegment(ctx context.Context, seg string) error {
 		}
 		if firstErr == nil {
 			// The default retry of the Publish call: a replay can wait.
-			if _, err := p.send.Publish(ctx, req, withPublishCodec()); err != nil {
+			if _, err := p.send.Publish(ctx, req, p.batches.codec); err != nil {
 				firstErr = fmt.Errorf("publish %d records: %w", len(pending), err)
 			}
 		}

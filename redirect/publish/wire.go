@@ -13,8 +13,8 @@ import (
 // of plain messages (data, attributes, message id, ordering key), encoded
 // field by field with protowire. protobuf-go marshals a map through
 // reflection, twice (a size pass and a write pass), and the four
-// attributes of every click made that a tenth of the click service's CPU
-// at its top rate (docs/click-service.md). Anything else, and every
+// attributes of every click made gRPC's codec 6.5 % of the click
+// service's CPU at 15,000 clicks/s (docs/click-service.md). Anything else, and every
 // response, goes through the proto codec itself.
 type publishCodec struct{ proto encoding.CodecV2 }
 
